@@ -1,0 +1,1 @@
+"""Ports and backends: protocols, wire formats and storage. Never prints, never decides."""

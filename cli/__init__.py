@@ -1,0 +1,1 @@
+"""Typer wiring, options, output, errors and configuration."""

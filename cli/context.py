@@ -1,0 +1,192 @@
+"""The per-invocation context: settings, streams, the store, and the plan runner.
+
+Commands get it from ``ctx.obj``. Everything a command needs from the outside
+(configuration, the opened store, output streams, whether a person is at the
+terminal) comes from here, so tests can drive the CLI without patching.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import typer
+
+from deskops.adapters.errors import LockHeld, OpsError, UsageError
+
+from .config import Config, load_config, user_data_dir
+from .output import Renderer
+
+
+@dataclass
+class Ops:
+    flags: dict[str, Any] = field(default_factory=dict)
+    env_file: str | None = None
+    dry_run: bool = False
+    yes: bool = False
+    no_input: bool = False
+    quiet: bool = False
+    verbose: bool = False
+    color: bool = True
+    lock: bool = False
+    stdin: IO[str] = field(default_factory=lambda: sys.stdin)
+    stdout: IO[str] = field(default_factory=lambda: sys.stdout)
+    stderr: IO[str] = field(default_factory=lambda: sys.stderr)
+    _config: Config | None = None
+    _store: Any = None
+    _lock_fd: Any = None
+
+    # -- configuration -----------------------------------------------------
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(flags=self.flags, env_file=self.env_file)
+        return self._config
+
+    @property
+    def tz(self) -> Any:
+        from deskops.commands.clock import zone
+
+        return zone(self.config.timezone)
+
+    # -- the store -----------------------------------------------------------
+    @property
+    def store_url(self) -> str:
+        return str(self.config.get("store.url"))
+
+    def store(self) -> Any:
+        if self._store is None:
+            from deskops.adapters.store import Store
+
+            if self.lock:
+                self._take_lock()
+            self._store = Store.open(self.store_url)
+        return self._store
+
+    def _take_lock(self) -> None:
+        import fcntl
+
+        lock_dir = user_data_dir() / "locks"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        name = hashlib.sha1(self.store_url.encode()).hexdigest()[:16]
+        fd = open(lock_dir / f"{name}.lock", "a+")  # noqa: SIM115 - held until close()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fd.close()
+            raise LockHeld(
+                "another `ops --lock` run is using this store", hint="try again later"
+            ) from None
+        self._lock_fd = fd
+
+    def close(self) -> None:
+        from deskops.commands.clock import pin
+
+        pin(None)
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        if self._lock_fd is not None:
+            self._lock_fd.close()
+            self._lock_fd = None
+
+    # -- messages --------------------------------------------------------------
+    def info(self, msg: str) -> None:
+        if not self.quiet:
+            self.stderr.write(msg + "\n")
+            self.stderr.flush()
+
+    def debug(self, msg: str) -> None:
+        if self.verbose and not self.quiet:
+            self.stderr.write(msg + "\n")
+
+    def warn(self, msg: str) -> None:
+        self.stderr.write(f"ops: warning: {msg}\n")
+
+    # -- output ------------------------------------------------------------------
+    def renderer(self, fmt: str | None, fields: str | None) -> Renderer:
+        fmt = fmt or self.config.get("output.format")
+        return Renderer(fmt=fmt, fields=fields, out=self.stdout, color=self.color)
+
+    # -- plans -------------------------------------------------------------------
+    @property
+    def interactive(self) -> bool:
+        if self.no_input:
+            return False
+        try:
+            return self.stdin.isatty() and self.stderr.isatty()
+        except (AttributeError, ValueError):
+            return False
+
+    def run_plan(
+        self,
+        plan: Any,
+        *,
+        what: str,
+        fmt: str | None = None,
+        fields: str | None = None,
+        dry_run: bool = False,
+        yes: bool = False,
+        atomic: bool = True,
+        targets: dict[str, Any] | None = None,
+        show: bool = True,
+    ) -> Any:
+        """Preview, confirm, apply and journal a plan; render per-change outcomes.
+
+        Returns the run result, or ``None`` when nothing was applied.
+        """
+        from deskops.commands import plan as planmod
+
+        store = self.store()
+        renderer = self.renderer(fmt, fields)
+        for problem in plan.problems:
+            self.stderr.write(f"ops: {problem}\n")
+        if not plan.changes:
+            self.info(
+                f"{what}: nothing to do"
+                + (f" ({plan.unchanged} already up to date)" if plan.unchanged else "")
+            )
+            if plan.problems:
+                raise planmod.PartialFailure(f"{what}: {len(plan.problems)} rejected")
+            return None
+        if dry_run or self.dry_run:
+            planmod.check_plan(plan, store, targets)
+            renderer.render(plan.rows(), planmod.PLAN_FIELDS)
+            self.info(
+                f"dry run: {len(plan.changes)} change(s) to {len(plan.targets)} record(s) "
+                "planned; nothing was changed"
+            )
+            if plan.problems:
+                raise planmod.PartialFailure(f"{what}: {len(plan.problems)} rejected")
+            return None
+        if plan.is_bulk() and not (yes or self.yes):
+            self._confirm(plan, what)
+        result = planmod.execute(plan, store, targets, atomic=atomic)
+        if show:
+            renderer.render(
+                plan.rows(),
+                planmod.PLAN_FIELDS,
+                default=["seq", "target", "field", "op", "outcome", "error"],
+            )
+        self.info(f"{what}: {planmod.summary_line(result)}")
+        planmod.raise_for(result, what)
+        return result
+
+    def _confirm(self, plan: Any, what: str) -> None:
+        n, m = len(plan.changes), len(plan.targets)
+        if not self.interactive:
+            raise UsageError(
+                f"{what} would make {n} change(s) to {m} record(s); rerun with --yes to apply "
+                "or --dry-run to review"
+            )
+        if not typer.confirm(f"{what}: apply {n} change(s) to {m} record(s)?", err=True):
+            raise OpsError("nothing was changed")
+
+
+def get(ctx: typer.Context) -> Ops:
+    root = ctx.find_root()
+    if not isinstance(root.obj, Ops):  # a group invoked on its own (tests)
+        root.obj = Ops()
+    return root.obj

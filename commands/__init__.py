@@ -1,0 +1,1 @@
+"""The procedures: decisions, plans and workflows. No typer, no rich, no printing."""

@@ -1,0 +1,497 @@
+"""Plan → apply → journal: the one mechanism every mutating command uses.
+
+A command computes a :class:`Plan` (a list of :class:`Change`). The CLI shows
+it (``--dry-run``), asks for confirmation where needed, then :func:`execute`
+applies it through *targets* (ports that can read and write a field) and
+journals every change with its outcome in the store. :func:`undo_plan` turns a
+journaled run back into a plan of inverse changes, so undo is itself an
+ordinary, journaled run.
+
+Each change carries the value expected before and the value wanted after.
+Applying re-reads the current value first: already equal to ``after`` is a
+skip (so re-running is safe), equal to ``before`` is applied, anything else is
+a conflict — somebody changed it since the plan was made — and is not
+overwritten.
+"""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import json
+import os
+import secrets
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from deskops.adapters.errors import OpsError, PartialFailure, UsageError
+from deskops.adapters.schema import ENTITIES, Entity
+from deskops.adapters.store import Store
+
+from .clock import iso, now_utc
+
+CREATE, SET, ADD, REMOVE, DELETE = "create", "set", "add", "remove", "delete"
+INVERSE = {CREATE: DELETE, DELETE: CREATE, SET: SET, ADD: REMOVE, REMOVE: ADD}
+
+PLANNED, APPLIED, SKIPPED, CONFLICT, FAILED, NOT_RUN = (
+    "planned",
+    "applied",
+    "skipped",
+    "conflict",
+    "failed",
+    "not-run",
+)
+
+PLAN_FIELDS = ["seq", "target", "field", "op", "before", "after", "reason", "outcome", "error"]
+
+
+@dataclass
+class Change:
+    target: str  # "<kind>:<id>", e.g. "orders:1001"
+    field: str  # a field or child collection; "*" for a whole record
+    op: str
+    before: Any = None
+    after: Any = None
+    reason: str = ""
+    backend: str = "store"
+    outcome: str = PLANNED
+    error: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.target.split(":", 1)[0]
+
+    @property
+    def key(self) -> str:
+        return self.target.split(":", 1)[1]
+
+    def inverse(self) -> Change:
+        op = INVERSE[self.op]
+        if self.op in (ADD, REMOVE):  # the value moves between before and after
+            value = self.after if self.op == ADD else self.before
+            before, after = (value, None) if op == REMOVE else (None, value)
+        else:
+            before, after = self.after, self.before
+        return Change(self.target, self.field, op, before, after, self.reason, self.backend)
+
+    def row(self, seq: int) -> dict[str, Any]:
+        return {
+            "seq": seq,
+            "target": self.target,
+            "field": self.field,
+            "op": self.op,
+            "before": self.before,
+            "after": self.after,
+            "reason": self.reason,
+            "outcome": self.outcome,
+            "error": self.error,
+        }
+
+
+@dataclass
+class Plan:
+    command: str
+    changes: list[Change] = field(default_factory=list)
+    undo_of: str | None = None
+    # Set by the command: items it could not plan (bad rows), reported with the run.
+    problems: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+    def add(self, change: Change) -> None:
+        self.changes.append(change)
+
+    def __len__(self) -> int:
+        return len(self.changes)
+
+    @property
+    def targets(self) -> set[str]:
+        return {c.target for c in self.changes}
+
+    def is_bulk(self, threshold: int = 1) -> bool:
+        """More than ``threshold`` records touched: a bulk plan needs confirmation."""
+        return len(self.targets) > threshold
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        for i, c in enumerate(self.changes, 1):
+            yield c.row(i)
+
+
+class ChangeTarget(Protocol):
+    """A port that can read and write the fields that changes name."""
+
+    def read(self, change: Change) -> Any: ...
+
+    def write(self, change: Change) -> None: ...
+
+    def transaction(self) -> Any: ...
+
+
+def _norm(value: Any) -> Any:
+    """Comparable form: JSON round trip (tuples → lists, ints vs floats kept)."""
+    return json.loads(json.dumps(value, default=_json_default, sort_keys=True))
+
+
+def state_of(change: Change, current: Any) -> str:
+    """``applied`` already in place (skip), ``planned`` can apply, ``conflict`` otherwise."""
+    cur = _norm(current)
+    if change.op in (CREATE, SET):
+        if cur == _norm(change.after):
+            return SKIPPED
+        if change.op == CREATE:
+            return PLANNED if current is None else CONFLICT
+        return PLANNED if cur == _norm(change.before) else CONFLICT
+    if change.op == DELETE:
+        if current is None:
+            return SKIPPED
+        return PLANNED if cur == _norm(change.before) else CONFLICT
+    values = cur or []
+    if change.op == ADD:
+        return SKIPPED if _norm(change.after) in values else PLANNED
+    if change.op == REMOVE:
+        return PLANNED if _norm(change.before) in values else SKIPPED
+    raise UsageError(f"unknown change op {change.op!r}")
+
+
+class StoreTarget:
+    """Applies changes to records of the store (``schema.ENTITIES``)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def _entity(self, change: Change) -> Entity:
+        try:
+            return ENTITIES[change.kind]
+        except KeyError:
+            raise UsageError(f"{change.target}: unknown record type {change.kind!r}") from None
+
+    def read(self, change: Change) -> Any:
+        ent = self._entity(change)
+        if change.field == "*":
+            return self.store.get(ent, change.key)
+        if self.store.get(ent, change.key, children=False) is None:
+            raise OpsError(f"{change.target} does not exist")
+        return self.store.read_field(ent, change.key, change.field)
+
+    def write(self, change: Change) -> None:
+        ent = self._entity(change)
+        if change.op == CREATE:
+            self.store.insert(ent, change.after)
+        elif change.op == DELETE:
+            self.store.delete(ent, change.key)
+        elif change.op == SET:
+            self.store.set_field(ent, change.key, change.field, change.after)
+        elif change.op == ADD:
+            self.store.add_child(ent, change.key, change.field, change.after)
+        elif change.op == REMOVE:
+            self.store.remove_child(ent, change.key, change.field, change.before)
+
+    def transaction(self) -> Any:
+        return self.store.transaction()
+
+
+def actor() -> str:
+    return os.environ.get("OPS_AGENT") or _os_user()
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in a container: still journal something
+        return f"uid{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+def new_run_id() -> str:
+    return f"{now_utc():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"$bytes": base64.b64encode(bytes(value)).decode("ascii")}
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"cannot journal {type(value).__name__}")
+
+
+def _json_hook(obj: dict[str, Any]) -> Any:
+    if len(obj) == 1 and "$bytes" in obj:
+        return base64.b64decode(obj["$bytes"])
+    return obj
+
+
+def dumps(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False, default=_json_default, sort_keys=True)
+
+
+def loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text, object_hook=_json_hook)
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    status: str
+    counts: dict[str, int]
+    changes: list[Change]
+
+    @property
+    def failed(self) -> int:
+        return self.counts.get(CONFLICT, 0) + self.counts.get(FAILED, 0)
+
+
+class Journal:
+    """Journal runs and entries, kept in the store next to the records."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def start(self, run_id: str, command: str, who: str, undo_of: str | None) -> None:
+        with self.store.transaction():
+            self.store.execute(
+                "INSERT INTO journal_runs (run_id, command, actor, started_at, status, undo_of) "
+                "VALUES (?, ?, ?, ?, 'running', ?)",
+                (run_id, command, who, iso(now_utc()), undo_of),
+            )
+
+    def record(self, run_id: str, seq: int, c: Change) -> None:
+        self.store.execute(
+            "INSERT INTO journal_entries (run_id, seq, backend, target, field, op, before, after,"
+            " reason, outcome, error, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run_id,
+                seq,
+                c.backend,
+                c.target,
+                c.field,
+                c.op,
+                dumps(c.before),
+                dumps(c.after),
+                c.reason,
+                c.outcome,
+                c.error,
+                iso(now_utc()),
+            ),
+        )
+
+    def finish(self, run_id: str, status: str, summary: dict[str, Any]) -> None:
+        self.store.execute(
+            "UPDATE journal_runs SET finished_at = ?, status = ?, summary = ? WHERE run_id = ?",
+            (iso(now_utc()), status, dumps(summary), run_id),
+        )
+
+    def runs(self, limit: int | None = 50) -> list[dict[str, Any]]:
+        sql = (
+            "SELECT r.run_id, r.started_at, r.finished_at, r.actor, r.command, r.status, "
+            "r.undo_of, r.undone_by, r.summary FROM journal_runs r "
+            "ORDER BY r.started_at DESC, r.run_id DESC"
+        )
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        rows = self.store.query(sql)
+        for r in rows:
+            r["summary"] = loads(r["summary"]) or {}
+            r["changes"] = sum(
+                v for k, v in r["summary"].items() if k in (APPLIED, SKIPPED, CONFLICT, FAILED)
+            )
+        return rows
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        if run_id == "last":
+            rows = self.store.query(
+                "SELECT run_id FROM journal_runs ORDER BY started_at DESC, run_id DESC LIMIT 1"
+            )
+            if not rows:
+                raise UsageError("the journal is empty: no run to show")
+            run_id = rows[0]["run_id"]
+        rows = self.store.query("SELECT * FROM journal_runs WHERE run_id = ?", (run_id,))
+        if not rows:
+            raise UsageError(f"no run {run_id!r} in the journal (see `ops journal list`)")
+        run = rows[0]
+        run["summary"] = loads(run["summary"]) or {}
+        return run
+
+    def entries(self, run_id: str) -> list[dict[str, Any]]:
+        rows = self.store.query(
+            "SELECT seq, backend, target, field, op, before, after, reason, outcome, error, at "
+            "FROM journal_entries WHERE run_id = ? ORDER BY seq",
+            (run_id,),
+        )
+        for r in rows:
+            r["before"] = loads(r["before"])
+            r["after"] = loads(r["after"])
+        return rows
+
+
+def execute(
+    plan: Plan,
+    store: Store,
+    targets: dict[str, ChangeTarget] | None = None,
+    *,
+    atomic: bool = True,
+    who: str | None = None,
+) -> RunResult:
+    """Apply ``plan`` and journal it.
+
+    ``atomic``: every change goes in one transaction of the store, journal
+    included; a conflict or error rolls all of it back (nothing half-written)
+    and the run is journaled as failed with each change's outcome. Otherwise
+    each change stands alone and failures leave the others applied (a partial
+    run, exit 3).
+    """
+    targets = dict(targets or {})
+    targets.setdefault("store", StoreTarget(store))
+    journal = Journal(store)
+    run_id = new_run_id()
+    who = who or actor()
+    journal.start(run_id, plan.command, who, plan.undo_of)
+
+    def apply_one(c: Change) -> None:
+        target = targets.get(c.backend)
+        if target is None:
+            c.outcome, c.error = FAILED, f"no backend {c.backend!r} configured"
+            return
+        try:
+            c.outcome = state_of(c, target.read(c))
+            if c.outcome == CONFLICT:
+                c.error = "changed since the plan was made; left as it is"
+            elif c.outcome == PLANNED:
+                target.write(c)
+                c.outcome = APPLIED
+        except OpsError as exc:
+            c.outcome, c.error = FAILED, str(exc)
+
+    failed_early = None
+    try:
+        failed_early = _apply_all(plan, store, journal, run_id, apply_one, atomic)
+    except BaseException:
+        with store.transaction():
+            journal.finish(run_id, "failed", {"error": 1})
+        raise
+
+    counts: dict[str, int] = {}
+    for c in plan.changes:
+        counts[c.outcome] = counts.get(c.outcome, 0) + 1
+    if plan.problems:
+        counts["rejected"] = len(plan.problems)
+    if plan.unchanged:
+        counts["unchanged"] = plan.unchanged
+    failed = counts.get(CONFLICT, 0) + counts.get(FAILED, 0)
+    if failed_early is not None:
+        status = "failed"
+    elif failed or plan.problems:
+        status = "partial"
+    else:
+        status = "done"
+    with store.transaction():
+        journal.finish(run_id, status, counts)
+    return RunResult(run_id, status, counts, plan.changes)
+
+
+def _apply_all(plan, store, journal, run_id, apply_one, atomic) -> Change | None:  # type: ignore[no-untyped-def]
+    if not atomic:
+        for seq, c in enumerate(plan.changes, 1):
+            with store.transaction():
+                apply_one(c)
+                journal.record(run_id, seq, c)
+        with store.transaction():
+            _mark_undone(store, plan, run_id)
+        return None
+    try:
+        with store.transaction():
+            for seq, c in enumerate(plan.changes, 1):
+                apply_one(c)
+                if c.outcome in (CONFLICT, FAILED):
+                    raise _Abort(c)
+                journal.record(run_id, seq, c)
+            _mark_undone(store, plan, run_id)
+        return None
+    except _Abort as abort:
+        failed = abort.change
+    # Rolled back: journal what happened to each change, nothing of it applied.
+    for c in plan.changes:
+        if c is not failed and c.outcome in (APPLIED, SKIPPED, PLANNED):
+            c.outcome = NOT_RUN
+    with store.transaction():
+        for seq, c in enumerate(plan.changes, 1):
+            journal.record(run_id, seq, c)
+    return failed
+
+
+class _Abort(Exception):
+    def __init__(self, change: Change) -> None:
+        self.change = change
+
+
+def _mark_undone(store: Store, plan: Plan, run_id: str) -> None:
+    if plan.undo_of:
+        store.execute(
+            "UPDATE journal_runs SET undone_by = ? WHERE run_id = ?", (run_id, plan.undo_of)
+        )
+
+
+def undo_plan(store: Store, run_id: str) -> Plan:
+    """The inverse of a journaled run, newest change first."""
+    journal = Journal(store)
+    run = journal.run(run_id)
+    run_id = run["run_id"]
+    if run["undone_by"]:
+        raise UsageError(f"run {run_id} was already undone by run {run['undone_by']}")
+    if run["status"] == "running":
+        raise UsageError(f"run {run_id} has not finished; it cannot be undone yet")
+    plan = Plan(command=f"undo {run_id}", undo_of=run_id)
+    for e in reversed(journal.entries(run_id)):
+        if e["outcome"] != APPLIED:
+            continue
+        done = Change(
+            e["target"], e["field"], e["op"], e["before"], e["after"], e["reason"], e["backend"]
+        )
+        inv = done.inverse()
+        inv.reason = f"undo of run {run_id}"
+        plan.add(inv)
+    if not plan.changes:
+        raise UsageError(f"run {run_id} applied no change; there is nothing to undo")
+    return plan
+
+
+def check_plan(plan: Plan, store: Store, targets: dict[str, ChangeTarget] | None = None) -> None:
+    """Mark each change skipped / planned / conflict against the current state (for previews)."""
+    targets = dict(targets or {})
+    targets.setdefault("store", StoreTarget(store))
+    for c in plan.changes:
+        target = targets.get(c.backend)
+        if target is None:
+            c.outcome, c.error = FAILED, f"no backend {c.backend!r} configured"
+            continue
+        try:
+            c.outcome = state_of(c, target.read(c))
+        except OpsError as exc:
+            c.outcome, c.error = FAILED, str(exc)
+        if c.outcome == CONFLICT:
+            c.error = "changed since; would be left as it is"
+
+
+def raise_for(result: RunResult, what: str) -> None:
+    """Turn a run's outcome into the exit-code error the CLI maps."""
+    if result.status == "failed":
+        bad = next(c for c in result.changes if c.outcome in (CONFLICT, FAILED))
+        raise OpsError(
+            f"{what}: nothing was changed — {bad.target} {bad.field}: {bad.error} "
+            f"(run {result.run_id})"
+        )
+    if result.status == "partial":
+        raise PartialFailure(f"{what}: {_summary(result.counts)} (run {result.run_id})")
+
+
+def _summary(counts: dict[str, int]) -> str:
+    return ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+
+
+def summary_line(result: RunResult) -> str:
+    return f"run {result.run_id}: {_summary(result.counts) or 'nothing to do'}"
+
+
+def plan_rows(changes: Iterable[Change]) -> Iterator[dict[str, Any]]:
+    for i, c in enumerate(changes, 1):
+        yield c.row(i)

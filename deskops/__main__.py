@@ -1,0 +1,3 @@
+from deskops.cli.main import main
+
+main()
