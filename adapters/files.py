@@ -70,7 +70,12 @@ def detect_encoding(sample: bytes, name: str = "input") -> str:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(sample, cp_isolation=list(LEGACY)).best()
+    # A short sample with a few rare characters (①, ㈱) reads as "chaos" at the
+    # default threshold; a looser second pass still ranks the candidates.
+    best = (
+        from_bytes(sample, cp_isolation=list(LEGACY)).best()
+        or from_bytes(sample, cp_isolation=list(LEGACY), threshold=0.5).best()
+    )
     if best is None:
         raise UsageError(
             f"{name}: cannot tell its encoding (tried UTF-8, UTF-16, "
@@ -86,17 +91,32 @@ def _decode_prefix(sample: bytes, encoding: str) -> str:
 
 
 class LineCountingReader(io.TextIOBase):
-    """Text stream over a decoded binary stream; decode errors name the line."""
+    """Text lines from a binary stream; a decoding error names its line.
+
+    ASCII-compatible encodings (all the legacy ones above) never put a newline
+    byte inside a multi-byte character, so each byte line is decoded on its
+    own and an undecodable byte is pinned to its line. UTF-16/32 go through a
+    TextIOWrapper.
+    """
 
     def __init__(self, raw: IO[bytes], encoding: str, name: str) -> None:
         self.name = name
         self.charset = encoding
-        self._text = io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="")
         self.line = 0
+        self._raw = raw
+        wide = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
+        self._text = (
+            io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="") if wide else None
+        )
+        self._decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
 
     def readline(self, size: int = -1) -> str:
         try:
-            line = self._text.readline(size)
+            if self._text is not None:
+                line = self._text.readline(size)
+            else:
+                data = self._raw.readline()
+                line = self._decoder.decode(data, final=not data)
         except UnicodeDecodeError:
             raise UsageError(
                 f"{self.name}:{self.line + 1}: not valid {self.charset} text; "

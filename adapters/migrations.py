@@ -241,6 +241,7 @@ CREATE TABLE checkpoints (
 );
 CREATE TABLE journal_runs (
     run_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL UNIQUE,
     command TEXT NOT NULL,
     actor TEXT NOT NULL,
     started_at TEXT NOT NULL,

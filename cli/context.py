@@ -38,6 +38,14 @@ class Ops:
     _store: Any = None
     _lock_fd: Any = None
 
+    def for_profile(self, profile: str) -> Ops:
+        """The same invocation, for another profile (its own config and store)."""
+        from dataclasses import replace
+
+        return replace(
+            self, flags={**self.flags, "profile": profile}, _config=None, _store=None, _lock_fd=None
+        )
+
     # -- configuration -----------------------------------------------------
     @property
     def config(self) -> Config:

@@ -107,7 +107,13 @@ class Renderer:
         self.color = color and self.is_tty
 
     def columns(self, valid: Sequence[str], default: Sequence[str] | None) -> list[str]:
-        return parse_fields(self.fields_spec, valid) or list(default or valid)
+        """``--fields``, else the default columns; JSON gets every field (it is for programs)."""
+        chosen = parse_fields(self.fields_spec, valid)
+        if chosen:
+            return chosen
+        if self.fmt in ("json", "jsonl"):
+            return list(valid)
+        return list(default or valid)
 
     def render(
         self,

@@ -180,10 +180,14 @@ def normalise(entity: Entity, raw: dict[str, Any], tz: tzinfo) -> dict[str, Any]
     if not rec.get("id"):
         raise RowProblem("id", "required")
     rec["id"] = str(rec["id"])
+    return rec
+
+
+def check_required(entity: Entity, rec: dict[str, Any]) -> None:
+    """A new record needs its required fields; an update may give only what changes."""
     for req in entity.required:
         if rec.get(req) in (None, ""):
             raise RowProblem(req, "required")
-    return rec
 
 
 def check_header(entity: Entity, columns: Iterable[str], name: str) -> None:
@@ -222,11 +226,15 @@ def plan_import(
             plan.problems.append(f"{source}:{line}: {exc}")
             continue
         rid = rec["id"]
+        try:
+            changes = diff_record(store, entity, rec, reason)
+        except RowProblem as exc:
+            plan.problems.append(f"{source}:{line}: {exc}")
+            continue
         if rid in seen:
             plan.problems.append(f"{source}:{line}: id {rid!r} already appears on line {seen[rid]}")
             continue
         seen[rid] = line
-        changes = diff_record(store, entity, rec, reason)
         if changes:
             for c in changes:
                 plan.add(c)
@@ -240,6 +248,7 @@ def diff_record(store: Store, entity: Entity, rec: dict[str, Any], reason: str) 
     target = f"{entity.name}:{rec['id']}"
     current = store.get(entity, rec["id"])
     if current is None:
+        check_required(entity, rec)
         full = {n: rec.get(n) for n in entity.field_names}
         for name in entity.children:
             full[name] = rec.get(name, [])

@@ -248,12 +248,22 @@ class Journal:
         self.store = store
 
     def start(self, run_id: str, command: str, who: str, undo_of: str | None) -> None:
-        with self.store.transaction():
-            self.store.execute(
-                "INSERT INTO journal_runs (run_id, command, actor, started_at, status, undo_of) "
-                "VALUES (?, ?, ?, ?, 'running', ?)",
-                (run_id, command, who, iso(now_utc()), undo_of),
-            )
+        # seq orders runs even when the clock is pinned or two start in one second.
+        for attempt in range(5):
+            try:
+                with self.store.transaction():
+                    self.store.execute(
+                        "INSERT INTO journal_runs (run_id, seq, command, actor, started_at, "
+                        "status, undo_of) SELECT ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, "
+                        "'running', ? FROM journal_runs",
+                        (run_id, command, who, iso(now_utc()), undo_of),
+                    )
+                return
+            except OpsError:
+                raise
+            except Exception:  # a concurrent run took the same seq (PostgreSQL)
+                if attempt == 4:
+                    raise
 
     def record(self, run_id: str, seq: int, c: Change) -> None:
         self.store.execute(
@@ -284,8 +294,7 @@ class Journal:
     def runs(self, limit: int | None = 50) -> list[dict[str, Any]]:
         sql = (
             "SELECT r.run_id, r.started_at, r.finished_at, r.actor, r.command, r.status, "
-            "r.undo_of, r.undone_by, r.summary FROM journal_runs r "
-            "ORDER BY r.started_at DESC, r.run_id DESC"
+            "r.undo_of, r.undone_by, r.summary FROM journal_runs r ORDER BY r.seq DESC"
         )
         if limit:
             sql += f" LIMIT {int(limit)}"
@@ -299,9 +308,7 @@ class Journal:
 
     def run(self, run_id: str) -> dict[str, Any]:
         if run_id == "last":
-            rows = self.store.query(
-                "SELECT run_id FROM journal_runs ORDER BY started_at DESC, run_id DESC LIMIT 1"
-            )
+            rows = self.store.query("SELECT run_id FROM journal_runs ORDER BY seq DESC LIMIT 1")
             if not rows:
                 raise UsageError("the journal is empty: no run to show")
             run_id = rows[0]["run_id"]

@@ -29,7 +29,10 @@ def integration_skip(reason: str) -> None:
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for key in list(os.environ):
-        if key.startswith("OPS_") and key not in ("OPS_TEST_POSTGRES_URL", "OPS_REQUIRE_INTEGRATION"):
+        if key.startswith("OPS_") and key not in (
+            "OPS_TEST_POSTGRES_URL",
+            "OPS_REQUIRE_INTEGRATION",
+        ):
             monkeypatch.delenv(key)
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))

@@ -32,8 +32,15 @@ def test_records_children_and_field_ops(store_url: str) -> None:
             "support_called": False,
             "created_at": "2026-01-13T07:00:00Z",
             "extra": {"affiliate": "igrushki-msk"},
-            "items": [{"sku": "LG-1", "name": "Конструктор", "qty": 2, "price": 700.0,
-                       "supplier_group": "1"}],
+            "items": [
+                {
+                    "sku": "LG-1",
+                    "name": "Конструктор",
+                    "qty": 2,
+                    "price": 700.0,
+                    "supplier_group": "1",
+                }
+            ],
             "flags": ["Склад"],
         }
         with store.transaction():
@@ -48,8 +55,12 @@ def test_records_children_and_field_ops(store_url: str) -> None:
             store.set_field(ORDERS, "А-1001", "status", "Для сборки")
             store.add_child(ORDERS, "А-1001", "flags", "Обмен/Возврат")
             store.remove_child(ORDERS, "А-1001", "flags", "Склад")
-            store.add_child(ORDERS, "А-1001", "comments",
-                            {"at": "2026-01-13T08:00:00Z", "author": "ops", "text": "форма в почте"})
+            store.add_child(
+                ORDERS,
+                "А-1001",
+                "comments",
+                {"at": "2026-01-13T08:00:00Z", "author": "ops", "text": "форма в почте"},
+            )
         got = store.get(ORDERS, "А-1001")
         assert got["status"] == "Для сборки"
         assert got["flags"] == ["Обмен/Возврат"]
@@ -69,8 +80,16 @@ def test_transaction_rolls_back_everything(store_url: str) -> None:
 def test_blob_and_json_round_trip(store_url: str) -> None:
     raw = "Subject: テスト\r\n\r\n本文".encode("iso-2022-jp")
     with Store.open(store_url) as store, store.transaction():
-        store.insert(MESSAGES, {"id": "<m1@x>", "date": "2026-01-13T00:00:00Z", "raw": raw,
-                                "headers": {"X-A": ["1", "2"]}, "labels": ["返信待ち"]})
+        store.insert(
+            MESSAGES,
+            {
+                "id": "<m1@x>",
+                "date": "2026-01-13T00:00:00Z",
+                "raw": raw,
+                "headers": {"X-A": ["1", "2"]},
+                "labels": ["返信待ち"],
+            },
+        )
     with Store.open(store_url) as store:
         got = store.get(MESSAGES, "<m1@x>")
         assert got["raw"] == raw and got["headers"] == {"X-A": ["1", "2"]}

@@ -1,0 +1,187 @@
+"""RFC 5322 messages (``.eml`` files, Maildir entries) → message records.
+
+Decodes what the teams' mail really carries: ISO-2022-JP, KOI8-R, CP1251,
+GB18030 bodies and MIME-encoded headers, HTML-only bodies (turned into text),
+attachments (listed, not stored twice: the raw message is kept whole).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+from html.parser import HTMLParser
+from typing import Any
+
+from .errors import UsageError
+
+_BLOCK = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "table", "blockquote", "hr"}
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in ("script", "style", "head"):
+            self._skip += 1
+        elif tag in _BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "head"):
+            self._skip = max(0, self._skip - 1)
+        elif tag in _BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    parser = _Text()
+    parser.feed(html)
+    parser.close()
+    text = "".join(parser.parts)
+    text = re.sub(r"[ \t\u00a0]+", " ", text)
+    text = re.sub(r" *\n *", "\n", text)
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+def _content(part: EmailMessage) -> str:
+    try:
+        content = part.get_content()
+    except (LookupError, UnicodeDecodeError, AssertionError):
+        payload = part.get_payload(decode=True) or b""
+        charset = part.get_content_charset() or "utf-8"
+        try:
+            content = payload.decode(charset, errors="replace")
+        except LookupError:
+            content = payload.decode("utf-8", errors="replace")
+    return content if isinstance(content, str) else ""
+
+
+def _header(msg: EmailMessage, name: str) -> str:
+    try:
+        value = msg.get(name)
+    except (ValueError, IndexError, AttributeError):  # a header the parser cannot read
+        return ""
+    return str(value).strip() if value is not None else ""
+
+
+def strip_id(value: str) -> str:
+    value = value.strip()
+    m = re.search(r"<([^<>]+)>", value)
+    return (m.group(1) if m else value).strip()
+
+
+def body_and_attachments(msg: EmailMessage) -> tuple[str, list[dict[str, Any]]]:
+    attachments: list[dict[str, Any]] = []
+    plain: str | None = None
+    html: str | None = None
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        ctype = part.get_content_type()
+        disposition = part.get_content_disposition()
+        filename = part.get_filename()
+        if (
+            disposition == "attachment"
+            or (filename and disposition != "inline")
+            or (
+                ctype not in ("text/plain", "text/html")
+                and not ctype.startswith("message/")
+                and ctype != "text/rfc822-headers"
+                and not ctype.startswith("multipart/")
+            )
+        ):
+            payload = part.get_payload(decode=True) or b""
+            attachments.append(
+                {"filename": filename or "", "content_type": ctype, "size": len(payload)}
+            )
+            continue
+        if ctype == "text/plain" and plain is None:
+            plain = _content(part)
+        elif ctype == "text/html" and html is None:
+            html = _content(part)
+    if plain is not None and plain.strip():
+        return plain.strip(), attachments
+    if html is not None:
+        return html_to_text(html), attachments
+    return (plain or "").strip(), attachments
+
+
+def parse_message(raw: bytes, *, name: str, mailbox: str = "", folder: str = "") -> dict[str, Any]:
+    """A message record; a message without a usable Date is an error naming the file."""
+    if not raw.strip():
+        raise UsageError(f"{name}: empty file, not a message")
+    msg = message_from_bytes(raw, policy=policy.default)
+    if not msg.keys():
+        raise UsageError(f"{name}: no headers, not an RFC 5322 message")
+    date_text = _header(msg, "Date")
+    try:
+        date = parsedate_to_datetime(date_text) if date_text else None
+    except (TypeError, ValueError, IndexError):
+        date = None
+    if date is None:
+        raise UsageError(f"{name}: missing or malformed Date header ({date_text or 'absent'})")
+    if date.tzinfo is None:
+        from datetime import UTC
+
+        date = date.replace(tzinfo=UTC)
+    mid = strip_id(_header(msg, "Message-ID"))
+    if not mid:
+        mid = f"sha1-{hashlib.sha1(raw).hexdigest()[:20]}@deskops.invalid"
+    refs = re.findall(r"<([^<>]+)>", _header(msg, "References"))
+    in_reply_to = strip_id(_header(msg, "In-Reply-To")) or None
+    thread = refs[0] if refs else (in_reply_to or mid)
+    from_name, from_addr = parseaddr(_header(msg, "From"))
+    body, attachments = body_and_attachments(msg)
+    headers: dict[str, list[str]] = {}
+    for key in msg.keys():
+        if key.lower() in headers:
+            continue
+        try:
+            headers[key] = [str(v) for v in msg.get_all(key) or []]
+        except (ValueError, IndexError, AttributeError):
+            continue
+
+    def addrs(field: str) -> str:
+        return ", ".join(a for _, a in getaddresses([_header(msg, field)]) if a)
+
+    return {
+        "id": mid,
+        "mailbox": mailbox or None,
+        "folder": folder or None,
+        "thread_id": thread,
+        "in_reply_to": in_reply_to,
+        "date": date.isoformat(),
+        "from_addr": from_addr.lower() or None,
+        "from_name": from_name or None,
+        "to_addrs": addrs("To") or None,
+        "cc_addrs": addrs("Cc") or None,
+        "reply_to": addrs("Reply-To") or None,
+        "subject": _header(msg, "Subject") or None,
+        "body_text": body,
+        "has_attachments": bool(attachments),
+        "attachments": attachments or None,
+        "headers": headers,
+        "raw": raw,
+        "labels": [],
+    }
+
+
+_DATE_LINE = re.compile(rb"^Date:[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*", re.MULTILINE | re.IGNORECASE)
+
+
+def replace_date(raw: bytes, new_value: str) -> bytes:
+    """The message with its Date header replaced (only in the header block)."""
+    split = re.search(rb"\r?\n\r?\n", raw)
+    head, rest = (raw[: split.start()], raw[split.start() :]) if split else (raw, b"")
+    head = _DATE_LINE.sub(b"Date: " + new_value.encode("ascii"), head, count=1)
+    return head + rest
