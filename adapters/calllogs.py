@@ -169,7 +169,7 @@ def _sipuni(reader: Any, first: str, tz: tzinfo) -> Iterator[Row]:
             yield line, RowError(line, f"has {len(cells)} fields, the header has {len(header)}")
             continue
 
-        def cell(field: str) -> str:
+        def cell(field: str, cells: list[str] = cells) -> str:
             i = index.get(field)
             return cells[i].strip() if i is not None else ""
 
