@@ -220,7 +220,7 @@ def run(args: list[str]) -> int:
         sys.stdout.write(exc.ctx.get_help() + "\n")
         return ExitStatus.OK
     except cx.UsageError as exc:
-        _err(_usage_error(exc))
+        sys.stderr.write(_usage_error(exc) + "\n")
         return ExitStatus.USAGE
     except cx.ClickException as exc:
         _err(exc.format_message())
