@@ -74,6 +74,24 @@ def _header(msg: EmailMessage, name: str) -> str:
     return str(value).strip() if value is not None else ""
 
 
+def _from(msg: EmailMessage) -> tuple[str, str]:
+    """Display name and address; the structured header copes with raw UTF-8 names."""
+    try:
+        addresses = msg["From"].addresses if msg["From"] is not None else ()
+    except (AttributeError, ValueError, IndexError):
+        addresses = ()
+    if addresses:
+        name, addr = addresses[0].display_name or "", addresses[0].addr_spec or ""
+    else:
+        name, addr = parseaddr(_header(msg, "From"))
+    # Some mailers encode "Name <addr>" whole into one encoded-word: dig the address out.
+    m = re.search(r"<([^<>@\s]+@[^<>\s]+)>", addr)
+    if m:
+        name = (name or addr[: m.start()]).strip().strip('"').strip()
+        addr = m.group(1)
+    return name, addr
+
+
 def strip_id(value: str) -> str:
     value = value.strip()
     m = re.search(r"<([^<>]+)>", value)
@@ -140,7 +158,7 @@ def parse_message(raw: bytes, *, name: str, mailbox: str = "", folder: str = "")
     refs = re.findall(r"<([^<>]+)>", _header(msg, "References"))
     in_reply_to = strip_id(_header(msg, "In-Reply-To")) or None
     thread = refs[0] if refs else (in_reply_to or mid)
-    from_name, from_addr = parseaddr(_header(msg, "From"))
+    from_name, from_addr = _from(msg)
     body, attachments = body_and_attachments(msg)
     headers: dict[str, list[str]] = {}
     for key in msg.keys():

@@ -1,0 +1,155 @@
+"""Mail and call-log parsers on the encodings and layouts the teams really get."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.mime.text import MIMEText
+from pathlib import Path
+
+import pytest
+
+from deskops.adapters.calllogs import iter_calls, parse_duration, parse_party
+from deskops.adapters.eml import html_to_text, parse_message, replace_date
+from deskops.adapters.errors import UsageError
+from deskops.adapters.files import RowError
+from deskops.commands.clock import zone
+
+
+def iso2022_mail() -> bytes:
+    msg = MIMEText(
+        "明日の15時に予約をお願いできますか。\n電話 090-1234-5678", "plain", "iso-2022-jp"
+    )
+    msg["Subject"] = "予約の件"
+    msg["From"] = "山田 <yamada@example.jp>"
+    msg["To"] = "reservation1@salon.example"
+    msg["Date"] = "Tue, 13 Jan 2026 10:42:00 +0900"
+    msg["Message-ID"] = "<abc@example.jp>"
+    return msg.as_bytes()
+
+
+def test_iso_2022_jp_mail_is_decoded() -> None:
+    rec = parse_message(iso2022_mail(), name="a.eml", mailbox="reservation1", folder="INBOX")
+    assert rec["subject"] == "予約の件"
+    assert "15時" in rec["body_text"] and rec["from_addr"] == "yamada@example.jp"
+    assert rec["id"] == "abc@example.jp" and rec["thread_id"] == "abc@example.jp"
+    assert rec["date"] == "2026-01-13T10:42:00+09:00"
+
+
+def test_html_only_koi8_mail_with_attachment_and_thread() -> None:
+    outer = EmailMessage()
+    outer["Subject"] = (
+        "=?koi8-r?B?" + __import__("base64").b64encode("Возврат".encode("koi8-r")).decode() + "?="
+    )
+    outer["From"] = "ivan@example.ru"
+    outer["Date"] = "Mon, 12 Jan 2026 09:00:00 +0300"
+    outer["In-Reply-To"] = "<root@shop.example>"
+    outer["References"] = "<root@shop.example> <mid@shop.example>"
+    outer.set_content(
+        "<html><body><p>Здравствуйте!</p><p>Заказ <b>А-1042</b></p>"
+        "<script>x()</script></body></html>",
+        subtype="html",
+        charset="koi8-r",
+    )
+    outer.add_attachment(
+        b"%PDF-1.4 fake", maintype="application", subtype="pdf", filename="бланк_возврата.pdf"
+    )
+    rec = parse_message(outer.as_bytes(), name="b.eml")
+    assert rec["subject"] == "Возврат"
+    assert rec["body_text"] == "Здравствуйте!\n\nЗаказ А-1042"
+    assert rec["has_attachments"] and rec["attachments"][0]["filename"] == "бланк_возврата.pdf"
+    assert rec["thread_id"] == "root@shop.example"
+    assert rec["id"].startswith("sha1-")  # no Message-ID: a stable one is made
+
+
+def test_malformed_mail_is_a_clear_error() -> None:
+    with pytest.raises(UsageError, match="c.eml: missing or malformed Date"):
+        parse_message(b"From: a@b\r\nSubject: x\r\n\r\nbody", name="c.eml")
+    with pytest.raises(UsageError, match="d.eml: empty file"):
+        parse_message(b"   ", name="d.eml")
+
+
+def test_replace_date_only_touches_the_header() -> None:
+    raw = iso2022_mail() + b"\r\nDate: in the body stays\r\n"
+    out = replace_date(raw, "Wed, 14 Jan 2026 10:42:00 +0900")
+    assert b"Date: Wed, 14 Jan 2026 10:42:00 +0900" in out
+    assert out.count(b"Date: in the body stays") == 1
+
+
+def test_html_to_text() -> None:
+    assert html_to_text("<div>a<br>b</div><style>p{}</style>&amp;") == "a\nb\n&"
+
+
+SIPUNI = (
+    "\ufeffТип;Статус;Время;Схема;Откуда;Куда;Кто ответил;Длительность звонка;"
+    "Длительность разговора;Время ответа;Стоимость\n"
+    "Входящий;Не отвечен;12.01.2026 10:15:02;8-800 Горячая линия;79161234567;"
+    "88005553535;;0:00:25;0;;0\n"
+    "Входящий;Отвечен;12.01.2026 10:20:00;Москва;79161234567;74951234567;"
+    "428 (Иванов Иван);95;80;5;1,20\n"
+    "Исходящий;Отвечен;12.01.2026 11:00:00;ОРТ;201 (Петрова Анна);79031112233;;"
+    "1:02:03;3700;;12\n"
+    "Входящий;Отвечен;не время;Москва;1;2;;1;1;;0\n"
+)
+
+
+def test_sipuni_csv_by_header_name(tmp_path: Path) -> None:
+    f = tmp_path / "sipuni.csv"
+    f.write_bytes(SIPUNI.encode("utf-8"))
+    rows = list(iter_calls(str(f), tz=zone("Europe/Moscow")))
+    good = [r for _, r in rows if not isinstance(r, RowError)]
+    bad = [(line, r) for line, r in rows if isinstance(r, RowError)]
+    assert len(good) == 3
+    assert good[0]["status"] == "missed" and good[0]["direction"] == "inbound"
+    assert good[0]["started_at"] == "2026-01-12T07:15:02Z" and good[0]["duration"] == 25
+    assert good[1]["answered_by"] == "428" and good[1]["cost"] == 1.2
+    assert good[2]["caller"] == "201" and good[2]["caller_name"] == "Петрова Анна"
+    assert good[2]["duration"] == 3723 and good[2]["line"] == "ОРТ"
+    assert bad[0][0] == 5 and "Время" in bad[0][1].message
+    # same file twice → same ids (idempotent imports)
+    again = [
+        r["id"]
+        for _, r in iter_calls(str(f), tz=zone("Europe/Moscow"))
+        if not isinstance(r, RowError)
+    ]
+    assert again == [g["id"] for g in good]
+    f.write_bytes(SIPUNI.replace("\ufeff", "").encode("cp1251"))
+    assert (
+        len(
+            [
+                r
+                for _, r in iter_calls(str(f), tz=zone("Europe/Moscow"))
+                if not isinstance(r, RowError)
+            ]
+        )
+        == 3
+    )
+
+
+def test_asterisk_master_csv(tmp_path: Path) -> None:
+    f = tmp_path / "Master.csv"
+    f.write_text(
+        '"","0312345678","100","from-pstn","""Tanaka"" <0312345678>","SIP/trunk-0001",'
+        '"SIP/101-0002","Dial","SIP/101,30","2026-01-13 09:01:00","2026-01-13 09:01:05",'
+        '"2026-01-13 09:04:05",185,180,"ANSWERED","DOCUMENTATION","1736726460.1",""\n'
+        '"","09012345678","100","from-pstn","","SIP/trunk-0003","","Dial","SIP/101,30",'
+        '"2026-01-13 09:10:00","","2026-01-13 09:10:30",30,0,"NO ANSWER","DOCUMENTATION",'
+        '"1736727000.2",""\n'
+        '"","101","09012345678","from-internal","","SIP/101-0004","SIP/trunk-0005","Dial",'
+        '"x","2026-01-13 09:20:00","2026-01-13 09:20:10","2026-01-13 09:22:10",130,120,'
+        '"ANSWERED","DOCUMENTATION","1736727600.3",""\n'
+        '"short","row"\n'
+    )
+    rows = list(iter_calls(str(f), tz=zone("Asia/Tokyo")))
+    good = [r for _, r in rows if not isinstance(r, RowError)]
+    assert [g["status"] for g in good] == ["answered", "missed", "answered"]
+    assert [g["direction"] for g in good] == ["inbound", "inbound", "outbound"]
+    assert good[0]["caller_name"] == "Tanaka" and good[0]["answered_by"] == "101"
+    assert good[0]["started_at"] == "2026-01-13T00:01:00Z" and good[0]["talk_seconds"] == 180
+    assert isinstance(rows[-1][1], RowError) and rows[-1][0] == 4
+
+
+def test_small_helpers() -> None:
+    assert parse_duration("1:15") == 75 and parse_duration("0:01:15") == 75
+    assert parse_duration("42") == 42
+    assert parse_party("428 (Иванов Иван)") == ("428", "Иванов Иван")
+    assert parse_party("79161234567") == ("79161234567", None)
