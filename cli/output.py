@@ -23,6 +23,13 @@ FORMATS = ("table", "json", "jsonl", "csv", "tsv")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
+def no_color_env() -> bool:
+    """NO_COLOR (any value) or TERM=dumb turn colour off, as everywhere else."""
+    import os
+
+    return "NO_COLOR" in os.environ or os.environ.get("TERM") == "dumb"
+
+
 def parse_fields(spec: str | None, valid: Sequence[str]) -> list[str] | None:
     if not spec:
         return None
@@ -104,7 +111,7 @@ class Renderer:
         self.is_tty = self.out.isatty() if is_tty is None else is_tty
         self.fmt = resolve_format(fmt, self.is_tty)
         self.fields_spec = fields
-        self.color = color and self.is_tty
+        self.color = color and self.is_tty and no_color_env() is False
 
     def columns(self, valid: Sequence[str], default: Sequence[str] | None) -> list[str]:
         """``--fields``, else the default columns; JSON gets every field (it is for programs)."""

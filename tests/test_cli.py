@@ -153,3 +153,50 @@ def test_as_of_pins_the_clock_for_the_journal(cli, isolated: Path) -> None:
     assert r.code == 0
     runs = json.loads(cli("journal", "list", "-o", "json").out)
     assert runs[0]["started_at"] == "2026-01-14T00:00:00Z"
+
+
+class _Tty:
+    def __init__(self, answer: str) -> None:
+        import io
+
+        self._buf = io.StringIO(answer)
+
+    def isatty(self) -> bool:
+        return True
+
+    def readline(self, *a):  # type: ignore[no-untyped-def]
+        return self._buf.readline()
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("answer,applied", [("y\n", True), ("n\n", False)])
+def test_bulk_plan_asks_on_a_terminal(isolated: Path, monkeypatch, answer, applied) -> None:
+    from deskops.adapters.errors import OpsError
+    from deskops.cli.context import Ops
+    from deskops.commands.plan import CREATE, Change, Plan
+
+    tty = _Tty(answer)
+    monkeypatch.setattr(sys, "stdin", tty)
+    ops = Ops(flags={"store.url": str(isolated / "s.sqlite")}, stdin=tty, stderr=tty)
+    plan = Plan("test")
+    for i in range(2):
+        plan.add(Change(f"customers:{i}", "*", CREATE, None, {"id": str(i), "name": "x"}))
+    try:
+        if applied:
+            assert ops.run_plan(plan, what="t", show=False).counts == {"applied": 2}
+        else:
+            with pytest.raises(OpsError, match="nothing was changed"):
+                ops.run_plan(plan, what="t", show=False)
+        assert ops.store().scalar("SELECT COUNT(*) FROM customers") == (2 if applied else 0)
+    finally:
+        ops.close()
+    # --no-input never prompts: bulk needs --yes
+    ops = Ops(flags={"store.url": str(isolated / "t.sqlite")}, stdin=tty, stderr=tty, no_input=True)
+    with pytest.raises(OpsError, match="--yes"):
+        ops.run_plan(plan, what="t", show=False)
+    ops.close()
