@@ -57,7 +57,9 @@ def _content(part: EmailMessage) -> str:
     try:
         content = part.get_content()
     except (LookupError, UnicodeDecodeError, AssertionError):
-        payload = part.get_payload(decode=True) or b""
+        payload = part.get_payload(decode=True)
+        if not isinstance(payload, bytes):
+            return ""
         charset = part.get_content_charset() or "utf-8"
         try:
             content = payload.decode(charset, errors="replace")

@@ -90,7 +90,7 @@ def _decode_prefix(sample: bytes, encoding: str) -> str:
     return dec.decode(sample, final=False)
 
 
-class LineCountingReader(io.TextIOBase):
+class LineCountingReader:
     """Text lines from a binary stream; a decoding error names its line.
 
     ASCII-compatible encodings (all the legacy ones above) never put a newline
@@ -140,9 +140,9 @@ def open_text(
     path: str, encoding: str | None = None, stdin: IO[bytes] | None = None
 ) -> LineCountingReader:
     raw, name = open_binary(path, stdin)
-    buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore[arg-type]
+    buffered: Any = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore[type-var]
     if encoding is None:
-        sample = buffered.peek(SAMPLE)[:SAMPLE]  # type: ignore[attr-defined]
+        sample = buffered.peek(SAMPLE)[:SAMPLE]
         encoding = detect_encoding(sample, name)
     else:
         try:

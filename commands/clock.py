@@ -68,23 +68,27 @@ _FORMATS = (
 )
 
 
+def _parse_naive_or_aware(s: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except ValueError:
+        pass
+    for fmt in _FORMATS:
+        try:
+            return datetime.strptime(s, fmt)
+        except ValueError:
+            continue
+    return None
+
+
 def parse_datetime(text: str, tz: tzinfo, *, field: str = "time") -> datetime:
     """ISO-8601 (with or without offset) or the teams' export formats; naive → ``tz``."""
     s = str(text).strip()
     if not s:
         raise UsageError(f"{field}: empty time")
-    try:
-        dt = datetime.fromisoformat(s.replace("Z", "+00:00"))
-    except ValueError:
-        dt = None
-        for fmt in _FORMATS:
-            try:
-                dt = datetime.strptime(s, fmt)
-                break
-            except ValueError:
-                continue
-        if dt is None:
-            raise UsageError(f"{field}: {text!r} is not a date/time (use ISO 8601)") from None
+    dt = _parse_naive_or_aware(s)
+    if dt is None:
+        raise UsageError(f"{field}: {text!r} is not a date/time (use ISO 8601)")
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=tz)
     return dt.astimezone(UTC)

@@ -175,8 +175,8 @@ def normalise(entity: Entity, raw: dict[str, Any], tz: tzinfo) -> dict[str, Any]
         else:
             raise RowProblem(k, f"unknown field; valid: {', '.join(valid_columns(entity))}")
     if extra:
-        base = rec.get("extra") if isinstance(rec.get("extra"), dict) else {}
-        rec["extra"] = {**base, **extra}
+        base = rec.get("extra")
+        rec["extra"] = {**base, **extra} if isinstance(base, dict) else extra
     if not rec.get("id"):
         raise RowProblem("id", "required")
     rec["id"] = str(rec["id"])
