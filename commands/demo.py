@@ -71,17 +71,17 @@ class DemoStats:
         bucket[kind] = bucket.get(kind, 0) + 1
 
 
-def profiles_with_data() -> list[str]:
-    return sorted(p.name for p in FIXTURES_DIR.iterdir() if (p / "manifest.toml").is_file())
+def profiles_with_data(base: Path = FIXTURES_DIR) -> list[str]:
+    return sorted(p.name for p in base.iterdir() if (p / "manifest.toml").is_file())
 
 
-def dataset(profile: str, tz_name: str | None = None) -> Dataset:
-    path = FIXTURES_DIR / profile
+def dataset(profile: str, tz_name: str | None = None, base: Path = FIXTURES_DIR) -> Dataset:
+    path = base / profile
     manifest_path = path / "manifest.toml"
     if not manifest_path.is_file():
         raise UsageError(
             f"profile {profile!r} has no demo data; demo profiles: "
-            + ", ".join(profiles_with_data())
+            + ", ".join(profiles_with_data(base))
         )
     with manifest_path.open("rb") as fh:
         manifest = tomllib.load(fh)
@@ -170,8 +170,10 @@ def _raw_records(ds: Dataset) -> Iterator[tuple[str, str, dict[str, Any] | str]]
                 yield "calls", where, (row.message if isinstance(row, RowError) else row)
 
 
-def plan_demo(store: Store, profile: str, tz_name: str | None = None) -> tuple[Plan, DemoStats]:
-    ds = dataset(profile, tz_name)
+def plan_demo(
+    store: Store, profile: str, tz_name: str | None = None, base: Path = FIXTURES_DIR
+) -> tuple[Plan, DemoStats]:
+    ds = dataset(profile, tz_name, base)
     now = now_utc()
     shift = Shifter(ds, now)
     plan = Plan(command=f"demo --profile {profile}")
