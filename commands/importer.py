@@ -13,12 +13,16 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Iterator
 from datetime import tzinfo
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
+from deskops.adapters.calllogs import iter_calls, sniff_format
+from deskops.adapters.eml import parse_message
 from deskops.adapters.errors import UsageError
-from deskops.adapters.files import Header, RowError
+from deskops.adapters.files import Header, RowError, iter_records, open_text
 from deskops.adapters.schema import (
     BLOB,
     BOOL,
@@ -199,6 +203,84 @@ def check_header(entity: Entity, columns: Iterable[str], name: str) -> None:
             f"{', '.join(map(repr, unknown))} for {entity.name}; valid: "
             + ", ".join(valid_columns(entity))
         )
+
+
+INPUT_FORMATS = ("auto", "csv", "tsv", "json", "jsonl", "eml", "sipuni", "asterisk")
+
+
+def read_rows(
+    path: str,
+    kind: str,
+    *,
+    fmt: str = "auto",
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    tz: tzinfo,
+    stdin: IO[bytes] | None = None,
+) -> Iterator[tuple[int, dict[str, Any] | RowError | Header]]:
+    """Rows of ``kind`` from a file in our own layout or in the source system's.
+
+    Messages may come as ``.eml`` files or a directory of them (a Maildir or
+    an export folder); calls as sipuni or Asterisk ``Master.csv`` logs.
+    """
+    if fmt not in INPUT_FORMATS:
+        raise UsageError(f"unknown input format {fmt!r}; valid: {', '.join(INPUT_FORMATS)}")
+    if kind == "messages" and (
+        fmt == "eml" or (fmt == "auto" and (path.lower().endswith(".eml") or Path(path).is_dir()))
+    ):
+        yield from _eml_rows(path, stdin)
+        return
+    if kind == "calls" and fmt in ("auto", "sipuni", "asterisk") and path != "-":
+        detected = fmt if fmt != "auto" else _call_log_format(path, encoding)
+        if detected:
+            yield from iter_calls(path, fmt=detected, tz=tz, encoding=encoding, stdin=stdin)
+            return
+    yield from iter_records(path, fmt=fmt, encoding=encoding, delimiter=delimiter, stdin=stdin)
+
+
+def _call_log_format(path: str, encoding: str | None) -> str | None:
+    """sipuni/asterisk when the file is a PBX log rather than our own CSV layout."""
+    if path.lower().endswith((".json", ".jsonl")):
+        return None
+    reader = open_text(path, encoding)
+    first = reader.readline()
+    if "started_at" in first or first.lstrip("\ufeff").startswith("id"):
+        return None
+    fmt = sniff_format(first)
+    if fmt == "asterisk" and first.count(",") < 15:
+        return None
+    return fmt
+
+
+def _eml_rows(path: str, stdin: IO[bytes] | None) -> Iterator[tuple[int, Any]]:
+    if path == "-":
+        data = (stdin or sys.stdin.buffer).read()
+        files: list[tuple[str, bytes | None, str, str]] = [("<stdin>", data, "", "")]
+    else:
+        root = Path(path)
+        if root.is_dir():
+            found = sorted(p for p in root.rglob("*") if p.is_file() and _looks_like_mail(p))
+            files = []
+            for p in found:
+                rel = p.relative_to(root).parts
+                folder = "/".join(x for x in rel[:-1] if x not in ("cur", "new", "tmp"))
+                files.append((str(p), None, root.name, folder or "INBOX"))
+        else:
+            files = [(path, None, "", "")]
+    for n, (name, data, mailbox, folder) in enumerate(files, 1):
+        try:
+            raw = data if data is not None else Path(name).read_bytes()
+            yield n, parse_message(raw, name=name, mailbox=mailbox, folder=folder)
+        except OSError as exc:
+            yield n, RowError(n, f"{name}: cannot read ({exc.strerror})")
+        except UsageError as exc:
+            yield n, RowError(n, exc.message)
+
+
+def _looks_like_mail(p: Path) -> bool:
+    if p.suffix.lower() == ".eml":
+        return True
+    return p.parent.name in ("cur", "new") and not p.name.startswith(".")
 
 
 def plan_import(

@@ -246,3 +246,47 @@ def test_export_round_trips_through_import(cli, isolated, store_url) -> None:
         g.write_text(out)
         r = cli("--store", store_url, "store", "import", str(g), "-t", "orders", "--yes")
         assert r.code == 0 and "already up to date" in r.err, (fmt, r.err, out)
+
+
+def test_import_mail_dir_and_pbx_logs(cli, isolated) -> None:
+    from email.message import EmailMessage
+
+    box = isolated / "support" / "cur"
+    box.mkdir(parents=True)
+    for i in range(3):
+        m = EmailMessage()
+        m["From"] = f"c{i}@example.ru"
+        m["Subject"] = f"Заказ {i}"
+        m["Date"] = "Mon, 12 Jan 2026 09:00:00 +0300"
+        m["Message-ID"] = f"<m{i}@example.ru>"
+        m.set_content("Здравствуйте", charset="koi8-r")
+        (box / f"17000{i}.M1P1.host,S=1:2,S").write_bytes(bytes(m))
+    (box / "17999.M1P1.host:2,").write_bytes(b"Subject: no date\r\n\r\nx")
+    r = cli("store", "import", str(isolated / "support"), "-t", "messages", "--yes")
+    assert r.code == 3 and "missing or malformed Date" in r.err
+    msgs = json.loads(
+        cli(
+            "store",
+            "export",
+            "-t",
+            "messages",
+            "--fields",
+            "id,mailbox,folder,subject",
+            "-o",
+            "json",
+        ).out
+    )
+    assert [m["subject"] for m in msgs] == ["Заказ 0", "Заказ 1", "Заказ 2"]
+    assert msgs[0]["mailbox"] == "support" and msgs[0]["folder"] == "INBOX"
+
+    log = isolated / "Master.csv"
+    log.write_text(
+        '"","0312345678","100","from-pstn","","SIP/t-1","","Dial","x",'
+        '"2026-01-13 09:10:00","","2026-01-13 09:10:30",30,0,"NO ANSWER",'
+        '"DOCUMENTATION","1.2",""\n'
+    )
+    assert cli("store", "import", str(log), "-t", "calls", "--yes").code == 0
+    r = cli("store", "import", str(log), "-t", "calls", "--yes")
+    assert "already up to date" in r.err
+    calls = json.loads(cli("store", "export", "-t", "calls", "-o", "json").out)
+    assert calls[0]["status"] == "missed" and calls[0]["source"] == "asterisk"

@@ -25,10 +25,19 @@ TypeOpt = Annotated[
 @app.command("import")
 def import_(
     ctx: typer.Context,
-    file: Annotated[str, typer.Argument(help="JSON, JSONL or CSV/TSV file, or - for stdin.")],
+    file: Annotated[
+        str,
+        typer.Argument(
+            help="JSON, JSONL or CSV/TSV file, or - for stdin; for messages also "
+            ".eml files or a directory of them, for calls sipuni/Asterisk logs."
+        ),
+    ],
     type_: TypeOpt,
     input_format: Annotated[
-        str, typer.Option("--input-format", "-f", help="auto, csv, tsv, json or jsonl.")
+        str,
+        typer.Option(
+            "--input-format", "-f", help="auto, csv, tsv, json, jsonl, eml, sipuni or asterisk."
+        ),
     ] = "auto",
     encoding: Annotated[
         str | None,
@@ -54,15 +63,20 @@ def import_(
 
     Example: ops store import customers.csv --type customers --dry-run
     """
-    from deskops.adapters.files import iter_records
     from deskops.adapters.schema import entity
-    from deskops.commands.importer import plan_import
+    from deskops.commands.importer import plan_import, read_rows
 
     ops = get(ctx)
     ent = entity(type_)
     store = ops.store()
-    rows = iter_records(
-        file, fmt=input_format, encoding=encoding, delimiter=delimiter, stdin=_stdin_bytes(ops)
+    rows = read_rows(
+        file,
+        ent.name,
+        fmt=input_format,
+        encoding=encoding,
+        delimiter=delimiter,
+        tz=ops.tz,
+        stdin=_stdin_bytes(ops),
     )
     source = "<stdin>" if file == "-" else file
     plan = plan_import(store, ent, rows, tz=ops.tz, source=source)
