@@ -219,13 +219,17 @@ def _shift_message(rec: dict[str, Any], shift: Shifter) -> dict[str, Any]:
     return rec
 
 
-def try_next(profile: str, manifest: dict[str, Any], profile_cfg: dict[str, Any]) -> list[str]:
-    """What to try after the demo: the profile's own list, then the general tour."""
-    own = profile_cfg.get("demo", {}).get("try", []) if isinstance(profile_cfg, dict) else []
-    general = [
+def try_next(profile: str, profile_cfg: dict[str, Any]) -> list[str]:
+    """The profile's own suggestions (``[demo] try`` in its file)."""
+    demo = profile_cfg.get("demo", {}) if isinstance(profile_cfg, dict) else {}
+    return [str(t) for t in demo.get("try", [])] if isinstance(demo, dict) else []
+
+
+def general_tour(profile: str) -> list[str]:
+    return [
         f"ops -p {profile} store info",
-        f"ops -p {profile} store export --type customers --fields id,name,phones | head",
+        f"ops -p {profile} store export --type orders --fields id,status,created_at | head",
         f"ops -p {profile} journal list",
         f"ops -p {profile} config show",
+        "ops config profiles",
     ]
-    return [*own, *general]

@@ -41,7 +41,13 @@ def demo(
     Example: ops demo --profile toys-ru
     """
     from deskops.adapters.errors import PartialFailure, UsageError
-    from deskops.commands.demo import dataset, plan_demo, profiles_with_data, try_next
+    from deskops.commands.demo import (
+        dataset,
+        general_tour,
+        plan_demo,
+        profiles_with_data,
+        try_next,
+    )
 
     ops = get(ctx)
     chosen = list(profile or [])
@@ -81,10 +87,11 @@ def demo(
                     "store": store.display_url,
                 }
             )
-        hints.extend(try_next(prof_name, ds.manifest, cfg.profile))
+        hints.extend(try_next(prof_name, cfg.profile))
         sub.close()
     ops.renderer(fmt, fields).render(rows, FIELDS, FIELDS[:-1])
-    if hints:
+    if rows:
+        hints.extend(general_tour(rows[-1]["profile"]))
         ops.info("\nTry next:\n  " + "\n  ".join(hints))
     if problems:
         raise PartialFailure(f"demo: {problems} profile(s) had records that could not be loaded")
