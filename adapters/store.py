@@ -64,6 +64,8 @@ class Store:
     dialect = "sql"
     real_type = "REAL"
     blob_type = "BLOB"
+    # Byte-wise text order on both stores, so exports list records alike.
+    id_order = "id"
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -252,7 +254,7 @@ class Store:
         where: str = "",
         params: Sequence[Any] = (),
         *,
-        order: str = "id",
+        order: str | None = None,
         children: bool = True,
         limit: int | None = None,
     ) -> Iterator[Record]:
@@ -260,7 +262,7 @@ class Store:
         sql = f"SELECT {', '.join(entity.field_names)} FROM {entity.table}"
         if where:
             sql += f" WHERE {where}"
-        sql += f" ORDER BY {order}"
+        sql += f" ORDER BY {order or self.id_order}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         page: list[Record] = []
@@ -424,6 +426,7 @@ class PostgresStore(Store):
     dialect = "postgresql"
     real_type = "DOUBLE PRECISION"
     blob_type = "BYTEA"
+    id_order = 'id COLLATE "C"'
 
     def _connect(self) -> Any:
         try:
