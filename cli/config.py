@@ -91,12 +91,40 @@ class Config:
         sec = self.profile.get(name, {})
         return sec if isinstance(sec, dict) else {}
 
-    def rows(self) -> list[dict[str, Any]]:
+    def rows(self, prefix: str | None = None) -> list[dict[str, Any]]:
+        """Settings, then the profile's own data flattened to dotted keys."""
         out = [
             {"key": v.key, "value": v.shown, "source": v.source}
             for v in sorted(self.values.values(), key=lambda v: v.key)
         ]
+        source = f"profile {self.profile_path}"
+        for key, value in flatten({k: v for k, v in self.profile.items() if k not in ("store",)}):
+            if key not in self.values:
+                out.append({"key": key, "value": value, "source": source})
+        if prefix:
+            out = [
+                r
+                for r in out
+                if r["key"] == prefix
+                or r["key"].startswith(prefix + ".")
+                or r["key"].startswith(prefix + "[")
+            ]
         return out
+
+
+def flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """``{"a": {"b": 1}, "r": [{"x": 2}]}`` → ``[("a.b", 1), ("r[0].x", 2)]``."""
+    if isinstance(data, dict):
+        items: list[tuple[str, Any]] = []
+        for k, v in data.items():
+            items.extend(flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return items
+    if isinstance(data, list) and any(isinstance(v, dict | list) for v in data):
+        items = []
+        for i, v in enumerate(data):
+            items.extend(flatten(v, f"{prefix}[{i}]"))
+        return items
+    return [(prefix, data)]
 
 
 def builtin_profiles() -> list[str]:

@@ -178,8 +178,8 @@ class Renderer:
         from rich.table import Table
 
         table = Table(box=box.SIMPLE_HEAD, title=title, show_edge=False, pad_edge=False)
-        for c in cols:
-            table.add_column(c, overflow="fold")
+        for i, c in enumerate(cols):
+            table.add_column(c, overflow="fold", no_wrap=i == 0)  # keep ids whole
         n = 0
         for row in rows:
             table.add_row(*(text_cell(row.get(c)) for c in cols))

@@ -114,3 +114,14 @@ def test_env_file_flag(cli, isolated: Path) -> None:
     assert "timezone,Asia/Shanghai" in r.out
     r = cli("--env-file", "none.env", "config", "show")
     assert r.code == 2 and "none.env" in r.err
+
+
+def test_config_show_includes_profile_data_by_prefix(cli) -> None:
+    r = cli("-p", "toys-ru", "config", "show", "flags", "-o", "json")
+    assert r.code == 0, r.err
+    rows = json.loads(r.out)
+    assert rows and all(row["key"].startswith("flags.") for row in rows)
+    assert "Обмен/Возврат" in [row["value"] for row in rows]
+    r = cli("-p", "toys-ru", "config", "show", "timezone", "-o", "csv")
+    assert r.out.splitlines()[1].startswith("timezone,Europe/Moscow,profile ")
+    assert cli("config", "show", "nope").code == 2

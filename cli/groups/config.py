@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+
+from deskops.adapters.errors import UsageError
 
 from ..context import get
 from ..options import Fields, Format, group
@@ -13,16 +17,27 @@ FIELDS = ["key", "value", "source"]
 
 
 @app.command("show")
-def show(ctx: typer.Context, fmt: Format = None, fields: Fields = None) -> None:
+def show(
+    ctx: typer.Context,
+    key: Annotated[
+        str | None,
+        typer.Argument(help="Only this key or section, e.g. timezone, flags, mail.rules."),
+    ] = None,
+    fmt: Format = None,
+    fields: Fields = None,
+) -> None:
     """Show every setting with its value and source (flag, env, .env, profile, default).
 
-    Secrets are always shown as ***.
+    The profile's own data (labels, statuses, flags, rules, templates, tables)
+    follows as dotted keys. Secrets are always shown as ***.
 
-    Example: ops --profile toys-ru config show -o json
+    Example: ops --profile toys-ru config show flags -o json
     """
     ops = get(ctx)
-    cfg = ops.config
-    ops.renderer(fmt, fields).render(cfg.rows(), FIELDS)
+    rows = ops.config.rows(key)
+    if key and not rows:
+        raise UsageError(f"no setting or profile key {key!r} (see `ops config show`)")
+    ops.renderer(fmt, fields).render(rows, FIELDS)
 
 
 @app.command("profiles")
