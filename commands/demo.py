@@ -225,10 +225,10 @@ def try_next(profile: str, profile_cfg: dict[str, Any]) -> list[str]:
     return [str(t) for t in demo.get("try", [])] if isinstance(demo, dict) else []
 
 
-def general_tour(profile: str) -> list[str]:
+def general_tour(profile: str, kind: str = "customers") -> list[str]:
     return [
         f"ops -p {profile} store info",
-        f"ops -p {profile} store export --type orders --fields id,status,created_at | head",
+        f"ops -p {profile} store export --type {kind} -o jsonl | head -3",
         f"ops -p {profile} journal list",
         f"ops -p {profile} config show",
         "ops config profiles",

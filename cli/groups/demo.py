@@ -91,7 +91,9 @@ def demo(
         sub.close()
     ops.renderer(fmt, fields).render(rows, FIELDS, FIELDS[:-1])
     if rows:
-        hints.extend(general_tour(rows[-1]["profile"]))
+        last = [r for r in rows if r["profile"] == rows[-1]["profile"]]
+        biggest = max(last, key=lambda r: r["created"] + r["unchanged"])["type"]
+        hints.extend(general_tour(rows[-1]["profile"], biggest))
         ops.info("\nTry next:\n  " + "\n  ".join(hints))
     if problems:
         raise PartialFailure(f"demo: {problems} profile(s) had records that could not be loaded")
