@@ -19,7 +19,7 @@ from datetime import tzinfo
 from typing import IO, Any
 
 from .errors import UsageError
-from .files import RowError, open_text
+from .files import RowError, csv_rows, open_text
 
 Row = tuple[int, "dict[str, Any] | RowError"]
 
@@ -153,20 +153,9 @@ def _sipuni(reader: Any, first: str, tz: tzinfo) -> Iterator[Row]:
         wanted = ", ".join(SIPUNI_COLUMNS[f][0].capitalize() for f in missing)
         raise UsageError(f"{name}:1: not a sipuni export: no column {wanted}")
     known = set(index.values())
-    rows = csv.reader(reader, delimiter=";")
-    while True:
-        line = reader.line + 1
-        try:
-            cells = next(rows)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield line, RowError(line, f"malformed CSV: {exc}")
-            continue
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) < len(header):
-            yield line, RowError(line, f"has {len(cells)} fields, the header has {len(header)}")
+    for line, cells in csv_rows(reader, ";", len(header), exact=False):
+        if isinstance(cells, RowError):
+            yield line, cells
             continue
 
         def cell(field: str, cells: list[str] = cells) -> str:
@@ -220,22 +209,9 @@ def _sipuni(reader: Any, first: str, tz: tzinfo) -> Iterator[Row]:
 
 
 def _asterisk(reader: Any, first: str, tz: tzinfo) -> Iterator[Row]:
-    import itertools
-
-    rows = csv.reader(itertools.chain([first], reader))
-    while True:
-        try:
-            cells = next(rows)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield reader.line, RowError(reader.line, f"malformed CSV: {exc}")
-            continue
-        line = reader.line  # the line the row ends on (Master.csv rows are one line)
-        if not any(c.strip() for c in cells):
-            continue
-        if len(cells) < 16:
-            yield line, RowError(line, f"has {len(cells)} fields, Master.csv rows have 16-18")
+    for line, cells in csv_rows(reader, ",", 16, exact=False, first=first):
+        if isinstance(cells, RowError):
+            yield line, cells
             continue
         rec = dict(zip(ASTERISK_COLUMNS, (c.strip() for c in cells), strict=False))
         try:

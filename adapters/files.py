@@ -217,9 +217,24 @@ def _iter_csv(
         dup = next(h for h in header if header.count(h) > 1)
         raise UsageError(f"{name}:1: column {dup!r} appears twice in the header")
     yield 1, Header(header)
-    rows = csv.reader(reader, delimiter=delim, strict=True)
+    for line, cells in csv_rows(reader, delim, len(header), exact=True):
+        yield line, cells if isinstance(cells, RowError) else dict(zip(header, cells, strict=True))
+
+
+def csv_rows(
+    reader: Any, delimiter: str, width: int, *, exact: bool, first: str | None = None
+) -> Iterator[tuple[int, list[str] | RowError]]:
+    """Non-blank CSV rows with the line they start on; malformed or short rows as errors.
+
+    ``width``: the number of fields a row must have (``exact``) or at least have.
+    ``first``: a line already read from ``reader`` that belongs to the rows.
+    """
+    import itertools
+
+    source = itertools.chain([first], reader) if first is not None else reader
+    rows = csv.reader(source, delimiter=delimiter, strict=True)
     while True:
-        start = reader.line + 1
+        start = reader.line + 1 if first is None else 1
         try:
             cells = next(rows)
         except StopIteration:
@@ -227,12 +242,14 @@ def _iter_csv(
         except csv.Error as exc:
             yield start, RowError(start, f"malformed CSV: {exc}")
             continue
+        finally:
+            first = None
         if not any(c.strip() for c in cells):
             continue
-        if len(cells) != len(header):
-            yield start, RowError(start, f"has {len(cells)} fields, the header has {len(header)}")
+        if len(cells) < width or (exact and len(cells) != width):
+            yield start, RowError(start, f"has {len(cells)} fields, expected {width}")
             continue
-        yield start, dict(zip(header, cells, strict=True))
+        yield start, cells
 
 
 def _iter_jsonl(

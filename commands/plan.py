@@ -355,19 +355,15 @@ def execute(
     journal.start(run_id, plan.command, who, plan.undo_of)
 
     def apply_one(c: Change) -> None:
-        target = targets.get(c.backend)
-        if target is None:
-            c.outcome, c.error = FAILED, f"no backend {c.backend!r} configured"
-            return
-        try:
-            c.outcome = state_of(c, target.read(c))
-            if c.outcome == CONFLICT:
-                c.error = "changed since the plan was made; left as it is"
-            elif c.outcome == PLANNED:
+        target = _assess(c, targets)
+        if c.outcome == CONFLICT:
+            c.error = "changed since the plan was made; left as it is"
+        elif c.outcome == PLANNED and target is not None:
+            try:
                 target.write(c)
                 c.outcome = APPLIED
-        except OpsError as exc:
-            c.outcome, c.error = FAILED, str(exc)
+            except OpsError as exc:
+                c.outcome, c.error = FAILED, str(exc)
 
     failed_early = None
     try:
@@ -467,16 +463,22 @@ def check_plan(plan: Plan, store: Store, targets: dict[str, ChangeTarget] | None
     targets = dict(targets or {})
     targets.setdefault("store", StoreTarget(store))
     for c in plan.changes:
-        target = targets.get(c.backend)
-        if target is None:
-            c.outcome, c.error = FAILED, f"no backend {c.backend!r} configured"
-            continue
-        try:
-            c.outcome = state_of(c, target.read(c))
-        except OpsError as exc:
-            c.outcome, c.error = FAILED, str(exc)
+        _assess(c, targets)
         if c.outcome == CONFLICT:
             c.error = "changed since; would be left as it is"
+
+
+def _assess(c: Change, targets: dict[str, ChangeTarget]) -> ChangeTarget | None:
+    """Set ``c.outcome`` from the current value: skipped, planned, conflict or failed."""
+    target = targets.get(c.backend)
+    if target is None:
+        c.outcome, c.error = FAILED, f"no backend {c.backend!r} configured"
+        return None
+    try:
+        c.outcome = state_of(c, target.read(c))
+    except OpsError as exc:
+        c.outcome, c.error = FAILED, str(exc)
+    return target
 
 
 def raise_for(result: RunResult, what: str) -> None:
