@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -171,7 +173,8 @@ class Ops:
             return None
         if plan.is_bulk() and not (yes or self.yes):
             self._confirm(plan, what)
-        result = planmod.execute(plan, store, targets, atomic=atomic)
+        with self.progress(len(plan.changes), what) as advance:
+            result = planmod.execute(plan, store, targets, atomic=atomic, progress=advance)
         if show:
             renderer.render(
                 plan.rows(),
@@ -181,6 +184,19 @@ class Ops:
         self.info(f"{what}: {planmod.summary_line(result)}")
         planmod.raise_for(result, what)
         return result
+
+    @contextmanager
+    def progress(self, total: int, what: str) -> Iterator[Callable[[int], None] | None]:
+        """A progress bar on stderr for long work, only on a terminal."""
+        if self.quiet or total < 200 or not self.stderr.isatty():
+            yield None
+            return
+        from rich.console import Console
+        from rich.progress import Progress
+
+        with Progress(console=Console(file=self.stderr), transient=True) as bar:
+            task = bar.add_task(what, total=total)
+            yield lambda n: bar.advance(task, n)
 
     def _confirm(self, plan: Any, what: str) -> None:
         n, m = len(plan.changes), len(plan.targets)

@@ -21,7 +21,7 @@ import getpass
 import json
 import os
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -338,8 +338,9 @@ def execute(
     *,
     atomic: bool = True,
     who: str | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> RunResult:
-    """Apply ``plan`` and journal it.
+    """Apply ``plan`` and journal it; ``progress(n)`` is called as changes are done.
 
     ``atomic``: every change goes in one transaction of the store, journal
     included; a conflict or error rolls all of it back (nothing half-written)
@@ -355,6 +356,8 @@ def execute(
     journal.start(run_id, plan.command, who, plan.undo_of)
 
     def apply_one(c: Change) -> None:
+        if progress is not None:
+            progress(1)
         target = _assess(c, targets)
         if c.outcome == CONFLICT:
             c.error = "changed since the plan was made; left as it is"
