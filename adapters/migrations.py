@@ -117,6 +117,8 @@ CREATE TABLE messages (
     body_text TEXT,
     has_attachments BOOLEAN,
     attachments TEXT,
+    seen BOOLEAN,
+    flagged BOOLEAN,
     headers TEXT,
     raw {blob},
     extra TEXT
@@ -213,6 +215,17 @@ CREATE TABLE cases (
     tags TEXT,
     extra TEXT
 );
+CREATE TABLE report_records (
+    id TEXT PRIMARY KEY,
+    kind TEXT,
+    date TEXT,
+    subject TEXT,
+    customer TEXT,
+    store TEXT,
+    source TEXT,
+    data TEXT,
+    created_at TEXT
+);
 CREATE TABLE call_attempts (
     id TEXT PRIMARY KEY,
     target TEXT,
@@ -278,7 +291,9 @@ CREATE INDEX ix_calls_caller ON calls(caller);
 CREATE INDEX ix_call_attempts_target ON call_attempts(target, at);
 CREATE INDEX ix_reservations_starts ON reservations(starts_at);
 CREATE INDEX ix_cases_customer ON cases(customer_id);
-CREATE INDEX ix_journal_runs_started ON journal_runs(started_at)
+CREATE INDEX ix_journal_runs_started ON journal_runs(started_at);
+CREATE INDEX ix_report_records_kind_date ON report_records(kind, date);
+CREATE INDEX ix_message_labels_label ON message_labels(label)
 """
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [

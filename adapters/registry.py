@@ -23,6 +23,9 @@ BUILTIN: dict[str, dict[str, str]] = {
         "postgresql": "deskops.adapters.store:PostgresStore",
         "postgres": "deskops.adapters.store:PostgresStore",
     },
+    "mail": {
+        "maildir": "deskops.adapters.mailbox:MaildirMailbox",
+    },
 }
 
 _plugins: dict[str, dict[str, str]] | None = None

@@ -182,6 +182,8 @@ MESSAGES = _entity(
             "body_text",
             "has_attachments:bool",
             "attachments:json",
+            "seen:bool",
+            "flagged:bool",
             "headers:json",
             "raw:blob",
             "extra:json",
@@ -292,6 +294,24 @@ CASES = _entity(
             "extra:json",
         ),
         required=("opened_at",),
+    )
+)
+
+REPORT_RECORDS = _entity(
+    Entity(
+        "report_records",
+        "report_records",
+        _f(
+            "kind",
+            "date:date",
+            "subject",
+            "customer",
+            "store",
+            "source",
+            "data:json",
+            "created_at:datetime",
+        ),
+        required=("kind", "date"),
     )
 )
 

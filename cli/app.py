@@ -37,6 +37,10 @@ GROUPS: dict[str, tuple[str, str]] = {
         "deskops.cli.groups.demo",
         "Build or refresh a demo store from a profile's data and show what to try.",
     ),
+    "mail": (
+        "deskops.cli.groups.mail",
+        "Label mail by rules, follow replies, find bounces and unanswered mail.",
+    ),
     "store": (
         "deskops.cli.groups.store",
         "Import, export and inspect the records in the store.",

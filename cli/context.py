@@ -75,6 +75,15 @@ class Ops:
             self._store = Store.open(self.store_url)
         return self._store
 
+    def backend(self, name: str) -> Any:
+        """Reopen the backend a journaled change went to (``<port>:<url>``)."""
+        from deskops.adapters.registry import resolve
+
+        port, sep, url = name.partition(":")
+        if not sep or not url:
+            raise UsageError(f"cannot reopen backend {name!r} of the journal")
+        return resolve(port, url)(url)
+
     def _take_lock(self) -> None:
         import fcntl
 
@@ -163,7 +172,8 @@ class Ops:
             return None
         if dry_run or self.dry_run:
             planmod.check_plan(plan, store, targets)
-            renderer.render(plan.rows(), planmod.PLAN_FIELDS)
+            if show:
+                renderer.render(plan.rows(), planmod.PLAN_FIELDS)
             self.info(
                 f"dry run: {len(plan.changes)} change(s) to {len(plan.targets)} record(s) "
                 "planned; nothing was changed"

@@ -255,26 +255,52 @@ def _call_log_format(path: str, encoding: str | None) -> str | None:
 def _eml_rows(path: str, stdin: IO[bytes] | None) -> Iterator[tuple[int, Any]]:
     if path == "-":
         data = (stdin or sys.stdin.buffer).read()
-        files: list[tuple[str, bytes | None, str, str]] = [("<stdin>", data, "", "")]
+        try:
+            yield 1, parse_message(data, name="<stdin>")
+        except UsageError as exc:
+            yield 1, RowError(1, exc.message)
+        return
+    yield from mail_rows(path)
+
+
+def mail_rows(path: str, mailbox: str | None = None) -> Iterator[tuple[int, Any]]:
+    """Messages of an .eml file, a folder of them, a Maildir (flags kept) or an mbox."""
+    root = Path(path)
+    if not root.exists():
+        raise UsageError(f"{path}: no such file or directory")
+    files: list[tuple[str, bytes | None, str, str]] = []
+    if root.is_dir():
+        for p in sorted(p for p in root.rglob("*") if p.is_file() and _looks_like_mail(p)):
+            rel = p.relative_to(root).parts
+            folder = "/".join(x.lstrip(".") for x in rel[:-1] if x not in ("cur", "new", "tmp"))
+            files.append((str(p), None, mailbox or root.name, folder or "INBOX"))
+    elif not path.lower().endswith(".eml") and _is_mbox(root):
+        import mailbox as mb
+
+        for n, msg in enumerate(mb.mbox(str(root)), 1):
+            files.append((f"{path}#{n}", msg.as_bytes(), mailbox or root.stem, "INBOX"))
     else:
-        root = Path(path)
-        if root.is_dir():
-            found = sorted(p for p in root.rglob("*") if p.is_file() and _looks_like_mail(p))
-            files = []
-            for p in found:
-                rel = p.relative_to(root).parts
-                folder = "/".join(x for x in rel[:-1] if x not in ("cur", "new", "tmp"))
-                files.append((str(p), None, root.name, folder or "INBOX"))
-        else:
-            files = [(path, None, "", "")]
-    for n, (name, data, mailbox, folder) in enumerate(files, 1):
+        files = [(path, None, mailbox or "", "")]
+    for n, (name, data, box, folder) in enumerate(files, 1):
         try:
             raw = data if data is not None else Path(name).read_bytes()
-            yield n, parse_message(raw, name=name, mailbox=mailbox, folder=folder)
+            rec = parse_message(raw, name=name, mailbox=box, folder=folder)
         except OSError as exc:
             yield n, RowError(n, f"{name}: cannot read ({exc.strerror})")
+            continue
         except UsageError as exc:
             yield n, RowError(n, exc.message)
+            continue
+        info = re.search(r":2,([A-Za-z]*)$", name)
+        if info:
+            rec["seen"] = "S" in info.group(1)
+            rec["flagged"] = "F" in info.group(1)
+        yield n, rec
+
+
+def _is_mbox(p: Path) -> bool:
+    with p.open("rb") as fh:
+        return fh.read(5) == b"From "
 
 
 def _looks_like_mail(p: Path) -> bool:

@@ -32,6 +32,14 @@ def undo(
 
     ops = get(ctx)
     plan = undo_plan(ops.store(), run)
+    # Changes made on a mailbox or another backend go back there: reopen it by its URL.
+    targets = {b: ops.backend(b) for b in {c.backend for c in plan.changes} if b != "store"}
     ops.run_plan(
-        plan, what=f"undo {plan.undo_of}", fmt=fmt, fields=fields, dry_run=dry_run, yes=yes
+        plan,
+        what=f"undo {plan.undo_of}",
+        fmt=fmt,
+        fields=fields,
+        dry_run=dry_run,
+        yes=yes,
+        targets=targets,
     )

@@ -1,0 +1,328 @@
+"""The mailbox port: read messages, and apply label/folder/flag changes to them.
+
+Every backend returns the same :class:`MailMessage` records and applies the
+same changes (``labels`` add/remove, ``folder`` set, ``seen``/``flagged``
+set) on targets ``messages:<id>`` where ``id`` is the backend's own id of the
+message. Backends:
+
+- the embedded store (the default: messages imported with ``ops mail import``
+  or the demo); its changes are ordinary store changes;
+- Maildir (``maildir:///path``): folders are Maildir++ subfolders, labels are
+  subfolders holding a copy (``.返信待ち``), read/flagged are the ``:2,`` flags.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
+
+from .eml import parse_message
+from .errors import OpsError, UsageError
+from .schema import MESSAGES
+from .store import Store
+
+
+@dataclass
+class MailMessage:
+    id: str
+    message_id: str
+    date: datetime
+    mailbox: str | None = None
+    folder: str | None = None
+    uid: int | None = None
+    from_addr: str = ""
+    from_name: str = ""
+    to_addrs: list[str] = field(default_factory=list)
+    cc_addrs: list[str] = field(default_factory=list)
+    reply_to: list[str] = field(default_factory=list)
+    subject: str = ""
+    body_text: str = ""
+    headers: dict[str, list[str]] = field(default_factory=dict)
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+    seen: bool = False
+    flagged: bool = False
+    thread_id: str | None = None
+    in_reply_to: str | None = None
+    raw: bytes | None = None
+
+    def header(self, name: str) -> list[str]:
+        low = name.lower()
+        return [v for k, vs in self.headers.items() if k.lower() == low for v in vs]
+
+
+def _split(addrs: str | None) -> list[str]:
+    return [a.strip().lower() for a in (addrs or "").split(",") if a.strip()]
+
+
+def from_record(rec: dict[str, Any], *, mid: str | None = None) -> MailMessage:
+    """A message record (store row or parsed .eml) as a MailMessage."""
+    date = rec["date"]
+    if isinstance(date, str):
+        date = datetime.fromisoformat(date.replace("Z", "+00:00"))
+    return MailMessage(
+        id=mid or rec["id"],
+        message_id=rec["id"],
+        date=date,
+        mailbox=rec.get("mailbox"),
+        folder=rec.get("folder"),
+        uid=rec.get("uid"),
+        from_addr=(rec.get("from_addr") or "").lower(),
+        from_name=rec.get("from_name") or "",
+        to_addrs=_split(rec.get("to_addrs")),
+        cc_addrs=_split(rec.get("cc_addrs")),
+        reply_to=_split(rec.get("reply_to")),
+        subject=rec.get("subject") or "",
+        body_text=rec.get("body_text") or "",
+        headers=rec.get("headers") or {},
+        attachments=rec.get("attachments") or [],
+        labels=list(rec.get("labels") or []),
+        seen=bool(rec.get("seen")),
+        flagged=bool(rec.get("flagged")),
+        thread_id=rec.get("thread_id"),
+        in_reply_to=rec.get("in_reply_to"),
+        raw=rec.get("raw"),
+    )
+
+
+class Mailbox(Protocol):
+    # Where its changes go: "store", or "<port>:<url>" so an undo can reopen it.
+    backend: str
+    display: str
+
+    def messages(
+        self,
+        *,
+        folder: str | None = None,
+        since: datetime | None = None,
+        ids: list[str] | None = None,
+    ) -> Iterator[MailMessage]: ...
+
+
+class StoreMailbox:
+    """Messages kept in the store; changes go through the store target."""
+
+    backend = "store"
+
+    def __init__(self, store: Store, mailbox: str | None = None) -> None:
+        self.store = store
+        self.mailbox = mailbox
+        self.display = f"store {store.display_url}" + (f" ({mailbox})" if mailbox else "")
+
+    def messages(
+        self,
+        *,
+        folder: str | None = None,
+        since: datetime | None = None,
+        ids: list[str] | None = None,
+    ) -> Iterator[MailMessage]:
+        where, params = [], []
+        if self.mailbox:
+            where.append("mailbox = ?")
+            params.append(self.mailbox)
+        if folder:
+            where.append("folder = ?")
+            params.append(folder)
+        if since:
+            where.append("date >= ?")
+            params.append(since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        if ids:
+            where.append(f"id IN ({', '.join('?' for _ in ids)})")
+            params.extend(ids)
+        for rec in self.store.iter_records(MESSAGES, " AND ".join(where), params, order="date, id"):
+            yield from_record(rec)
+
+
+# -- Maildir ---------------------------------------------------------------------------
+
+_INFO = re.compile(r":2,([A-Za-z]*)$")
+
+
+def maildir_root(url: str) -> Path:
+    parts = urlsplit(url)
+    return Path(unquote(parts.path if parts.scheme else url)).expanduser()
+
+
+class MaildirMailbox:
+    """A Maildir++ tree: INBOX at the root, folders as ``.Name`` (``.Parent.Child``).
+
+    Labels are folders holding a copy of the message, so a label such as
+    ``関東/新宿店`` is the folder ``.関東.新宿店``; removing a label removes the
+    copy, never the message. ``trash``/``move`` rename the file into the
+    target folder; read and flagged are the Maildir info flags.
+    """
+
+    SEP = "."
+
+    def __init__(self, url: str) -> None:
+        self.root = maildir_root(url)
+        self.backend = f"mail:maildir://{self.root}"
+        if not (self.root / "cur").is_dir() and not (self.root / "new").is_dir():
+            raise UsageError(f"{self.root}: not a Maildir (no cur/ or new/ folder)")
+        self.display = f"maildir {self.root}"
+        self._index: dict[str, list[Path]] | None = None  # Message-ID → files
+
+    # paths
+    def folder_dir(self, folder: str | None) -> Path:
+        if not folder or folder.upper() == "INBOX":
+            return self.root
+        return self.root / ("." + folder.replace("/", self.SEP))
+
+    def folders(self) -> list[str]:
+        out = ["INBOX"]
+        for p in sorted(self.root.iterdir()):
+            if p.is_dir() and p.name.startswith(".") and (p / "cur").is_dir():
+                out.append(p.name[1:].replace(self.SEP, "/"))
+        return out
+
+    def _files(self, folder: str | None) -> Iterator[Path]:
+        base = self.folder_dir(folder)
+        for sub in ("new", "cur"):
+            d = base / sub
+            if d.is_dir():
+                yield from sorted(
+                    p for p in d.iterdir() if p.is_file() and not p.name.startswith(".")
+                )
+
+    def _read(self, path: Path, folder: str) -> MailMessage:
+        raw = path.read_bytes()
+        rec = parse_message(raw, name=str(path), mailbox=self.root.name, folder=folder)
+        flags = _INFO.search(path.name)
+        letters = flags.group(1) if flags else ""
+        msg = from_record({**rec, "seen": "S" in letters, "flagged": "F" in letters})
+        msg.id = rec["id"]
+        return msg
+
+    def index(self) -> dict[str, list[Path]]:
+        if self._index is None:
+            idx: dict[str, list[Path]] = {}
+            for folder in self.folders():
+                for path in self._files(folder):
+                    try:
+                        mid = self._read(path, folder).message_id
+                    except (OpsError, OSError):
+                        continue
+                    idx.setdefault(mid, []).append(path)
+            self._index = idx
+        return self._index
+
+    def labels_of(self, message_id: str) -> list[str]:
+        main = self.main_folder(message_id)
+        return sorted(
+            self._folder_of(p)
+            for p in self.index().get(message_id, [])
+            if self._folder_of(p) != main
+        )
+
+    def _folder_of(self, path: Path) -> str:
+        d = path.parent.parent
+        return "INBOX" if d == self.root else d.name[1:].replace(self.SEP, "/")
+
+    def main_folder(self, message_id: str) -> str | None:
+        paths = self.index().get(message_id, [])
+        return self._folder_of(paths[0]) if paths else None
+
+    def messages(
+        self,
+        *,
+        folder: str | None = None,
+        since: datetime | None = None,
+        ids: list[str] | None = None,
+    ) -> Iterator[MailMessage]:
+        seen_ids: set[str] = set()
+        for path in self._files(folder or "INBOX"):
+            try:
+                msg = self._read(path, folder or "INBOX")
+            except OpsError:
+                continue
+            if msg.message_id in seen_ids or (ids and msg.message_id not in ids):
+                continue
+            if since and msg.date < since:
+                continue
+            seen_ids.add(msg.message_id)
+            msg.labels = self.labels_of(msg.message_id)
+            yield msg
+
+    # change target --------------------------------------------------------------
+    def _path(self, message_id: str) -> Path:
+        paths = self.index().get(message_id)
+        if not paths:
+            raise OpsError(f"message {message_id} is not in {self.display}")
+        return paths[0]
+
+    def read(self, change: Any) -> Any:
+        mid = change.key
+        if change.field == "labels":
+            return self.labels_of(mid)
+        path = self._path(mid)
+        if change.field == "folder":
+            return self._folder_of(path)
+        flags = _INFO.search(path.name)
+        letters = flags.group(1) if flags else ""
+        if change.field == "seen":
+            return "S" in letters
+        if change.field == "flagged":
+            return "F" in letters
+        raise OpsError(f"maildir cannot change {change.field!r}")
+
+    def _ensure(self, folder: str) -> Path:
+        d = self.folder_dir(folder)
+        for sub in ("cur", "new", "tmp"):
+            (d / sub).mkdir(parents=True, exist_ok=True)
+        return d
+
+    def write(self, change: Any) -> None:
+        mid = change.key
+        idx = self.index()
+        if change.field == "labels" and change.op == "add":
+            src = self._path(mid)
+            dst = self._ensure(change.after) / "cur" / _unique_name(src.name)
+            shutil.copy2(src, dst)
+            idx[mid].append(dst)
+        elif change.field == "labels" and change.op == "remove":
+            for p in list(idx.get(mid, [])):
+                if self._folder_of(p) == change.before and p != idx[mid][0]:
+                    p.unlink()
+                    idx[mid].remove(p)
+        elif change.field == "folder":
+            src = self._path(mid)
+            dst = self._ensure(change.after) / src.parent.name / src.name
+            os.replace(src, dst)
+            idx[mid][0] = dst
+        elif change.field in ("seen", "flagged"):
+            src = self._path(mid)
+            letter = "S" if change.field == "seen" else "F"
+            m = _INFO.search(src.name)
+            letters = set(m.group(1)) if m else set()
+            letters = letters | {letter} if change.after else letters - {letter}
+            base = _INFO.sub("", src.name)
+            dst = src.parent.parent / "cur" / f"{base}:2,{''.join(sorted(letters))}"
+            os.replace(src, dst)
+            idx[mid][0] = dst
+        else:
+            raise OpsError(f"maildir cannot {change.op} {change.field!r}")
+
+    def transaction(self) -> Any:
+        from contextlib import nullcontext
+
+        return nullcontext()
+
+
+_counter = 0
+
+
+def _unique_name(name: str) -> str:
+    global _counter
+    _counter += 1
+    info = _INFO.search(name)
+    suffix = info.group(0) if info else ":2,"
+    return f"{int(time.time())}.M{_counter}P{os.getpid()}.{socket.gethostname()}{suffix}"

@@ -1,0 +1,327 @@
+"""ops mail: rules over mail that has arrived, the awaiting-reply lifecycle, bounces, SLA."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from deskops.adapters.errors import PartialFailure, UsageError
+
+from ..context import Ops, get
+from ..options import DryRun, Fields, Format, Yes, group
+
+app = group("Label mail by rules, follow replies, find bounces and unanswered mail.")
+rules_app = group("Check the profile's mail rules.")
+app.add_typer(rules_app, name="rules")
+
+MailboxOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--mailbox",
+        "-m",
+        help="maildir:///path, or a mailbox name in the store "
+        "(default: OPS_MAIL_URL, else every message in the store).",
+    ),
+]
+FolderOpt = Annotated[str | None, typer.Option("--folder", help="Only this folder.")]
+SinceOpt = Annotated[
+    str | None, typer.Option("--since", help="Only messages since this date/time.")
+]
+RulesOpt = Annotated[
+    str | None,
+    typer.Option("--rules", help="A TOML file with [[mail.rules]] (default: the profile's)."),
+]
+
+
+def open_mailbox(ops: Ops, url: str | None) -> Any:
+    from deskops.adapters.mailbox import StoreMailbox
+    from deskops.adapters.registry import resolve, scheme_of
+
+    url = url or ops.config.get("mail.url")
+    if url and scheme_of(str(url)):
+        return resolve("mail", str(url))(str(url))
+    return StoreMailbox(ops.store(), mailbox=url or None)
+
+
+def _context(ops: Ops, with_customers: bool = True) -> Any:
+    from deskops.commands.clock import now_utc
+    from deskops.commands.mail import rule_context
+
+    return rule_context(
+        ops.config.profile, tz=ops.tz, now=now_utc(), store=ops.store() if with_customers else None
+    )
+
+
+def _rules(ops: Ops, rules_file: str | None) -> tuple[list[Any], dict[str, Any], str]:
+    from pathlib import Path
+
+    from deskops.commands.mailrules import load_rules
+
+    from ..config import read_toml
+
+    if rules_file:
+        data = read_toml(Path(rules_file))
+        source = rules_file
+    else:
+        data = ops.config.profile
+        source = str(ops.config.profile_path or "profile")
+    mail = data.get("mail", {}) if isinstance(data.get("mail"), dict) else {}
+    rules = load_rules(mail.get("rules", data.get("rules")), source)
+    if not rules:
+        raise UsageError(f"{source}: no mail rules ([[mail.rules]])")
+    return rules, mail, source
+
+
+def _since(ops: Ops, since: str | None) -> Any:
+    if not since:
+        return None
+    from deskops.commands.clock import parse_datetime
+
+    return parse_datetime(since, ops.tz, field="--since")
+
+
+def _ids(ids: list[str] | None) -> list[str] | None:
+    """Ids from arguments, or from stdin when given as ``-`` (one per line or JSON lines)."""
+    if not ids:
+        return None
+    if ids == ["-"]:
+        import json
+
+        out = []
+        for line in sys.stdin:
+            line = line.strip()
+            if not line:
+                continue
+            if line.startswith("{"):
+                obj = json.loads(line)
+                out.append(str(obj.get("id") or obj.get("message_id")))
+            else:
+                out.append(line.split("\t")[0])
+        return [i for i in out if i and i != "id"]
+    return ids
+
+
+@app.command("label")
+def label(
+    ctx: typer.Context,
+    ids: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Message ids (or - to read them from stdin); default: every message of the folder."
+        ),
+    ] = None,
+    mailbox: MailboxOpt = None,
+    folder: FolderOpt = None,
+    since: SinceOpt = None,
+    rules_file: RulesOpt = None,
+    staff: Annotated[
+        str | None,
+        typer.Option(
+            "--staff",
+            help="Add this agent's 対応スタッフ/<surname> label to the given "
+            "messages instead of running the rules (the morning batch is skipped).",
+        ),
+    ] = None,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+    fmt: Format = None,
+    fields: Fields = None,
+) -> None:
+    """Apply the profile's rules to existing messages and show what each rule changes.
+
+    Every row names the message (its id and Message-ID), the rules that fired
+    and the changes: +label, -label, →folder, seen, flagged, order comment/flag.
+
+    Example: ops -p salon-ja mail label --dry-run
+    """
+    from deskops.commands.mail import LABEL_FIELDS, outcome_of, plan_label, plan_staff
+
+    ops = get(ctx)
+    box = open_mailbox(ops, mailbox)
+    if staff:
+        from deskops.commands.mail import staff_label
+
+        wanted = _ids(ids)
+        if not wanted:
+            raise UsageError("--staff needs message ids (or - to read them from stdin)")
+        res = plan_staff(
+            box, wanted, staff_label(ops.config.profile, staff), ops.config.profile, ops.tz
+        )
+    else:
+        rules, mail_cfg, _source = _rules(ops, rules_file)
+        res = plan_label(
+            box,
+            rules,
+            _context(ops),
+            store=ops.store(),
+            folder=folder,
+            since=_since(ops, since),
+            ids=_ids(ids),
+            number_re=mail_cfg.get("order_number_pattern"),
+        )
+    err = None
+    try:
+        result = ops.run_plan(
+            res.plan,
+            what="mail label",
+            dry_run=dry_run,
+            yes=yes,
+            targets={box.backend: box} if box.backend != "store" else None,
+            atomic=False,
+            show=False,
+        )
+    except PartialFailure as exc:
+        result, err = True, exc
+    for row, changes in zip(res.rows, res.by_row, strict=True):
+        row["outcome"] = (
+            "dry run" if (dry_run or ops.dry_run) else outcome_of(changes) if result else "in place"
+        )
+    ops.renderer(fmt, fields).render(res.rows, LABEL_FIELDS)
+    if err:
+        raise err
+
+
+@rules_app.command("test")
+def rules_test(
+    ctx: typer.Context,
+    rules_file: RulesOpt = None,
+    fmt: Format = None,
+    fields: Fields = None,
+) -> None:
+    """Run the rules on the .eml files of [[mail.tests]] and compare with the expected labels.
+
+    Exit 1 on a mismatch; the expected and actual columns show the difference.
+
+    Example: ops -p salon-ja mail rules test
+    """
+    from pathlib import Path
+
+    from deskops.commands.mail import RULE_TEST_FIELDS, run_rule_tests
+
+    ops = get(ctx)
+    rules, mail_cfg, source = _rules(ops, rules_file)
+    rows = run_rule_tests(mail_cfg.get("tests"), rules, _context(ops), Path(source).parent, source)
+    ops.renderer(fmt, fields).render(rows, RULE_TEST_FIELDS)
+    bad = [r for r in rows if r["result"] != "ok"]
+    ops.info(f"{len(rows) - len(bad)} passed, {len(bad)} failed")
+    if bad:
+        raise typer.Exit(1)
+
+
+@app.command("awaiting")
+def awaiting_cmd(
+    ctx: typer.Context,
+    expire: Annotated[
+        bool,
+        typer.Option(
+            "--expire",
+            help="Remove the label from threads whose last message is "
+            "from yesterday or older and record them as not converted.",
+        ),
+    ] = False,
+    clear: Annotated[
+        bool,
+        typer.Option("--clear", help="Remove the label from threads the customer answered."),
+    ] = False,
+    mailbox: MailboxOpt = None,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+    fmt: Format = None,
+    fields: Fields = None,
+) -> None:
+    """List threads carrying the awaiting-reply label (返信待ち) with their age and state.
+
+    States: waiting; answered (the customer wrote since; --clear removes the
+    label); due (last message before today); expired (with --expire: the label
+    is removed and a "not converted" report record is written, journaled).
+
+    Example: ops -p salon-ja --as-of 2026-11-26T23:00 mail awaiting --expire --yes
+    """
+    from deskops.commands.mail import AWAITING_FIELDS, awaiting
+
+    ops = get(ctx)
+    labels = ops.config.section("labels")
+    label_name = str(labels.get("awaiting_reply", "返信待ち"))
+    box = open_mailbox(ops, mailbox)
+    plan, rows = awaiting(
+        box.messages(), label_name, _context(ops), expire=expire, backend=box.backend
+    )
+    if not expire and not clear:
+        plan.changes = []
+    elif clear and not expire:
+        plan.changes = [c for c in plan.changes if "answered" in c.reason]
+    if plan.changes or dry_run or ops.dry_run:
+        ops.run_plan(
+            plan,
+            what="mail awaiting",
+            dry_run=dry_run,
+            yes=yes,
+            atomic=False,
+            targets={"mail": box} if box.backend == "mail" else None,
+            show=False,
+        )
+    ops.renderer(fmt, fields).render(rows, AWAITING_FIELDS)
+
+
+@app.command("unanswered")
+def unanswered_cmd(
+    ctx: typer.Context,
+    older_than: Annotated[
+        str | None,
+        typer.Option("--older-than", help="SLA (default: the profile's mail.sla, else 1h)."),
+    ] = None,
+    zone: Annotated[str | None, typer.Option("--zone", help="Only this mailbox zone.")] = None,
+    mailbox: MailboxOpt = None,
+    fmt: Format = None,
+    fields: Fields = None,
+) -> None:
+    """List customer mail without a reply from us within the SLA, and replies missing the
+    affiliate's required signature.
+
+    Example: ops -p toys-ru mail unanswered --older-than 1h --zone 2
+    """
+    from datetime import timedelta
+
+    from deskops.commands.mail import UNANSWERED_FIELDS, unanswered
+    from deskops.commands.mailrules import parse_duration
+
+    ops = get(ctx)
+    sla = ops.config.section("mail").get("sla", {})
+    if older_than:
+        limit = parse_duration(older_than, "--older-than")
+    elif isinstance(sla, dict) and sla.get("reply_within_minutes"):
+        limit = timedelta(minutes=int(sla["reply_within_minutes"]))
+    else:
+        limit = timedelta(hours=1)
+    box = open_mailbox(ops, mailbox)
+    rows = unanswered(
+        list(box.messages()), ops.config.profile, _context(ops, False), older_than=limit, zone=zone
+    )
+    ops.renderer(fmt, fields).render(rows, UNANSWERED_FIELDS)
+
+
+@app.command("import")
+def import_cmd(
+    ctx: typer.Context,
+    path: Annotated[str, typer.Argument(help=".eml file, Maildir, folder of .eml files, mbox.")],
+    mailbox: Annotated[
+        str | None, typer.Option("--mailbox", "-m", help="Mailbox name to file them under.")
+    ] = None,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+) -> None:
+    """Load .eml files, a Maildir or an mbox into the embedded store (journaled, idempotent).
+
+    Example: ops mail import ~/Maildir --mailbox support --yes
+    """
+    from deskops.adapters.schema import MESSAGES
+    from deskops.commands.importer import mail_rows, plan_import
+
+    ops = get(ctx)
+    rows = mail_rows(path, mailbox)
+    plan = plan_import(
+        ops.store(), MESSAGES, rows, tz=ops.tz, source=path, command=f"mail import {path}"
+    )
+    ops.run_plan(plan, what="mail import", dry_run=dry_run, yes=yes, show=False)

@@ -1,0 +1,482 @@
+"""Mail procedures: labeling by rules, staff labels, the awaiting-reply lifecycle,
+unanswered mail against the SLA.
+
+Everything here reads messages through the mailbox port and returns plans
+(changes on ``messages:<id>`` for the mailbox's backend, on ``orders:<id>``
+and ``report_records:<id>`` for the store) plus the rows a person reads.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, tzinfo
+from typing import Any
+
+from deskops.adapters.errors import UsageError
+from deskops.adapters.mailbox import Mailbox, MailMessage
+from deskops.adapters.schema import ORDERS, REPORT_RECORDS
+from deskops.adapters.store import Store
+
+from .clock import iso
+from .lookup import CustomerIndex, fold
+from .mailrules import Decision, Rule, RuleContext, decide
+from .plan import ADD, CREATE, REMOVE, SET, Change, Plan, actor
+
+LABEL_FIELDS = ["id", "message_id", "date", "from", "subject", "rules", "changes", "outcome"]
+WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def mailbox_addresses(profile: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Our mailboxes by name: address, zone, affiliate (``[mailboxes]`` of the profile)."""
+    boxes = profile.get("mailboxes", {})
+    return (
+        {k: v for k, v in boxes.items() if isinstance(v, dict)} if isinstance(boxes, dict) else {}
+    )
+
+
+def rule_context(
+    profile: dict[str, Any], *, tz: tzinfo, now: datetime, store: Store | None
+) -> RuleContext:
+    mail = profile.get("mail", {}) if isinstance(profile.get("mail"), dict) else {}
+    labels = profile.get("labels", {}) if isinstance(profile.get("labels"), dict) else {}
+    country = str(profile.get("profile", {}).get("country") or "")
+    stores = labels.get("stores", {}) if isinstance(labels.get("stores"), dict) else {}
+    return RuleContext(
+        tz=tz,
+        now=now,
+        region=country,
+        our_addresses={
+            fold(str(b.get("address")))
+            for b in mailbox_addresses(profile).values()
+            if b.get("address")
+        },  # fmt: skip
+        customers=CustomerIndex(store, country) if store is not None else None,
+        store_labels={str(k): str(v) for k, v in stores.items()},
+        solicitation_words=[str(w) for w in mail.get("solicitation_words", [])],
+        tables=profile,
+        archive_folder=str(mail.get("archive_folder", "Archive")),
+        trash_folder=str(mail.get("trash_folder", "Trash")),
+    )
+
+
+def _describe(changes: list[Change]) -> str:
+    parts = []
+    for c in changes:
+        if c.field == "labels":
+            parts.append(("+" if c.op == ADD else "-") + str(c.after if c.op == ADD else c.before))
+        elif c.field == "folder":
+            parts.append(f"→{c.after}")
+        elif c.field in ("seen", "flagged"):
+            parts.append(c.field if c.after else f"un{c.field}")
+        elif c.field == "comments":
+            parts.append(f"{c.target} comment")
+        elif c.field == "flags":
+            parts.append(f"{c.target} +{c.after}")
+    return "; ".join(parts)
+
+
+def message_row(msg: MailMessage, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "id": msg.id,
+        "message_id": msg.message_id,
+        "uid": msg.uid,
+        "mailbox": msg.mailbox,
+        "folder": msg.folder,
+        "date": msg.date.astimezone(tz).isoformat(timespec="minutes"),
+        "from": msg.from_addr,
+        "subject": msg.subject,
+    }
+
+
+@dataclass
+class LabelResult:
+    plan: Plan
+    rows: list[dict[str, Any]]
+    by_row: list[list[Change]]
+
+
+def decision_changes(
+    d: Decision, backend: str, ctx: RuleContext, store: Store | None, number_re: str | None
+) -> list[Change]:
+    msg = d.msg
+    target = f"messages:{msg.id}"
+    reason = "rule " + ", ".join(repr(r) for r in d.rules)
+    out: list[Change] = []
+    have = set(msg.labels)
+    for label in d.add:
+        if label not in have:
+            out.append(Change(target, "labels", ADD, None, label, reason, backend))
+    for label in d.remove:
+        if label in have:
+            out.append(Change(target, "labels", REMOVE, label, None, reason, backend))
+    if d.folder and d.folder != msg.folder:
+        out.append(Change(target, "folder", SET, msg.folder, d.folder, reason, backend))
+    if d.seen and not msg.seen:
+        out.append(Change(target, "seen", SET, msg.seen, True, reason, backend))
+    if d.flagged and not msg.flagged:
+        out.append(Change(target, "flagged", SET, msg.flagged, True, reason, backend))
+    if (d.order_comment or d.order_flags) and store is not None:
+        order = find_order(msg, ctx, store, number_re)
+        if order is not None:
+            otarget = f"orders:{order['id']}"
+            if d.order_comment and not any(
+                c.get("text") == d.order_comment for c in order.get("comments") or []
+            ):
+                comment = {"at": iso(ctx.now), "author": actor(), "text": d.order_comment}
+                out.append(Change(otarget, "comments", ADD, None, comment, reason))
+            for flag in d.order_flags:
+                if flag not in (order.get("flags") or []):
+                    out.append(Change(otarget, "flags", ADD, None, flag, reason))
+    return out
+
+
+def find_order(
+    msg: MailMessage, ctx: RuleContext, store: Store, number_re: str | None
+) -> dict[str, Any] | None:
+    """The order a message is about: its number in subject/body, else the sender's latest."""
+    if number_re:
+        for m in re.finditer(number_re, f"{msg.subject}\n{msg.body_text}"):
+            num = m.group("number") if "number" in m.re.groupindex else m.group(0)
+            order = store.get(ORDERS, num)
+            if order is not None:
+                return order
+    if ctx.customers is None:
+        return None
+    from .mailrules import Facts
+
+    matches = Facts(msg, ctx).customer_matches
+    ids = {m.customer_id for m in matches if m.customer_id}
+    orders = [m.record for m in matches if str(m.why).startswith("order ")]
+    for cid in ids:
+        orders.extend(store.iter_records(ORDERS, "customer_id = ?", (cid,), children=False))
+    if not orders:
+        return None
+    latest = max(orders, key=lambda o: o.get("created_at") or "")
+    return store.get(ORDERS, latest["id"])
+
+
+def plan_label(
+    mailbox: Mailbox,
+    rules: list[Rule],
+    ctx: RuleContext,
+    *,
+    store: Store | None,
+    folder: str | None = None,
+    since: datetime | None = None,
+    ids: list[str] | None = None,
+    number_re: str | None = None,
+    command: str = "mail label",
+) -> LabelResult:
+    plan = Plan(command=command)
+    rows: list[dict[str, Any]] = []
+    by_row: list[list[Change]] = []
+    for msg in mailbox.messages(folder=folder, since=since, ids=ids):
+        d = decide(rules, msg, ctx)
+        changes = decision_changes(d, mailbox.backend, ctx, store, number_re)
+        if not d.rules:
+            continue
+        for c in changes:
+            plan.add(c)
+        if not changes:
+            plan.unchanged += 1
+        row = message_row(msg, ctx.tz)
+        row.update({"rules": "; ".join(d.rules), "changes": _describe(changes) or "(in place)"})
+        rows.append(row)
+        by_row.append(changes)
+    return LabelResult(plan, rows, by_row)
+
+
+def outcome_of(changes: list[Change]) -> str:
+    if not changes:
+        return "in place"
+    kinds = {c.outcome for c in changes}
+    return kinds.pop() if len(kinds) == 1 else ", ".join(sorted(kinds))
+
+
+# -- staff labels -------------------------------------------------------------------
+
+
+def in_morning_batch(when: datetime, profile: dict[str, Any], tz: tzinfo) -> bool:
+    """The 08:30 batch (configurable): booking mails reflected before opening get no staff label."""
+    mb = profile.get("morning_batch", {})
+    if not isinstance(mb, dict) or not mb.get("time") or not mb.get("skip_staff_label", True):
+        return False
+    local = when.astimezone(tz)
+    days = [str(d).lower()[:3] for d in mb.get("weekdays", WEEKDAYS)]
+    if WEEKDAYS[local.weekday()] not in days:
+        return False
+    hh, mm = (int(x) for x in str(mb["time"]).split(":"))
+    start = datetime.combine(local.date(), time(hh, mm), tzinfo=tz)
+    window = timedelta(minutes=int(mb.get("window_minutes", 5)))
+    return start - window <= local <= start + window
+
+
+def staff_label(profile: dict[str, Any], name: str) -> str:
+    labels = profile.get("labels", {}) if isinstance(profile.get("labels"), dict) else {}
+    staff = labels.get("staff", {}) if isinstance(labels.get("staff"), dict) else {}
+    if name in staff:
+        return str(staff[name])
+    for key, label in staff.items():  # by surname as written in the label
+        if str(label).endswith("/" + name) or key.lower() == name.lower():
+            return str(label)
+    prefix = str(labels.get("staff_prefix", "対応スタッフ/"))
+    if staff:
+        raise UsageError(
+            f"unknown staff {name!r}; known: {', '.join(staff)} (labels.staff of the profile)"
+        )
+    return prefix + name
+
+
+def plan_staff(
+    mailbox: Mailbox, ids: list[str], label: str, profile: dict[str, Any], tz: tzinfo
+) -> LabelResult:
+    plan = Plan(command=f"mail label --staff {label}")
+    rows: list[dict[str, Any]] = []
+    by_row: list[list[Change]] = []
+    found = {m.id: m for m in mailbox.messages(ids=ids)}
+    for i in ids:
+        if i not in found:
+            plan.problems.append(f"message {i}: not found in {mailbox.display}")
+    for msg in found.values():
+        row = message_row(msg, tz)
+        changes: list[Change] = []
+        if in_morning_batch(msg.date, profile, tz):
+            row.update({"rules": "morning batch", "changes": "(no staff label: morning batch)"})
+        elif label in msg.labels:
+            row.update({"rules": "staff", "changes": "(in place)"})
+            plan.unchanged += 1
+        else:
+            changes = [Change(f"messages:{msg.id}", "labels", ADD, None, label, "staff label",
+                              mailbox.backend)]  # fmt: skip
+            plan.add(changes[0])
+            row.update({"rules": "staff", "changes": f"+{label}"})
+        rows.append(row)
+        by_row.append(changes)
+    return LabelResult(plan, rows, by_row)
+
+
+# -- threads: awaiting reply and unanswered ------------------------------------------------
+
+
+@dataclass
+class Thread:
+    id: str
+    messages: list[MailMessage]
+
+    @property
+    def last(self) -> MailMessage:
+        return self.messages[-1]
+
+
+def threads(messages: Iterable[MailMessage]) -> list[Thread]:
+    by: dict[str, list[MailMessage]] = {}
+    for m in messages:
+        by.setdefault(m.thread_id or m.message_id, []).append(m)
+    out = [Thread(k, sorted(v, key=lambda m: m.date)) for k, v in by.items()]
+    return sorted(out, key=lambda t: t.last.date)
+
+
+AWAITING_FIELDS = [
+    "thread", "id", "message_id", "subject", "customer", "store", "labelled_at", "last_at",
+    "last_from", "age_hours", "state",
+]  # fmt: skip
+
+
+def awaiting(
+    messages: Iterable[MailMessage],
+    label: str,
+    ctx: RuleContext,
+    *,
+    expire: bool,
+    backend: str,
+) -> tuple[Plan, list[dict[str, Any]]]:
+    """Threads carrying the awaiting-reply label and what becomes of them.
+
+    ``answered``: the customer wrote after our labelled message → the label
+    goes. ``expired`` (only with ``expire``): the last message is from before
+    today in the profile's time zone → the label goes and a "not converted"
+    report record is written, dated today.
+    """
+    from .mailrules import Facts
+
+    plan = Plan(command="mail awaiting --expire" if expire else "mail awaiting")
+    rows: list[dict[str, Any]] = []
+    today = ctx.now.astimezone(ctx.tz).date()
+    for t in threads(messages):
+        tagged = [m for m in t.messages if label in m.labels]
+        if not tagged:
+            continue
+        first_tag = tagged[0]
+        customer_msgs = [m for m in t.messages if fold(m.from_addr) not in ctx.our_addresses]
+        answered = any(m.date > first_tag.date for m in customer_msgs)
+        last_local = t.last.date.astimezone(ctx.tz).date()
+        state = "waiting"
+        if answered:
+            state = "answered"
+        elif expire and last_local < today:
+            state = "expired"
+        elif last_local < today:
+            state = "due"  # expires at the next --expire run
+        customer_msg = customer_msgs[0] if customer_msgs else t.messages[0]
+        facts = Facts(customer_msg, ctx)
+        customer = customer_msg.from_name or customer_msg.from_addr
+        store = facts.customer_store
+        row = {
+            "thread": t.id,
+            "id": first_tag.id,
+            "message_id": first_tag.message_id,
+            "subject": t.messages[0].subject,
+            "customer": customer,
+            "store": store,
+            "labelled_at": first_tag.date.astimezone(ctx.tz).isoformat(timespec="minutes"),
+            "last_at": t.last.date.astimezone(ctx.tz).isoformat(timespec="minutes"),
+            "last_from": t.last.from_addr,
+            "age_hours": round((ctx.now - t.last.date).total_seconds() / 3600, 1),
+            "state": state,
+        }
+        rows.append(row)
+        if state in ("answered", "expired"):
+            for m in tagged:
+                plan.add(Change(f"messages:{m.id}", "labels", REMOVE, label, None,
+                                f"awaiting reply: {state}", backend))  # fmt: skip
+        if state == "expired":
+            rid = f"not-converted:{today.isoformat()}:{t.id}"
+            record = {
+                "id": rid, "kind": "not_converted", "date": today.isoformat(),
+                "subject": row["subject"], "customer": customer, "store": store,
+                "source": first_tag.message_id,
+                "data": {"thread": t.id, "last_at": iso(t.last.date)},
+                "created_at": iso(ctx.now),
+            }  # fmt: skip
+            full = {n: record.get(n) for n in REPORT_RECORDS.field_names}
+            plan.add(Change(f"report_records:{rid}", "*", CREATE, None, full, "not converted"))
+    return plan, rows
+
+
+UNANSWERED_FIELDS = [
+    "id", "message_id", "mailbox", "zone", "date", "from", "subject", "waiting_minutes",
+    "problem",
+]  # fmt: skip
+
+
+def unanswered(
+    messages: list[MailMessage],
+    profile: dict[str, Any],
+    ctx: RuleContext,
+    *,
+    older_than: timedelta,
+    zone: str | None = None,
+) -> list[dict[str, Any]]:
+    """Customer mail with no reply from us within the SLA; our replies missing a signature."""
+    boxes = mailbox_addresses(profile)
+    affiliates = (
+        profile.get("affiliates", {}) if isinstance(profile.get("affiliates"), dict) else {}
+    )
+    out: list[dict[str, Any]] = []
+
+    def zone_of(mailbox: str | None) -> str:
+        return str(boxes.get(mailbox or "", {}).get("zone", ""))
+
+    for t in threads(messages):
+        for i, m in enumerate(t.messages):
+            ours = fold(m.from_addr) in ctx.our_addresses
+            z = zone_of(m.mailbox)
+            if zone and z != str(zone):
+                continue
+            if ours:
+                aff_name = boxes.get(m.mailbox or "", {}).get("affiliate")
+                aff = affiliates.get(aff_name, {}) if aff_name else {}
+                sig = str(aff.get("signature") or "").strip()
+                if aff.get("signature_required") and sig:
+                    first_line = fold(sig.splitlines()[-1])
+                    if first_line not in fold(m.body_text):
+                        out.append(_unanswered_row(m, z, ctx, None, "reply without signature"))
+                continue
+            if m.header("Auto-Submitted") and m.header("Auto-Submitted")[0] != "no":
+                continue
+            reply = next(
+                (r for r in t.messages[i + 1 :] if fold(r.from_addr) in ctx.our_addresses), None
+            )
+            deadline = m.date + older_than
+            if reply is None and ctx.now > deadline:
+                out.append(_unanswered_row(m, z, ctx, ctx.now, "no reply"))
+            elif reply is not None and reply.date > deadline:
+                out.append(_unanswered_row(m, z, ctx, reply.date, "late reply"))
+    return out
+
+
+def _unanswered_row(
+    m: MailMessage, zone: str, ctx: RuleContext, until: datetime | None, problem: str
+) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "message_id": m.message_id,
+        "mailbox": m.mailbox,
+        "zone": zone,
+        "date": m.date.astimezone(ctx.tz).isoformat(timespec="minutes"),
+        "from": m.from_addr,
+        "subject": m.subject,
+        "waiting_minutes": int((until - m.date).total_seconds() // 60) if until else None,
+        "problem": problem,
+    }
+
+
+# -- rule tests -------------------------------------------------------------------
+
+RULE_TEST_FIELDS = ["file", "rules", "expected", "actual", "result"]
+
+
+def run_rule_tests(
+    tests: Any, rules: list[Rule], ctx: RuleContext, base: Any, source: str
+) -> list[dict[str, Any]]:
+    """``[[mail.tests]]``: real .eml files with the labels/folder the rules must give.
+
+    Each test: ``file`` (relative to the rules file), ``labels`` (labels added,
+    exactly), optional ``folder`` (where the message must end up) and
+    ``rules`` (names that must fire, in order).
+    """
+    from pathlib import Path
+
+    from deskops.adapters.eml import parse_message
+    from deskops.adapters.mailbox import from_record
+
+    if not isinstance(tests, list) or not tests:
+        raise UsageError(f"{source}: no [[mail.tests]] to run")
+    rows = []
+    for i, t in enumerate(tests, 1):
+        if not isinstance(t, dict) or "file" not in t:
+            raise UsageError(f"{source}: test {i} has no file")
+        path = Path(base) / str(t["file"])
+        try:
+            rec = parse_message(path.read_bytes(), name=str(path), mailbox=t.get("mailbox", ""),
+                                folder=t.get("in_folder", "INBOX"))  # fmt: skip
+        except OSError as exc:
+            raise UsageError(f"{source}: test {i}: cannot read {path} ({exc.strerror})") from None
+        d = decide(rules, from_record(rec), ctx)
+        expected: dict[str, Any] = {"labels": sorted(str(x) for x in t.get("labels", []))}
+        actual: dict[str, Any] = {"labels": sorted(d.add)}
+        if "folder" in t:
+            expected["folder"] = t["folder"]
+            actual["folder"] = d.folder
+        if "rules" in t:
+            expected["rules"] = [str(x) for x in t["rules"]]
+            actual["rules"] = d.rules
+        rows.append({
+            "file": str(t["file"]),
+            "rules": "; ".join(d.rules),
+            "expected": _fmt(expected),
+            "actual": _fmt(actual),
+            "result": "ok" if expected == actual else "MISMATCH",
+        })  # fmt: skip
+    return rows
+
+
+def _fmt(d: dict[str, Any]) -> str:
+    parts = [f"labels={','.join(d['labels']) or '-'}"]
+    if "folder" in d:
+        parts.append(f"folder={d['folder'] or '-'}")
+    if "rules" in d:
+        parts.append(f"rules={','.join(d['rules']) or '-'}")
+    return " ".join(parts)

@@ -1,0 +1,522 @@
+"""Mail rules: declarative, ordered, over mail that has already arrived.
+
+A profile lists rules under ``[[mail.rules]]``::
+
+    [[mail.rules]]
+    name = "booking mail → store label"
+    when = { from = "noreply@stores-reserve.example", subject_regex = "【和楽 (?P<store>\\S+店)】" }
+    add_labels = ["{store:labels.stores}"]
+    stop = true
+
+``when`` holds conditions that must all hold; ``all``/``any``/``not`` combine
+nested tables. A string or a list (any of) is accepted wherever text is
+matched; text matching is case- and width-insensitive. Actions: ``add_labels``,
+``remove_labels``, ``archive``, ``trash``, ``move``, ``mark_read``, ``flag``,
+``order_comment``, ``order_flags``. Labels are templates: ``{name}`` takes a
+regex group or a derived fact (``customer_store``, ``mailbox``, ``folder``),
+``{name:table.path}`` maps it through a profile table. The first rule with
+``stop = true`` that matches ends the list for that message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any
+
+from deskops.adapters.errors import UsageError
+from deskops.adapters.mailbox import MailMessage
+
+from .lookup import CustomerIndex, fold, phones_in_text, store_of
+
+ADDRESS_KEYS = ("from", "to", "cc", "reply_to", "sender")
+TEXT_KEYS = ("subject", "body", "text", "list_id", "attachment_name", "mailbox", "folder")
+REGEX_KEYS = ("subject_regex", "body_regex", "text_regex", "from_regex")
+BOOL_KEYS = (
+    "has_attachment", "is_bounce", "is_reservation_request", "is_solicitation", "is_reply",
+    "from_us", "seen", "flagged",
+)  # fmt: skip
+CONDITIONS = sorted(
+    [*ADDRESS_KEYS, *TEXT_KEYS, *REGEX_KEYS, *BOOL_KEYS, "header", "header_regex",
+     "older_than", "newer_than", "language", "script", "customer_store", "label",
+     "all", "any", "not"]
+)  # fmt: skip
+ACTIONS = (
+    "add_labels", "remove_labels", "archive", "trash", "move", "mark_read", "flag",
+    "order_comment", "order_flags",
+)  # fmt: skip
+RULE_KEYS = ("name", "when", "stop", "description", *ACTIONS)
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|min|h|d|w)\s*$")
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)(?::([^{}]+))?\}")
+SCRIPTS = {
+    "kana": ((0x3040, 0x30FF),),
+    "han": ((0x4E00, 0x9FFF), (0x3400, 0x4DBF)),
+    "cyrillic": ((0x0400, 0x04FF),),
+    "latin": ((0x41, 0x5A), (0x61, 0x7A)),
+    "hangul": ((0xAC00, 0xD7AF),),
+}
+
+
+def parse_duration(text: str, where: str) -> timedelta:
+    m = _DURATION.match(str(text))
+    if not m:
+        raise UsageError(f"{where}: {text!r} is not a duration (like 30m, 2h, 3d, 1w)")
+    n, unit = float(m.group(1)), m.group(2)
+    return {
+        "m": timedelta(minutes=n), "min": timedelta(minutes=n), "h": timedelta(hours=n),
+        "d": timedelta(days=n), "w": timedelta(weeks=n),
+    }[unit]  # fmt: skip
+
+
+@dataclass
+class Rule:
+    name: str
+    when: Callable[[Facts], bool]
+    actions: dict[str, Any]
+    stop: bool
+    line: int
+
+
+class Facts:
+    """What rules can ask of one message; derived facts computed once, on demand."""
+
+    def __init__(self, msg: MailMessage, ctx: RuleContext) -> None:
+        self.msg = msg
+        self.ctx = ctx
+        self.groups: dict[str, str] = {}
+        self._cache: dict[str, Any] = {}
+
+    def _memo(self, key: str, fn: Callable[[], Any]) -> Any:
+        if key not in self._cache:
+            self._cache[key] = fn()
+        return self._cache[key]
+
+    @property
+    def text(self) -> str:
+        return self._memo("text", lambda: fold(f"{self.msg.subject}\n{self.msg.body_text}"))
+
+    @property
+    def body(self) -> str:
+        return self._memo("body", lambda: fold(self.msg.body_text))
+
+    @property
+    def subject(self) -> str:
+        return self._memo("subject", lambda: fold(self.msg.subject))
+
+    def addresses(self, which: str) -> list[str]:
+        m = self.msg
+        return {
+            "from": [m.from_addr],
+            "to": m.to_addrs,
+            "cc": m.cc_addrs,
+            "reply_to": m.reply_to,
+            "sender": [m.from_addr, *m.reply_to],
+        }[which]
+
+    @property
+    def is_bounce(self) -> bool:
+        def check() -> bool:
+            from .bounces import is_bounce
+
+            raw = self.msg.raw
+            if raw is None:
+                return False
+            return is_bounce(raw)
+
+        return bool(self._memo("is_bounce", check))
+
+    @property
+    def is_reservation_request(self) -> bool:
+        def check() -> bool:
+            from .classify import classify
+
+            return classify(self.msg.body_text, self.msg.date, self.ctx.tz).kind == (
+                "reservation_request"
+            )
+
+        return bool(self._memo("is_reservation_request", check))
+
+    @property
+    def from_us(self) -> bool:
+        return self.msg.from_addr in self.ctx.our_addresses
+
+    @property
+    def customer_matches(self) -> list[Any]:
+        def find() -> list[Any]:
+            if self.ctx.customers is None or self.from_us:
+                return []
+            emails = [a for a in self.addresses("sender") if a]
+            phones = (
+                phones_in_text(self.msg.body_text, self.ctx.region) if self.msg.body_text else []
+            )
+            return self.ctx.customers.find(emails, phones)
+
+        return list(self._memo("customers", find))
+
+    @property
+    def customer_store(self) -> str | None:
+        def find() -> str | None:
+            if self.ctx.customers is None:
+                return None
+            region, store = store_of(self.customer_matches, self.ctx.customers)
+            if not store:
+                return None
+            mapped = self.ctx.store_labels.get(store)
+            if mapped:
+                return str(mapped)
+            return f"{region}/{store}" if region else store
+
+        return self._memo("customer_store", find)  # type: ignore[no-any-return]
+
+    @property
+    def is_solicitation(self) -> bool:
+        def check() -> bool:
+            if self.from_us or self.customer_matches:
+                return False
+            bulk = bool(self.msg.header("List-Unsubscribe")) or any(
+                v.lower() in ("bulk", "list", "junk") for v in self.msg.header("Precedence")
+            )
+            words = any(fold(w) in self.text for w in self.ctx.solicitation_words)
+            return bulk or words
+
+        return bool(self._memo("is_solicitation", check))
+
+    def script(self) -> set[str]:
+        def find() -> set[str]:
+            found = set()
+            for ch in self.msg.subject + self.msg.body_text[:2000]:
+                cp = ord(ch)
+                for name, ranges in SCRIPTS.items():
+                    if any(a <= cp <= b for a, b in ranges):
+                        found.add(name)
+            return found
+
+        return set(self._memo("script", find))
+
+    def language(self) -> str | None:
+        s = self.script()
+        if "kana" in s:
+            return "ja"
+        if "han" in s:
+            return "zh"
+        if "cyrillic" in s:
+            return "uk" if re.search(r"[іїєґІЇЄҐ]", self.msg.subject + self.msg.body_text) else "ru"
+        if "hangul" in s:
+            return "ko"
+        return "en" if "latin" in s else None
+
+
+@dataclass
+class RuleContext:
+    tz: tzinfo
+    now: datetime
+    region: str = ""
+    our_addresses: set[str] = field(default_factory=set)
+    customers: CustomerIndex | None = None
+    store_labels: dict[str, str] = field(default_factory=dict)
+    solicitation_words: list[str] = field(default_factory=list)
+    tables: dict[str, Any] = field(default_factory=dict)  # the whole profile, for {x:table}
+    archive_folder: str = "Archive"
+    trash_folder: str = "Trash"
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _address_match(patterns: list[str], addresses: list[str]) -> bool:
+    for pat in patterns:
+        p = fold(str(pat)).strip()
+        for addr in addresses:
+            if not addr:
+                continue
+            if "@" in p and not p.startswith("@"):
+                if addr == p:
+                    return True
+            else:
+                dom = p.lstrip("@")
+                host = addr.rsplit("@", 1)[-1]
+                if host == dom or host.endswith("." + dom):
+                    return True
+    return False
+
+
+def compile_when(spec: Any, where: str) -> Callable[[Facts], bool]:
+    """A predicate over :class:`Facts`; unknown keys are errors naming the rule."""
+    if not isinstance(spec, dict):
+        raise UsageError(f"{where}: 'when' must be a table of conditions")
+    tests: list[Callable[[Facts], bool]] = []
+    for key, value in spec.items():
+        tests.append(_condition(key, value, where))
+    return lambda f: all(t(f) for t in tests)
+
+
+def _regex(pattern: str, where: str) -> re.Pattern[str]:
+    """Patterns are width-folded like the text, and case-insensitive (not casefolded:
+    that would turn ``\\S`` into ``\\s``)."""
+    import unicodedata
+
+    try:
+        return re.compile(unicodedata.normalize("NFKC", pattern), re.IGNORECASE)
+    except re.error as exc:
+        raise UsageError(f"{where}: bad regular expression {pattern!r}: {exc}") from None
+
+
+def _condition(key: str, value: Any, where: str) -> Callable[[Facts], bool]:
+    if key in ("all", "any"):
+        subs = [compile_when(v, where) for v in _as_list(value)]
+        return (
+            (lambda f: all(s(f) for s in subs))
+            if key == "all"
+            else (lambda f: any(s(f) for s in subs))
+        )
+    if key == "not":
+        sub = compile_when(value, where)
+        return lambda f: not sub(f)
+    if key in ADDRESS_KEYS:
+        pats = [str(v) for v in _as_list(value)]
+        return lambda f: _address_match(pats, f.addresses(key))
+    if key in TEXT_KEYS:
+        needles = [fold(str(v)) for v in _as_list(value)]
+        return _text_test(key, needles)
+    if key in REGEX_KEYS:
+        regexes = [_regex(str(v), where) for v in _as_list(value)]
+        field_ = key[: -len("_regex")]
+
+        def test_re(f: Facts) -> bool:
+            hay = {"subject": f.subject, "body": f.body, "text": f.text,
+                   "from": fold(f.msg.from_addr)}[field_]  # fmt: skip
+            for p in regexes:
+                m = p.search(hay)
+                if m:
+                    f.groups.update({k: v for k, v in m.groupdict().items() if v})
+                    return True
+            return False
+
+        return test_re
+    if key in BOOL_KEYS:
+        if not isinstance(value, bool):
+            raise UsageError(f"{where}: {key} takes true or false")
+        getter: Callable[[Facts], bool] = {
+            "has_attachment": lambda f: bool(f.msg.attachments),
+            "is_bounce": lambda f: f.is_bounce,
+            "is_reservation_request": lambda f: f.is_reservation_request,
+            "is_solicitation": lambda f: f.is_solicitation,
+            "is_reply": lambda f: bool(f.msg.in_reply_to),
+            "from_us": lambda f: f.from_us,
+            "seen": lambda f: f.msg.seen,
+            "flagged": lambda f: f.msg.flagged,
+        }[key]
+        return lambda f: getter(f) == value
+    if key in ("header", "header_regex"):
+        if not isinstance(value, dict):
+            raise UsageError(f'{where}: {key} takes a table like {{ "X-Mailer" = "…" }}')
+        checks: list[tuple[str, list[Any]]] = []
+        for name, v in value.items():
+            vals = [_regex(str(x), where) if key == "header_regex" else fold(str(x))
+                    for x in _as_list(v)]  # fmt: skip
+            checks.append((name, vals))
+
+        def test_header(f: Facts) -> bool:
+            for name, vals in checks:
+                got = [fold(h) for h in f.msg.header(name)]
+                ok = any(
+                    (v.search(h) if isinstance(v, re.Pattern) else v in h)
+                    for v in vals for h in got
+                )  # fmt: skip
+                if not ok:
+                    return False
+            return True
+
+        return test_header
+    if key in ("older_than", "newer_than"):
+        age = parse_duration(str(value), f"{where}: {key}")
+        if key == "older_than":
+            return lambda f: f.ctx.now - f.msg.date > age
+        return lambda f: f.ctx.now - f.msg.date <= age
+    if key == "language":
+        langs = {str(v).lower() for v in _as_list(value)}
+        return lambda f: f.language() in langs
+    if key == "script":
+        wanted = {str(v).lower() for v in _as_list(value)}
+        unknown = wanted - set(SCRIPTS)
+        if unknown:
+            raise UsageError(
+                f"{where}: unknown script {sorted(unknown)[0]!r}; valid: " + ", ".join(SCRIPTS)
+            )
+        return lambda f: bool(f.script() & wanted)
+    if key == "customer_store":
+        if isinstance(value, bool):
+            return lambda f: (f.customer_store is not None) == value
+        wanted_stores = {fold(str(v)) for v in _as_list(value)}
+
+        def test_store(f: Facts) -> bool:
+            s = f.customer_store
+            return s is not None and (
+                fold(s) in wanted_stores or fold(s.rsplit("/", 1)[-1]) in wanted_stores
+            )
+
+        return test_store
+    if key == "label":
+        labels = {str(v) for v in _as_list(value)}
+        return lambda f: bool(labels & set(f.msg.labels))
+    raise UsageError(f"{where}: unknown condition {key!r}; valid: {', '.join(CONDITIONS)}")
+
+
+def _text_test(key: str, needles: list[str]) -> Callable[[Facts], bool]:
+    def hay(f: Facts) -> list[str]:
+        m = f.msg
+        if key == "subject":
+            return [f.subject]
+        if key == "body":
+            return [f.body]
+        if key == "text":
+            return [f.text]
+        if key == "list_id":
+            return [fold(v) for v in m.header("List-Id")]
+        if key == "attachment_name":
+            return [fold(a.get("filename") or "") for a in m.attachments]
+        if key == "mailbox":
+            return [fold(m.mailbox or "")]
+        return [fold(m.folder or "")]
+
+    exact = key in ("mailbox", "folder")
+    return lambda f: any((n == h) if exact else (n in h) for n in needles for h in hay(f))
+
+
+def _line_of(source: str, name: str) -> int:
+    try:
+        for i, line in enumerate(Path(source).read_text("utf-8").splitlines(), 1):
+            if re.match(r"\s*name\s*=\s*[\"']" + re.escape(name) + r"[\"']", line):
+                return i
+    except OSError:
+        pass
+    return 0
+
+
+def load_rules(rules: Any, source: str) -> list[Rule]:
+    """Validate and compile ``[[mail.rules]]``; errors name file:line and the rule."""
+    if rules is None:
+        return []
+    if not isinstance(rules, list):
+        raise UsageError(f"{source}: mail.rules must be an array of tables ([[mail.rules]])")
+    out: list[Rule] = []
+    names: set[str] = set()
+    for i, spec in enumerate(rules, 1):
+        if not isinstance(spec, dict) or not spec.get("name"):
+            raise UsageError(f"{source}: rule {i} has no name")
+        name = str(spec["name"])
+        line = _line_of(source, name)
+        where = f"{source}:{line}: rule {name!r}"
+        if name in names:
+            raise UsageError(f"{where}: a rule of that name comes earlier")
+        names.add(name)
+        unknown = sorted(set(spec) - set(RULE_KEYS))
+        if unknown:
+            raise UsageError(f"{where}: unknown key {unknown[0]!r}; valid: {', '.join(RULE_KEYS)}")
+        actions = {k: spec[k] for k in ACTIONS if k in spec}
+        for k in ("add_labels", "remove_labels", "order_flags"):
+            if k in actions:
+                actions[k] = [str(x) for x in _as_list(actions[k])]
+        for k in ("archive", "trash", "mark_read", "flag"):
+            if k in actions and not isinstance(actions[k], bool):
+                raise UsageError(f"{where}: {k} takes true or false")
+        if "move" in actions and not isinstance(actions["move"], str):
+            raise UsageError(f"{where}: move takes a folder name")
+        when = compile_when(spec.get("when", {}), where)
+        out.append(Rule(name, when, actions, bool(spec.get("stop", False)), line))
+    return out
+
+
+def _lookup_table(ctx: RuleContext, path: str) -> dict[str, Any]:
+    node: Any = ctx.tables
+    for part in path.split("."):
+        node = node.get(part, {}) if isinstance(node, dict) else {}
+    return node if isinstance(node, dict) else {}
+
+
+def render_template(template: str, facts: Facts) -> str | None:
+    """Fill ``{name}`` / ``{name:table}``; None when a placeholder has no value."""
+    missing = False
+
+    def sub(m: re.Match[str]) -> str:
+        nonlocal missing
+        name, table = m.group(1), m.group(2)
+        value: Any = facts.groups.get(name)
+        if value is None:
+            value = {
+                "customer_store": lambda: facts.customer_store,
+                "mailbox": lambda: facts.msg.mailbox,
+                "folder": lambda: facts.msg.folder,
+            }.get(name, lambda: None)()
+        if value is not None and table:
+            value = _lookup_table(facts.ctx, table).get(value, value)
+        if value is None:
+            missing = True
+            return ""
+        return str(value)
+
+    out = _PLACEHOLDER.sub(sub, template)
+    return None if missing or not out else out
+
+
+@dataclass
+class Decision:
+    """What the rules decided for one message."""
+
+    msg: MailMessage
+    rules: list[str] = field(default_factory=list)
+    add: list[str] = field(default_factory=list)
+    remove: list[str] = field(default_factory=list)
+    folder: str | None = None
+    seen: bool | None = None
+    flagged: bool | None = None
+    order_comment: str | None = None
+    order_flags: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.add or self.remove or self.folder or self.seen or self.flagged
+                    or self.order_comment or self.order_flags)  # fmt: skip
+
+
+def decide(rules: Iterable[Rule], msg: MailMessage, ctx: RuleContext) -> Decision:
+    facts = Facts(msg, ctx)
+    d = Decision(msg)
+    for rule in rules:
+        facts.groups = {}
+        if not rule.when(facts):
+            continue
+        d.rules.append(rule.name)
+        a = rule.actions
+        for t in a.get("add_labels", []):
+            label = render_template(t, facts)
+            if label and label not in d.add:
+                d.add.append(label)
+        for t in a.get("remove_labels", []):
+            label = render_template(t, facts)
+            if label and label not in d.remove:
+                d.remove.append(label)
+        if a.get("trash"):
+            d.folder = ctx.trash_folder
+        elif a.get("move"):
+            d.folder = render_template(a["move"], facts) or d.folder
+        elif a.get("archive") and d.folder is None:
+            d.folder = ctx.archive_folder
+        if a.get("mark_read"):
+            d.seen = True
+        if a.get("flag"):
+            d.flagged = True
+        if a.get("order_comment"):
+            d.order_comment = render_template(a["order_comment"], facts)
+        for t in a.get("order_flags", []):
+            flag = render_template(t, facts)
+            if flag and flag not in d.order_flags:
+                d.order_flags.append(flag)
+        if rule.stop:
+            break
+    return d

@@ -1,0 +1,451 @@
+"""ops mail: the rule grammar, labeling plans on the store and on a Maildir, staff labels,
+the awaiting-reply lifecycle and the unanswered SLA."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from deskops.adapters.errors import UsageError
+from deskops.adapters.mailbox import MaildirMailbox, MailMessage
+from deskops.commands.clock import zone
+from deskops.commands.mail import in_morning_batch, threads
+from deskops.commands.mailrules import RuleContext, decide, load_rules
+
+TOKYO = zone("Asia/Tokyo")
+NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)  # 12:00 in Tokyo
+
+
+def msg(**kw) -> MailMessage:  # type: ignore[no-untyped-def]
+    base = dict(
+        id="m1",
+        message_id="m1@x",
+        date=NOW - timedelta(hours=1),
+        from_addr="yamada@example.jp",
+        subject="",
+        body_text="",
+    )
+    base.update(kw)
+    return MailMessage(**base)  # type: ignore[arg-type]
+
+
+def ctx(**kw) -> RuleContext:  # type: ignore[no-untyped-def]
+    base = dict(
+        tz=TOKYO,
+        now=NOW,
+        our_addresses={"reservation1@salon.example"},
+        tables={"labels": {"stores": {"新宿店": "関東/新宿店"}}},
+    )
+    base.update(kw)
+    return RuleContext(**base)  # type: ignore[arg-type]
+
+
+def rules(*specs: dict) -> list:  # type: ignore[type-arg]
+    return load_rules(list(specs), "rules.toml")
+
+
+def test_conditions_combinators_and_templates() -> None:
+    rs = rules(
+        {
+            "name": "booking",
+            "when": {
+                "from": "noreply@stores.example",
+                "subject_regex": "【和楽 (?P<store>\\S+?店)】",
+            },
+            "add_labels": ["{store:labels.stores}"],
+            "archive": True,
+            "stop": True,
+        },
+        {
+            "name": "domain",
+            "when": {"from": "@example.jp", "not": {"subject": "spam"}},
+            "add_labels": ["jp"],
+        },
+        {
+            "name": "any",
+            "when": {"any": [{"body": "クレーム"}, {"subject": ["苦情", "返金"]}]},
+            "add_labels": ["確認"],
+            "flag": True,
+        },
+        {"name": "never", "when": {"from": "nobody@x"}, "add_labels": ["no"]},
+    )
+    d = decide(
+        rs,
+        msg(from_addr="noreply@stores.example", subject="【和楽 新宿店】予約が入りました"),
+        ctx(),
+    )
+    assert d.rules == ["booking"] and d.add == ["関東/新宿店"] and d.folder == "Archive"
+    d = decide(rs, msg(subject="返金について"), ctx())
+    assert d.rules == ["domain", "any"] and d.add == ["jp", "確認"] and d.flagged
+    d = decide(rs, msg(from_addr="a@sub.example.jp", subject="SPAM"), ctx())
+    assert d.rules == []  # casefolded: "SPAM" matches "spam"; subdomains match the domain
+
+
+def test_width_and_case_insensitive_text() -> None:
+    rs = rules({"name": "r", "when": {"subject": "ＳＥＯ"}, "trash": True})
+    assert decide(rs, msg(subject="seo対策のご提案"), ctx()).folder == "Trash"
+
+
+def test_headers_age_attachments_scripts() -> None:
+    rs = rules(
+        {"name": "list", "when": {"header": {"List-Id": "news"}}, "add_labels": ["list"]},
+        {"name": "old", "when": {"older_than": "2d"}, "add_labels": ["old"]},
+        {
+            "name": "att",
+            "when": {"has_attachment": True, "attachment_name": ".pdf"},
+            "add_labels": ["pdf"],
+        },
+        {
+            "name": "ru",
+            "when": {"language": ["ru", "uk"], "script": "cyrillic"},
+            "add_labels": ["ru"],
+        },
+    )
+    m = msg(
+        headers={"List-Id": ["<news.shop.example>"]},
+        date=NOW - timedelta(days=3),
+        attachments=[{"filename": "бланк.PDF"}],
+        subject="Возврат заказа",
+    )
+    assert decide(rs, m, ctx()).add == ["list", "old", "pdf", "ru"]
+
+
+def test_invalid_rules_name_file_line_and_rule(tmp_path: Path) -> None:
+    f = tmp_path / "r.toml"
+    f.write_text('[[mail.rules]]\nname = "first"\nwhen = { subjekt = "x" }\n')
+    import tomllib
+
+    data = tomllib.loads(f.read_text())
+    with pytest.raises(UsageError, match=r"r.toml:2: rule 'first': unknown condition 'subjekt'"):
+        load_rules(data["mail"]["rules"], str(f))
+    with pytest.raises(UsageError, match="unknown key 'lables'"):
+        load_rules([{"name": "a", "lables": ["x"]}], "x.toml")
+    with pytest.raises(UsageError, match="bad regular expression"):
+        load_rules([{"name": "a", "when": {"subject_regex": "("}}], "x.toml")
+    with pytest.raises(UsageError, match="comes earlier"):
+        load_rules([{"name": "a"}, {"name": "a"}], "x.toml")
+    with pytest.raises(UsageError, match="not a duration"):
+        load_rules([{"name": "a", "when": {"older_than": "soon"}}], "x.toml")
+
+
+def test_morning_batch_window() -> None:
+    prof = {
+        "morning_batch": {
+            "time": "08:30",
+            "window_minutes": 5,
+            "weekdays": ["mon", "tue", "wed", "thu", "fri"],
+        }
+    }
+    wed_0830 = datetime(2026, 11, 25, 8, 31, tzinfo=TOKYO)
+    assert in_morning_batch(wed_0830, prof, TOKYO)
+    assert not in_morning_batch(wed_0830 + timedelta(minutes=20), prof, TOKYO)
+    assert not in_morning_batch(datetime(2026, 11, 28, 8, 30, tzinfo=TOKYO), prof, TOKYO)  # Sat
+
+
+def test_threads_group_by_thread_id() -> None:
+    a = msg(id="a", message_id="a", thread_id="t1", date=NOW - timedelta(hours=3))
+    b = msg(id="b", message_id="b", thread_id="t1", date=NOW - timedelta(hours=1))
+    c = msg(id="c", message_id="c", thread_id="t2", date=NOW - timedelta(hours=2))
+    got = threads([b, c, a])
+    assert [t.id for t in got] == ["t2", "t1"] and [m.id for m in got[1].messages] == ["a", "b"]
+
+
+# -- through the CLI, on the embedded store -------------------------------------------
+
+
+def eml(
+    path: Path,
+    *,
+    mid: str,
+    frm: str,
+    subject: str,
+    body: str,
+    date: str,
+    to: str = "reservation1@salon.example",
+    reply_to: str | None = None,
+) -> None:
+    m = EmailMessage()
+    m["From"] = frm
+    m["To"] = to
+    m["Subject"] = subject
+    m["Date"] = date
+    m["Message-ID"] = f"<{mid}>"
+    if reply_to:
+        m["In-Reply-To"] = f"<{reply_to}>"
+        m["References"] = f"<{reply_to}>"
+    m.set_content(body, charset="iso-2022-jp" if not body.isascii() else "utf-8")
+    path.write_bytes(bytes(m))
+
+
+PROFILE = """
+[profile]
+name = "mini"
+timezone = "Asia/Tokyo"
+country = "JP"
+
+[mailboxes.reservation1]
+address = "reservation1@salon.example"
+
+[labels]
+awaiting_reply = "返信待ち"
+staff_prefix = "対応スタッフ/"
+
+[labels.staff]
+tanaka = "対応スタッフ/田中"
+
+[labels.stores]
+"新宿店" = "関東/新宿店"
+
+[morning_batch]
+time = "08:30"
+window_minutes = 5
+weekdays = ["mon", "tue", "wed", "thu", "fri"]
+
+[[mail.rules]]
+name = "booking"
+when = { from = "noreply@stores.example", subject_regex = "【和楽 (?P<store>\\\\S+?店)】" }
+add_labels = ["{store:labels.stores}"]
+archive = true
+stop = true
+
+[[mail.rules]]
+name = "known customer"
+when = { from_us = false, customer_store = true }
+add_labels = ["{customer_store}"]
+
+[[mail.rules]]
+name = "spam"
+when = { subject = ["SEO", "集客"] }
+trash = true
+stop = true
+
+[[mail.tests]]
+file = "mail/box/1.eml"
+labels = ["関東/新宿店"]
+folder = "Archive"
+
+[[mail.tests]]
+file = "mail/box/3.eml"
+labels = []
+folder = "Trash"
+"""
+
+
+@pytest.fixture
+def salon(isolated: Path, cli):  # type: ignore[no-untyped-def]
+    (isolated / "ops.toml").write_text(PROFILE, encoding="utf-8")
+    box = isolated / "mail" / "box"
+    box.mkdir(parents=True)
+    eml(
+        box / "1.eml",
+        mid="b1@stores",
+        frm="noreply@stores.example",
+        subject="【和楽 新宿店】予約が入りました",
+        body="予約",
+        date="Wed, 25 Nov 2026 08:30:00 +0900",
+    )
+    eml(
+        box / "2.eml",
+        mid="q1@c",
+        frm="Yamada <yamada@example.jp>",
+        subject="問い合わせ",
+        body="明日の14時は空いてますか 090-1111-2222",
+        date="Tue, 24 Nov 2026 10:00:00 +0900",
+    )
+    eml(
+        box / "3.eml",
+        mid="s1@spam",
+        frm="info@seo.example",
+        subject="SEOで集客",
+        body="無料",
+        date="Wed, 25 Nov 2026 09:00:00 +0900",
+    )
+    eml(
+        box / "4.eml",
+        mid="r1@salon",
+        frm="reservation1@salon.example",
+        to="yamada@example.jp",
+        subject="Re: 問い合わせ",
+        body="ご返信をお待ちしております",
+        reply_to="q1@c",
+        date="Tue, 24 Nov 2026 11:00:00 +0900",
+    )
+    cust = isolated / "c.jsonl"
+    cust.write_text(
+        json.dumps(
+            {
+                "id": "PM-1",
+                "name": "山田",
+                "region": "関東",
+                "store": "新宿店",
+                "phones": ["090-1111-2222"],
+                "emails": [],
+            },
+            ensure_ascii=False,
+        )
+        + "\n"
+    )
+    assert cli("store", "import", str(cust), "-t", "customers").code == 0
+    r = cli("mail", "import", str(box), "--mailbox", "reservation1", "--yes")
+    assert r.code == 0, r.err
+    return isolated
+
+
+AS_OF = "2026-11-25T12:00:00+09:00"
+
+
+def test_label_plan_apply_undo_on_the_store(cli, salon) -> None:
+    r = cli("--as-of", AS_OF, "mail", "label", "--dry-run", "-o", "json")
+    assert r.code == 0, r.err
+    rows = {row["message_id"]: row for row in json.loads(r.out)}
+    assert rows["b1@stores"]["changes"] == "+関東/新宿店; →Archive"
+    assert rows["q1@c"]["rules"] == "known customer"  # found by the phone in the body
+    assert rows["q1@c"]["changes"] == "+関東/新宿店"
+    assert rows["s1@spam"]["changes"] == "→Trash"
+    assert "r1@salon" not in rows  # our own reply: no rule fired
+    assert all(row["outcome"] == "dry run" for row in rows.values())
+
+    r = cli("--as-of", AS_OF, "mail", "label", "--yes", "-o", "json")
+    assert r.code == 0, r.err
+    assert {row["outcome"] for row in json.loads(r.out)} == {"applied"}
+    stored = {
+        m["id"]: m for m in json.loads(cli("store", "export", "-t", "messages", "-o", "json").out)
+    }
+    assert stored["b1@stores"]["labels"] == ["関東/新宿店"]
+    assert stored["b1@stores"]["folder"] == "Archive"
+    assert stored["s1@spam"]["folder"] == "Trash"  # moved, never deleted
+
+    r = cli("--as-of", AS_OF, "mail", "label", "--yes", "-o", "json")
+    assert {row["outcome"] for row in json.loads(r.out)} == {"in place"}
+    assert "nothing to do" in r.err
+
+    assert cli("undo", "last", "--yes").code == 0
+    stored = {
+        m["id"]: m for m in json.loads(cli("store", "export", "-t", "messages", "-o", "json").out)
+    }
+    assert stored["b1@stores"]["labels"] == [] and stored["s1@spam"]["folder"] == "INBOX"
+
+
+def test_rules_test_passes_and_reports_mismatch(cli, salon) -> None:
+    r = cli("mail", "rules", "test")
+    assert r.code == 0, r.out + r.err
+    assert "2 passed, 0 failed" in r.err
+    text = (
+        (salon / "ops.toml")
+        .read_text(encoding="utf-8")
+        .replace('labels = []\nfolder = "Trash"', 'labels = ["x"]\nfolder = "Trash"')
+    )
+    (salon / "ops.toml").write_text(text, encoding="utf-8")
+    r = cli("mail", "rules", "test", "-o", "json")
+    assert r.code == 1
+    bad = [row for row in json.loads(r.out) if row["result"] != "ok"]
+    assert bad[0]["expected"] == "labels=x folder=Trash"
+    assert bad[0]["actual"] == "labels=- folder=Trash"
+
+
+def test_staff_label_skips_the_morning_batch(cli, salon) -> None:
+    r = cli(
+        "mail", "label", "--staff", "tanaka", "b1@stores", "q1@c", "nope@x", "--yes", "-o", "json"
+    )
+    assert r.code == 3  # one id unknown
+    rows = {row["message_id"]: row for row in json.loads(r.out)}
+    assert rows["b1@stores"]["changes"].startswith("(no staff label: morning batch)")
+    assert rows["q1@c"]["changes"] == "+対応スタッフ/田中"
+    assert "nope@x: not found" in r.err
+    r = cli("mail", "label", "--staff", "sato", "q1@c")
+    assert r.code == 2 and "unknown staff 'sato'" in r.err
+
+
+def test_awaiting_reply_lifecycle(cli, salon) -> None:
+    # our reply of 24 Nov 11:00 carries 返信待ち
+    assert cli("mail", "label", "--staff", "tanaka", "r1@salon", "--yes").code == 0
+    from deskops.adapters.schema import MESSAGES
+    from deskops.adapters.store import Store
+    from deskops.cli.config import load_config
+
+    url = load_config().get("store.url")
+    with Store.open(url) as store, store.transaction():
+        store.add_child(MESSAGES, "r1@salon", "labels", "返信待ち")
+
+    r = cli("--as-of", "2026-11-24T20:00:00+09:00", "mail", "awaiting", "-o", "json")
+    rows = json.loads(r.out)
+    assert rows[0]["state"] == "waiting" and rows[0]["store"] == "関東/新宿店"
+    assert rows[0]["customer"] == "Yamada"
+
+    r = cli(
+        "--as-of",
+        "2026-11-25T23:00:00+09:00",
+        "mail",
+        "awaiting",
+        "--expire",
+        "--yes",
+        "-o",
+        "json",
+    )
+    assert r.code == 0, r.err
+    assert json.loads(r.out)[0]["state"] == "expired"
+    stored = json.loads(cli("store", "export", "-t", "report_records", "-o", "json").out)
+    assert stored[0]["kind"] == "not_converted" and stored[0]["date"] == "2026-11-25"
+    assert stored[0]["subject"] == "問い合わせ" and stored[0]["store"] == "関東/新宿店"
+    r = cli("--as-of", "2026-11-25T23:00:00+09:00", "mail", "awaiting", "-o", "json")
+    assert json.loads(r.out) == []
+    assert cli("undo", "last", "--yes").code == 0
+    assert json.loads(cli("store", "export", "-t", "report_records", "-o", "json").out) == []
+
+
+def test_unanswered_sla(cli, salon) -> None:
+    r = cli("--as-of", AS_OF, "mail", "unanswered", "--older-than", "30m", "-o", "json")
+    rows = {row["message_id"]: row for row in json.loads(r.out)}
+    assert rows["q1@c"]["problem"] == "late reply" and rows["q1@c"]["waiting_minutes"] == 60
+    assert rows["s1@spam"]["problem"] == "no reply"
+    r = cli("--as-of", AS_OF, "mail", "unanswered", "--older-than", "2h", "-o", "json")
+    assert "q1@c" not in {row["message_id"] for row in json.loads(r.out)}
+
+
+# -- Maildir --------------------------------------------------------------------------
+
+
+def test_maildir_backend_moves_labels_and_undoes(cli, isolated: Path) -> None:
+    (isolated / "ops.toml").write_text(PROFILE, encoding="utf-8")
+    root = isolated / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (root / sub).mkdir(parents=True)
+    eml(
+        root / "cur" / "1700000000.M1P1.host:2,",
+        mid="b1@stores",
+        frm="noreply@stores.example",
+        subject="【和楽 新宿店】予約",
+        body="予約",
+        date="Wed, 25 Nov 2026 10:00:00 +0900",
+    )
+    eml(
+        root / "new" / "1700000001.M2P1.host",
+        mid="s1@spam",
+        frm="info@seo.example",
+        subject="SEO",
+        body="x",
+        date="Wed, 25 Nov 2026 10:00:00 +0900",
+    )
+    url = f"maildir://{root}"
+    r = cli("--as-of", AS_OF, "mail", "label", "--mailbox", url, "--yes", "-o", "json")
+    assert r.code == 0, r.err
+    box = MaildirMailbox(url)
+    assert box.main_folder("b1@stores") == "Archive"
+    assert box.labels_of("b1@stores") == ["関東/新宿店"]
+    assert (root / ".関東.新宿店" / "cur").is_dir()
+    assert box.main_folder("s1@spam") == "Trash"
+    assert len(_mail_files(root)) == 3  # two messages + one label copy
+    r = cli("undo", "last", "--yes")
+    assert r.code == 0, r.err
+    box = MaildirMailbox(url)
+    assert box.main_folder("b1@stores") == "INBOX" and box.labels_of("b1@stores") == []
+    assert box.main_folder("s1@spam") == "INBOX"
+    assert len(_mail_files(root)) == 2
+
+
+def _mail_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file() and p.parent.name in ("cur", "new")]
