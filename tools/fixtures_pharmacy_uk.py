@@ -25,26 +25,28 @@ constants below must stay consistent with it.
 from __future__ import annotations
 
 import csv
-import email
-import email.policy
-import hashlib
 import heapq
 import io
-import json
 import random
 import shutil
 from datetime import date, datetime, timedelta, timezone
-from email.charset import BASE64, QP, Charset
-from email.header import Header
-from email.message import Message
-from email.mime.application import MIMEApplication
-from email.mime.base import MIMEBase
-from email.mime.image import MIMEImage
-from email.mime.message import MIMEMessage
-from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import format_datetime, formataddr
+from email.utils import format_datetime
 from pathlib import Path
+
+from fixturelib import (
+    MailBox,
+    attachment,
+    delivery_status,
+    fake_jpeg,
+    fake_pdf,
+    html_of,
+    iso,
+    listed,
+    public,
+    table,
+    write_jsonl,
+)
 
 PROFILE = "pharmacy-uk"
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,10 +68,6 @@ def at(d: date, h: int, m: int = 0, s: int = 0) -> datetime:
 
 def rng_for(name: str) -> random.Random:
     return random.Random(f"{PROFILE}/{name}/v1")
-
-
-def iso(t: datetime | None) -> str | None:
-    return t.isoformat() if t else None
 
 
 def is_business(d: date) -> bool:
@@ -126,173 +124,74 @@ def agent_for(d: date) -> str:
     return "Мельник" if d >= date(2026, 1, 12) else "Кравченко"
 
 
-# sku, site name, logistics name, price, prescription only
-CATALOGUE = [
-    ("LK-100101", "Парацетамол таблетки 500 мг №10", "ПАРАЦЕТАМОЛ ТАБ. 500МГ №10", 25, False),
-    ("LK-100118", "Ібупрофен капсули 200 мг №20", "ІБУПРОФЕН КАПС. 200МГ №20", 89, False),
-    (
-        "LK-100125",
-        "Ібупрофен суспензія для дітей 100 мг/5 мл, 100 мл",
-        "ІБУПРОФЕН СУСП. ДИТ. 100МГ/5МЛ 100МЛ",
-        145,
-        False,
-    ),
-    (
-        "LK-100132",
-        "Німесулід гранули 100 мг, саше №30",
-        "НІМЕСУЛІД ГРАН. 100МГ САШЕ №30",
-        210,
-        False,
-    ),
-    ("LK-100149", "Диклофенак гель 1%, 40 г", "ДИКЛОФЕНАК ГЕЛЬ 1% 40Г", 95, False),
-    ("LK-100156", "Мелоксикам таблетки 15 мг №20", "МЕЛОКСИКАМ ТАБ. 15МГ №20", 95, False),
-    ("LK-100163", "Дротаверин таблетки 40 мг №20", "ДРОТАВЕРИН ТАБ. 40МГ №20", 45, False),
-    (
-        "LK-100200",
-        "Амброксол сироп 15 мг/5 мл, 100 мл",
-        "АМБРОКСОЛ СИРОП 15МГ/5МЛ 100МЛ",
-        78,
-        False,
-    ),
-    (
-        "LK-100217",
-        "Ацетилцистеїн шипучі таблетки 600 мг №10",
-        "АЦЕТИЛЦИСТЕЇН ТАБ. ШИП. 600МГ №10",
-        165,
-        False,
-    ),
-    (
-        "LK-100224",
-        "Сироп від кашлю з екстрактом плюща для дітей, 100 мл",
-        "СИРОП ПЛЮЩ ДИТ. 100МЛ",
-        185,
-        False,
-    ),
-    (
-        "LK-100231",
-        "Льодяники від кашлю з медом і лимоном №24",
-        "ЛЬОДЯНИКИ МЕД-ЛИМОН №24",
-        75,
-        False,
-    ),
-    (
-        "LK-100248",
-        "Ксилометазолін краплі назальні 0,1%, 10 мл",
-        "КСИЛОМЕТАЗОЛІН КРАПЛІ НАЗ. 0,1% 10МЛ",
-        48,
-        False,
-    ),
-    (
-        "LK-100255",
-        "Оксиметазолін спрей назальний 0,05%, 10 мл",
-        "ОКСИМЕТАЗОЛІН СПРЕЙ 0,05% 10МЛ",
-        110,
-        False,
-    ),
-    (
-        "LK-100262",
-        "Морська вода спрей назальний, 100 мл",
-        "МОРСЬКА ВОДА СПРЕЙ НАЗ. 100МЛ",
-        135,
-        False,
-    ),
-    (
-        "LK-100279",
-        "Декаметоксин розчин для полоскання, 200 мл",
-        "ДЕКАМЕТОКСИН Р-Н 200МЛ",
-        88,
-        False,
-    ),
-    ("LK-100300", "Лоратадин таблетки 10 мг №10", "ЛОРАТАДИН ТАБ. 10МГ №10", 48, False),
-    ("LK-100317", "Цетиризин таблетки 10 мг №10", "ЦЕТИРИЗИН ТАБ. 10МГ №10", 62, False),
-    ("LK-100324", "Дезлоратадин таблетки 5 мг №10", "ДЕЗЛОРАТАДИН ТАБ. 5МГ №10", 118, False),
-    ("LK-100400", "Омепразол капсули 20 мг №30", "ОМЕПРАЗОЛ КАПС. 20МГ №30", 92, False),
-    ("LK-100417", "Пантопразол таблетки 40 мг №28", "ПАНТОПРАЗОЛ ТАБ. 40МГ №28", 235, False),
-    ("LK-100424", "Панкреатин таблетки 25 ОД №50", "ПАНКРЕАТИН ТАБ. 25ОД №50", 74, False),
-    ("LK-100431", "Лоперамід капсули 2 мг №10", "ЛОПЕРАМІД КАПС. 2МГ №10", 38, False),
-    ("LK-100448", "Смектит діоктаедричний, порошок 3 г №10", "СМЕКТИТ ПОР. 3Г №10", 155, False),
-    ("LK-100455", "Регідратаційна сіль, порошок №10", "РЕГІДРАТ. СІЛЬ ПОР. №10", 98, False),
-    (
-        "LK-100462",
-        "Вугілля активоване таблетки 250 мг №10",
-        "ВУГІЛЛЯ АКТИВ. ТАБ. 250МГ №10",
-        12,
-        False,
-    ),
-    ("LK-100500", "Метформін таблетки 850 мг №60", "МЕТФОРМІН ТАБ. 850МГ №60", 120, True),
-    ("LK-100517", "Амлодипін таблетки 5 мг №30", "АМЛОДИПІН ТАБ. 5МГ №30", 58, True),
-    ("LK-100524", "Лізиноприл таблетки 10 мг №30", "ЛІЗИНОПРИЛ ТАБ. 10МГ №30", 64, True),
-    ("LK-100531", "Бісопролол таблетки 5 мг №30", "БІСОПРОЛОЛ ТАБ. 5МГ №30", 85, True),
-    ("LK-100548", "Аторвастатин таблетки 20 мг №30", "АТОРВАСТАТИН ТАБ. 20МГ №30", 175, True),
-    (
-        "LK-100555",
-        "Ацетилсаліцилова кислота кардіо 100 мг №30",
-        "АСК КАРДІО ТАБ. 100МГ №30",
-        58,
-        False,
-    ),
-    ("LK-100600", "Магнію цитрат + вітамін B6 таблетки №50", "МАГНІЙ+B6 ТАБ. №50", 210, False),
-    (
-        "LK-100617",
-        "Вітамін D3 краплі 2000 МО/мл, 10 мл",
-        "ВІТАМІН D3 КРАПЛІ 2000МО 10МЛ",
-        185,
-        False,
-    ),
-    ("LK-100624", "Вітамін C 1000 мг шипучі таблетки №20", "ВІТАМІН C 1000МГ ШИП. №20", 125, False),
-    ("LK-100631", "Цинк + вітамін C таблетки №30", "ЦИНК+ВІТ. C ТАБ. №30", 140, False),
-    ("LK-100648", "Омега-3 капсули 1000 мг №60", "ОМЕГА-3 КАПС. 1000МГ №60", 320, False),
-    ("LK-100655", "Фолієва кислота таблетки 5 мг №50", "ФОЛІЄВА К-ТА ТАБ. 5МГ №50", 45, False),
-    (
-        "LK-100662",
-        "Заліза (III) гідроксид полімальтозат сироп, 100 мл",
-        "ЗАЛІЗО ПОЛІМАЛЬТОЗАТ СИРОП 100МЛ",
-        260,
-        False,
-    ),
-    ("LK-100700", "Хлоргексидин розчин 0,05%, 100 мл", "ХЛОРГЕКСИДИН Р-Н 0,05% 100МЛ", 22, False),
-    ("LK-100717", "Перекис водню 3%, 100 мл", "ПЕРЕКИС ВОДНЮ 3% 100МЛ", 15, False),
-    ("LK-100724", "Пантенол спрей 5%, 130 г", "ПАНТЕНОЛ СПРЕЙ 5% 130Г", 210, False),
-    (
-        "LK-100731",
-        "Мазь хлорамфенікол + метилурацил, 40 г",
-        "МАЗЬ ХЛОРАМФ.+МЕТИЛУРАЦИЛ 40Г",
-        95,
-        False,
-    ),
-    ("LK-100748", "Ацикловір крем 5%, 5 г", "АЦИКЛОВІР КРЕМ 5% 5Г", 55, False),
-    ("LK-100755", "Флуконазол капсули 150 мг №1", "ФЛУКОНАЗОЛ КАПС. 150МГ №1", 45, False),
-    ("LK-100800", "Азитроміцин таблетки 500 мг №3", "АЗИТРОМІЦИН ТАБ. 500МГ №3", 135, True),
-    ("LK-100817", "Амоксицилін капсули 500 мг №20", "АМОКСИЦИЛІН КАПС. 500МГ №20", 120, True),
-    ("LK-100824", "Цефуроксим таблетки 500 мг №10", "ЦЕФУРОКСИМ ТАБ. 500МГ №10", 390, True),
-    (
-        "LK-100900",
-        "Валеріани екстракт таблетки 20 мг №50",
-        "ВАЛЕРІАНИ ЕКСТР. ТАБ. 20МГ №50",
-        32,
-        False,
-    ),
-    ("LK-100917", "Гліцин таблетки сублінгвальні 100 мг №50", "ГЛІЦИН ТАБ. 100МГ №50", 58, False),
-    ("MT-200101", "Тонометр автоматичний на плече", "ТОНОМЕТР АВТОМАТ. НА ПЛЕЧЕ", 1450, False),
-    ("MT-200118", "Термометр електронний", "ТЕРМОМЕТР ЕЛЕКТРОННИЙ", 165, False),
-    ("MT-200125", "Пульсоксиметр пальцевий", "ПУЛЬСОКСИМЕТР ПАЛЬЦЕВИЙ", 690, False),
-    ("MT-200132", "Глюкометр з тест-смужками №50", "ГЛЮКОМЕТР + ТЕСТ-СМУЖКИ №50", 980, False),
-    ("MT-200149", "Тест-смужки для глюкометра №50", "ТЕСТ-СМУЖКИ ДО ГЛЮКОМЕТРА №50", 520, False),
-    ("MT-200156", "Інгалятор компресорний", "ІНГАЛЯТОР КОМПРЕСОРНИЙ", 1850, False),
-    ("MT-200200", "Маска медична тришарова №50", "МАСКА МЕДИЧНА 3-ШАР. №50", 120, False),
-    ("MT-200217", "Бинт марлевий стерильний 7 м × 14 см", "БИНТ СТЕР. 7М Х 14СМ", 28, False),
-    ("MT-200224", "Лейкопластир у котушці 2 × 500 см", "ЛЕЙКОПЛАСТИР КОТУШКА 2Х500СМ", 45, False),
-    ("MT-200231", "Шприц 5 мл №10", "ШПРИЦ 5МЛ №10", 30, False),
-    (
-        "MT-200248",
-        "Рукавички оглядові нітрилові, розмір M, №100",
-        "РУКАВИЧКИ НІТРИЛ. M №100",
-        310,
-        False,
-    ),
-    ("MT-200255", "Тест на вагітність, смужка №1", "ТЕСТ НА ВАГІТНІСТЬ СМУЖКА №1", 35, False),
-    ("KS-300101", "Дитячий крем під підгузок, 100 мл", "КРЕМ ДИТ. ПІД ПІДГУЗОК 100МЛ", 145, False),
-]
+# sku | site name | logistics name | price | prescription only (Rx)
+CATALOGUE = table(
+    (str, str, str, int, lambda c: c == "Rx"),
+    """
+LK-100101 | Парацетамол таблетки 500 мг №10 | ПАРАЦЕТАМОЛ ТАБ. 500МГ №10 | 25 | -
+LK-100118 | Ібупрофен капсули 200 мг №20 | ІБУПРОФЕН КАПС. 200МГ №20 | 89 | -
+LK-100125 | Ібупрофен суспензія для дітей 100 мг/5 мл, 100 мл | ІБУПРОФЕН СУСП. ДИТ. 100МГ/5МЛ 100МЛ | 145 | -
+LK-100132 | Німесулід гранули 100 мг, саше №30 | НІМЕСУЛІД ГРАН. 100МГ САШЕ №30 | 210 | -
+LK-100149 | Диклофенак гель 1%, 40 г | ДИКЛОФЕНАК ГЕЛЬ 1% 40Г | 95 | -
+LK-100156 | Мелоксикам таблетки 15 мг №20 | МЕЛОКСИКАМ ТАБ. 15МГ №20 | 95 | -
+LK-100163 | Дротаверин таблетки 40 мг №20 | ДРОТАВЕРИН ТАБ. 40МГ №20 | 45 | -
+LK-100200 | Амброксол сироп 15 мг/5 мл, 100 мл | АМБРОКСОЛ СИРОП 15МГ/5МЛ 100МЛ | 78 | -
+LK-100217 | Ацетилцистеїн шипучі таблетки 600 мг №10 | АЦЕТИЛЦИСТЕЇН ТАБ. ШИП. 600МГ №10 | 165 | -
+LK-100224 | Сироп від кашлю з екстрактом плюща для дітей, 100 мл | СИРОП ПЛЮЩ ДИТ. 100МЛ | 185 | -
+LK-100231 | Льодяники від кашлю з медом і лимоном №24 | ЛЬОДЯНИКИ МЕД-ЛИМОН №24 | 75 | -
+LK-100248 | Ксилометазолін краплі назальні 0,1%, 10 мл | КСИЛОМЕТАЗОЛІН КРАПЛІ НАЗ. 0,1% 10МЛ | 48 | -
+LK-100255 | Оксиметазолін спрей назальний 0,05%, 10 мл | ОКСИМЕТАЗОЛІН СПРЕЙ 0,05% 10МЛ | 110 | -
+LK-100262 | Морська вода спрей назальний, 100 мл | МОРСЬКА ВОДА СПРЕЙ НАЗ. 100МЛ | 135 | -
+LK-100279 | Декаметоксин розчин для полоскання, 200 мл | ДЕКАМЕТОКСИН Р-Н 200МЛ | 88 | -
+LK-100300 | Лоратадин таблетки 10 мг №10 | ЛОРАТАДИН ТАБ. 10МГ №10 | 48 | -
+LK-100317 | Цетиризин таблетки 10 мг №10 | ЦЕТИРИЗИН ТАБ. 10МГ №10 | 62 | -
+LK-100324 | Дезлоратадин таблетки 5 мг №10 | ДЕЗЛОРАТАДИН ТАБ. 5МГ №10 | 118 | -
+LK-100400 | Омепразол капсули 20 мг №30 | ОМЕПРАЗОЛ КАПС. 20МГ №30 | 92 | -
+LK-100417 | Пантопразол таблетки 40 мг №28 | ПАНТОПРАЗОЛ ТАБ. 40МГ №28 | 235 | -
+LK-100424 | Панкреатин таблетки 25 ОД №50 | ПАНКРЕАТИН ТАБ. 25ОД №50 | 74 | -
+LK-100431 | Лоперамід капсули 2 мг №10 | ЛОПЕРАМІД КАПС. 2МГ №10 | 38 | -
+LK-100448 | Смектит діоктаедричний, порошок 3 г №10 | СМЕКТИТ ПОР. 3Г №10 | 155 | -
+LK-100455 | Регідратаційна сіль, порошок №10 | РЕГІДРАТ. СІЛЬ ПОР. №10 | 98 | -
+LK-100462 | Вугілля активоване таблетки 250 мг №10 | ВУГІЛЛЯ АКТИВ. ТАБ. 250МГ №10 | 12 | -
+LK-100500 | Метформін таблетки 850 мг №60 | МЕТФОРМІН ТАБ. 850МГ №60 | 120 | Rx
+LK-100517 | Амлодипін таблетки 5 мг №30 | АМЛОДИПІН ТАБ. 5МГ №30 | 58 | Rx
+LK-100524 | Лізиноприл таблетки 10 мг №30 | ЛІЗИНОПРИЛ ТАБ. 10МГ №30 | 64 | Rx
+LK-100531 | Бісопролол таблетки 5 мг №30 | БІСОПРОЛОЛ ТАБ. 5МГ №30 | 85 | Rx
+LK-100548 | Аторвастатин таблетки 20 мг №30 | АТОРВАСТАТИН ТАБ. 20МГ №30 | 175 | Rx
+LK-100555 | Ацетилсаліцилова кислота кардіо 100 мг №30 | АСК КАРДІО ТАБ. 100МГ №30 | 58 | -
+LK-100600 | Магнію цитрат + вітамін B6 таблетки №50 | МАГНІЙ+B6 ТАБ. №50 | 210 | -
+LK-100617 | Вітамін D3 краплі 2000 МО/мл, 10 мл | ВІТАМІН D3 КРАПЛІ 2000МО 10МЛ | 185 | -
+LK-100624 | Вітамін C 1000 мг шипучі таблетки №20 | ВІТАМІН C 1000МГ ШИП. №20 | 125 | -
+LK-100631 | Цинк + вітамін C таблетки №30 | ЦИНК+ВІТ. C ТАБ. №30 | 140 | -
+LK-100648 | Омега-3 капсули 1000 мг №60 | ОМЕГА-3 КАПС. 1000МГ №60 | 320 | -
+LK-100655 | Фолієва кислота таблетки 5 мг №50 | ФОЛІЄВА К-ТА ТАБ. 5МГ №50 | 45 | -
+LK-100662 | Заліза (III) гідроксид полімальтозат сироп, 100 мл | ЗАЛІЗО ПОЛІМАЛЬТОЗАТ СИРОП 100МЛ | 260 | -
+LK-100700 | Хлоргексидин розчин 0,05%, 100 мл | ХЛОРГЕКСИДИН Р-Н 0,05% 100МЛ | 22 | -
+LK-100717 | Перекис водню 3%, 100 мл | ПЕРЕКИС ВОДНЮ 3% 100МЛ | 15 | -
+LK-100724 | Пантенол спрей 5%, 130 г | ПАНТЕНОЛ СПРЕЙ 5% 130Г | 210 | -
+LK-100731 | Мазь хлорамфенікол + метилурацил, 40 г | МАЗЬ ХЛОРАМФ.+МЕТИЛУРАЦИЛ 40Г | 95 | -
+LK-100748 | Ацикловір крем 5%, 5 г | АЦИКЛОВІР КРЕМ 5% 5Г | 55 | -
+LK-100755 | Флуконазол капсули 150 мг №1 | ФЛУКОНАЗОЛ КАПС. 150МГ №1 | 45 | -
+LK-100800 | Азитроміцин таблетки 500 мг №3 | АЗИТРОМІЦИН ТАБ. 500МГ №3 | 135 | Rx
+LK-100817 | Амоксицилін капсули 500 мг №20 | АМОКСИЦИЛІН КАПС. 500МГ №20 | 120 | Rx
+LK-100824 | Цефуроксим таблетки 500 мг №10 | ЦЕФУРОКСИМ ТАБ. 500МГ №10 | 390 | Rx
+LK-100900 | Валеріани екстракт таблетки 20 мг №50 | ВАЛЕРІАНИ ЕКСТР. ТАБ. 20МГ №50 | 32 | -
+LK-100917 | Гліцин таблетки сублінгвальні 100 мг №50 | ГЛІЦИН ТАБ. 100МГ №50 | 58 | -
+MT-200101 | Тонометр автоматичний на плече | ТОНОМЕТР АВТОМАТ. НА ПЛЕЧЕ | 1450 | -
+MT-200118 | Термометр електронний | ТЕРМОМЕТР ЕЛЕКТРОННИЙ | 165 | -
+MT-200125 | Пульсоксиметр пальцевий | ПУЛЬСОКСИМЕТР ПАЛЬЦЕВИЙ | 690 | -
+MT-200132 | Глюкометр з тест-смужками №50 | ГЛЮКОМЕТР + ТЕСТ-СМУЖКИ №50 | 980 | -
+MT-200149 | Тест-смужки для глюкометра №50 | ТЕСТ-СМУЖКИ ДО ГЛЮКОМЕТРА №50 | 520 | -
+MT-200156 | Інгалятор компресорний | ІНГАЛЯТОР КОМПРЕСОРНИЙ | 1850 | -
+MT-200200 | Маска медична тришарова №50 | МАСКА МЕДИЧНА 3-ШАР. №50 | 120 | -
+MT-200217 | Бинт марлевий стерильний 7 м × 14 см | БИНТ СТЕР. 7М Х 14СМ | 28 | -
+MT-200224 | Лейкопластир у котушці 2 × 500 см | ЛЕЙКОПЛАСТИР КОТУШКА 2Х500СМ | 45 | -
+MT-200231 | Шприц 5 мл №10 | ШПРИЦ 5МЛ №10 | 30 | -
+MT-200248 | Рукавички оглядові нітрилові, розмір M, №100 | РУКАВИЧКИ НІТРИЛ. M №100 | 310 | -
+MT-200255 | Тест на вагітність, смужка №1 | ТЕСТ НА ВАГІТНІСТЬ СМУЖКА №1 | 35 | -
+KS-300101 | Дитячий крем під підгузок, 100 мл | КРЕМ ДИТ. ПІД ПІДГУЗОК 100МЛ | 145 | -
+""",
+)
 CAT = {c[0]: c for c in CATALOGUE}
 # out of stock in the logistics file
 OUT_OF_STOCK = {
@@ -305,111 +204,22 @@ OUT_OF_STOCK = {
     "LK-100617",
 }
 
-F_NAMES = [
-    "Олена",
-    "Ірина",
-    "Наталія",
-    "Тетяна",
-    "Оксана",
-    "Юлія",
-    "Світлана",
-    "Марія",
-    "Анна",
-    "Людмила",
-    "Галина",
-    "Катерина",
-    "Вікторія",
-    "Ольга",
-    "Алла",
-    "Валентина",
-    "Надія",
-    "Лариса",
-    "Христина",
-    "Софія",
-    "Інна",
-    "Зоряна",
-    "Мирослава",
-    "Дарина",
-]
-M_NAMES = [
-    "Андрій",
-    "Олександр",
-    "Сергій",
-    "Володимир",
-    "Іван",
-    "Михайло",
-    "Дмитро",
-    "Юрій",
-    "Василь",
-    "Петро",
-    "Микола",
-    "Богдан",
-    "Тарас",
-    "Олег",
-    "Віталій",
-    "Роман",
-    "Ярослав",
-    "Степан",
-    "Максим",
-]
-SURNAMES = [
-    "Шевченко",
-    "Коваленко",
-    "Бондар",
-    "Ткаченко",
-    "Олійник",
-    "Шевчук",
-    "Поліщук",
-    "Бойко",
-    "Ковальчук",
-    "Лисенко",
-    "Марченко",
-    "Савченко",
-    "Руденко",
-    "Петренко",
-    "Кузьменко",
-    "Павленко",
-    "Мороз",
-    "Левченко",
-    "Гончаренко",
-    "Карпенко",
-    "Харченко",
-    "Власенко",
-    "Ткачук",
-    "Романенко",
-    "Кушнір",
-    "Литвиненко",
-    "Клименко",
-    "Гаврилюк",
-    "Козак",
-    "Приходько",
-    "Сидоренко",
-    "Яковенко",
-    "Захарченко",
-    "Юрченко",
-    "Пономаренко",
-    "Білоус",
-    "Гнатюк",
-    "Остапчук",
-    "Костенко",
-    "Дмитренко",
-    "Мартинюк",
-    "Стасюк",
-    "Шаповал",
-    "Вакуленко",
-    "Кириленко",
-    "Нестеренко",
-    "Федоренко",
-    "Гуменюк",
-    "Зінченко",
-    "Семенюк",
-    "Панчук",
-    "Довгань",
-    "Тимошенко",
-    "Кравчук",
-    "Лук'яненко",
-    "Заєць",
-]
+F_NAMES = """
+Олена Ірина Наталія Тетяна Оксана Юлія Світлана Марія Анна Людмила Галина Катерина Вікторія
+Ольга Алла Валентина Надія Лариса Христина Софія Інна Зоряна Мирослава Дарина
+""".split()
+M_NAMES = """
+Андрій Олександр Сергій Володимир Іван Михайло Дмитро Юрій Василь Петро Микола Богдан Тарас Олег
+Віталій Роман Ярослав Степан Максим
+""".split()
+SURNAMES = """
+Шевченко Коваленко Бондар Ткаченко Олійник Шевчук Поліщук Бойко Ковальчук Лисенко Марченко
+Савченко Руденко Петренко Кузьменко Павленко Мороз Левченко Гончаренко Карпенко Харченко
+Власенко Ткачук Романенко Кушнір Литвиненко Клименко Гаврилюк Козак Приходько Сидоренко Яковенко
+Захарченко Юрченко Пономаренко Білоус Гнатюк Остапчук Костенко Дмитренко Мартинюк Стасюк Шаповал
+Вакуленко Кириленко Нестеренко Федоренко Гуменюк Зінченко Семенюк Панчук Довгань Тимошенко
+Кравчук Лук'яненко Заєць
+""".split()
 M_ONLY = {
     "Ковальський": "Ковальська",
     "Головатий": "Головата",
@@ -417,42 +227,13 @@ M_ONLY = {
     "Вербицький": "Вербицька",
 }
 
-TRANSLIT = {
-    "а": "a",
-    "б": "b",
-    "в": "v",
-    "г": "h",
-    "ґ": "g",
-    "д": "d",
-    "е": "e",
-    "є": "ie",
-    "ж": "zh",
-    "з": "z",
-    "и": "y",
-    "і": "i",
-    "ї": "i",
-    "й": "i",
-    "к": "k",
-    "л": "l",
-    "м": "m",
-    "н": "n",
-    "о": "o",
-    "п": "p",
-    "р": "r",
-    "с": "s",
-    "т": "t",
-    "у": "u",
-    "ф": "f",
-    "х": "kh",
-    "ц": "ts",
-    "ч": "ch",
-    "ш": "sh",
-    "щ": "shch",
-    "ь": "",
-    "ю": "iu",
-    "я": "ia",
-    "'": "",
-}
+TRANSLIT = dict(
+    zip(
+        "абвгґдеєжзиіїйклмнопрстуфхцчшщьюя'",
+        "a,b,v,h,g,d,e,ie,zh,z,y,i,i,i,k,l,m,n,o,p,r,s,t,u,f,kh,ts,ch,sh,shch,,iu,ia,".split(","),
+        strict=True,
+    )
+)
 
 
 def translit(s: str) -> str:
@@ -461,80 +242,42 @@ def translit(s: str) -> str:
 
 # city: (oblast, weight, streets); "country stores" orders come mostly from smaller towns
 CITIES = {
-    "Київ": (
-        "м. Київ",
-        10,
-        ["вул. Хрещатик", "просп. Перемоги", "вул. Антоновича", "вул. Здолбунівська"],
-    ),
-    "Львів": (
-        "Львівська обл.",
-        5,
-        ["вул. Городоцька", "вул. Личаківська", "просп. Червоної Калини"],
-    ),
-    "Одеса": ("Одеська обл.", 4, ["вул. Дерибасівська", "вул. Канатна", "просп. Шевченка"]),
-    "Дніпро": (
-        "Дніпропетровська обл.",
-        4,
-        ["просп. Яворницького", "вул. Робоча", "вул. Січеславська Набережна"],
-    ),
-    "Харків": ("Харківська обл.", 3, ["просп. Науки", "вул. Сумська", "вул. Героїв Праці"]),
-    "Вінниця": ("Вінницька обл.", 4, ["вул. Соборна", "вул. Келецька", "просп. Коцюбинського"]),
-    "Житомир": (
-        "Житомирська обл.",
-        3,
-        ["вул. Київська", "вул. Велика Бердичівська", "вул. Перемоги"],
-    ),
-    "Полтава": ("Полтавська обл.", 3, ["вул. Соборності", "вул. Європейська", "вул. Шевченка"]),
-    "Чернігів": (
-        "Чернігівська обл.",
-        3,
-        ["просп. Миру", "вул. Гетьмана Полуботка", "вул. Рокоссовського"],
-    ),
-    "Суми": ("Сумська обл.", 2, ["вул. Соборна", "вул. Харківська", "вул. Прокоф'єва"]),
-    "Черкаси": ("Черкаська обл.", 3, ["бульв. Шевченка", "вул. Смілянська", "вул. Хрещатик"]),
-    "Кропивницький": (
-        "Кіровоградська обл.",
-        2,
-        ["вул. Велика Перспективна", "вул. Преображенська"],
-    ),
-    "Хмельницький": (
-        "Хмельницька обл.",
-        3,
-        ["вул. Проскурівська", "вул. Кам'янецька", "вул. Зарічанська"],
-    ),
-    "Рівне": ("Рівненська обл.", 3, ["вул. Соборна", "вул. Київська", "вул. Степана Бандери"]),
-    "Луцьк": ("Волинська обл.", 2, ["вул. Лесі Українки", "просп. Волі", "вул. Винниченка"]),
-    "Тернопіль": (
-        "Тернопільська обл.",
-        2,
-        ["вул. Руська", "бульв. Дмитра Вишневецького", "вул. Микулинецька"],
-    ),
-    "Івано-Франківськ": (
-        "Івано-Франківська обл.",
-        2,
-        ["вул. Незалежності", "вул. Галицька", "вул. Вовчинецька"],
-    ),
-    "Ужгород": ("Закарпатська обл.", 2, ["вул. Корзо", "просп. Свободи", "вул. Собранецька"]),
-    "Чернівці": ("Чернівецька обл.", 2, ["вул. Головна", "вул. Руська", "просп. Незалежності"]),
-    "Біла Церква": (
-        "Київська обл.",
-        3,
-        ["вул. Ярослава Мудрого", "бульв. Олександрійський", "вул. Леваневського"],
-    ),
-    "Кременчук": ("Полтавська обл.", 2, ["вул. Соборна", "вул. Театральна"]),
-    "Умань": ("Черкаська обл.", 2, ["вул. Європейська", "вул. Небесної Сотні"]),
-    "Бердичів": ("Житомирська обл.", 2, ["вул. Європейська", "вул. Житомирська"]),
-    "Ніжин": ("Чернігівська обл.", 2, ["вул. Гоголя", "вул. Незалежності"]),
-    "Ковель": ("Волинська обл.", 2, ["вул. Незалежності", "вул. Грушевського"]),
-    "Дрогобич": ("Львівська обл.", 2, ["вул. Шевченка", "вул. Трускавецька"]),
-    "Коломия": ("Івано-Франківська обл.", 2, ["вул. Театральна", "вул. Карпатська"]),
-    "Кам'янець-Подільський": (
-        "Хмельницька обл.",
-        2,
-        ["вул. Князів Коріятовичів", "просп. Грушевського"],
-    ),
-    "Мукачево": ("Закарпатська обл.", 1, ["вул. Духновича", "вул. Пушкіна"]),
-    "Конотоп": ("Сумська обл.", 1, ["просп. Миру", "вул. Садова"]),
+    row[0]: row[1:]
+    for row in table(
+        (str, str, int, listed),
+        """
+Київ | м. Київ | 10 | вул. Хрещатик; просп. Перемоги; вул. Антоновича; вул. Здолбунівська
+Львів | Львівська обл. | 5 | вул. Городоцька; вул. Личаківська; просп. Червоної Калини
+Одеса | Одеська обл. | 4 | вул. Дерибасівська; вул. Канатна; просп. Шевченка
+Дніпро | Дніпропетровська обл. | 4 | просп. Яворницького; вул. Робоча; вул. Січеславська Набережна
+Харків | Харківська обл. | 3 | просп. Науки; вул. Сумська; вул. Героїв Праці
+Вінниця | Вінницька обл. | 4 | вул. Соборна; вул. Келецька; просп. Коцюбинського
+Житомир | Житомирська обл. | 3 | вул. Київська; вул. Велика Бердичівська; вул. Перемоги
+Полтава | Полтавська обл. | 3 | вул. Соборності; вул. Європейська; вул. Шевченка
+Чернігів | Чернігівська обл. | 3 | просп. Миру; вул. Гетьмана Полуботка; вул. Рокоссовського
+Суми | Сумська обл. | 2 | вул. Соборна; вул. Харківська; вул. Прокоф'єва
+Черкаси | Черкаська обл. | 3 | бульв. Шевченка; вул. Смілянська; вул. Хрещатик
+Кропивницький | Кіровоградська обл. | 2 | вул. Велика Перспективна; вул. Преображенська
+Хмельницький | Хмельницька обл. | 3 | вул. Проскурівська; вул. Кам'янецька; вул. Зарічанська
+Рівне | Рівненська обл. | 3 | вул. Соборна; вул. Київська; вул. Степана Бандери
+Луцьк | Волинська обл. | 2 | вул. Лесі Українки; просп. Волі; вул. Винниченка
+Тернопіль | Тернопільська обл. | 2 | вул. Руська; бульв. Дмитра Вишневецького; вул. Микулинецька
+Івано-Франківськ | Івано-Франківська обл. | 2 | вул. Незалежності; вул. Галицька; вул. Вовчинецька
+Ужгород | Закарпатська обл. | 2 | вул. Корзо; просп. Свободи; вул. Собранецька
+Чернівці | Чернівецька обл. | 2 | вул. Головна; вул. Руська; просп. Незалежності
+Біла Церква | Київська обл. | 3 | вул. Ярослава Мудрого; бульв. Олександрійський; вул. Леваневського
+Кременчук | Полтавська обл. | 2 | вул. Соборна; вул. Театральна
+Умань | Черкаська обл. | 2 | вул. Європейська; вул. Небесної Сотні
+Бердичів | Житомирська обл. | 2 | вул. Європейська; вул. Житомирська
+Ніжин | Чернігівська обл. | 2 | вул. Гоголя; вул. Незалежності
+Ковель | Волинська обл. | 2 | вул. Незалежності; вул. Грушевського
+Дрогобич | Львівська обл. | 2 | вул. Шевченка; вул. Трускавецька
+Коломия | Івано-Франківська обл. | 2 | вул. Театральна; вул. Карпатська
+Кам'янець-Подільський | Хмельницька обл. | 2 | вул. Князів Коріятовичів; просп. Грушевського
+Мукачево | Закарпатська обл. | 1 | вул. Духновича; вул. Пушкіна
+Конотоп | Сумська обл. | 1 | просп. Миру; вул. Садова
+""",
+    )
 }
 BIG_CITIES = {"Київ", "Львів", "Одеса", "Дніпро", "Харків"}
 OPERATORS = ["67", "68", "96", "97", "98", "50", "66", "95", "99", "63", "73", "93"]
@@ -649,223 +392,6 @@ class Data:
             c["phones"].append(fmt_ua(alt, r.choice([0, 2, 3])))
         self.customers.append(c)
         return c
-
-
-# ---------------------------------------------------------------------------
-# Mail building (compat32 API for full control over charsets and encodings)
-# ---------------------------------------------------------------------------
-
-
-class MailBox:
-    def __init__(self):
-        self.items: list[tuple[str, str, datetime, Message]] = []  # (mailbox, folder, date, msg)
-        self.rng = rng_for("mail")
-        self.boundary_n = 0
-
-    def msgid(self, t: datetime, domain: str) -> str:
-        h = (
-            hashlib.sha1(f"{t.isoformat()}/{domain}/{self.rng.random()}".encode())
-            .hexdigest()[:16]
-            .upper()
-        )
-        return f"<{t.strftime('%Y%m%d%H%M%S')}.{h}@{domain}>"
-
-    def boundary(self, style: str) -> str:
-        self.boundary_n += 1
-        h = hashlib.md5(f"b{self.boundary_n}".encode()).hexdigest()
-        if style == "outlook":
-            return f"----=_NextPart_000_{h[:4].upper()}_01DC{h[4:8].upper()}.{h[8:16].upper()}"
-        if style == "thebat":
-            return f"----------{h[:12].upper()}"
-        return f"=_{h[:24]}"
-
-    def add(self, mailbox: str, folder: str, t: datetime, msg: Message):
-        self.items.append((mailbox, folder, t, msg))
-
-
-def text_part(text: str, subtype: str, charset: str, cte: str) -> MIMEText:
-    cs = Charset(charset)
-    cs.body_encoding = {"base64": BASE64, "qp": QP, "8bit": None}[cte]
-    if not text.endswith("\n"):
-        text += "\n"
-    return MIMEText(text, subtype, cs)
-
-
-def hdr(value: str, charset: str):
-    try:
-        value.encode("ascii")
-        return value
-    except UnicodeEncodeError:
-        return Header(value, charset)
-
-
-def addr(name: str | None, address: str, charset: str) -> str:
-    if not name:
-        return address
-    return formataddr((name, address), charset=charset)
-
-
-def fake_pdf(title: str, rng: random.Random) -> bytes:
-    body = (
-        f"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
-        f"2 0 obj\n<< /Type /Pages /Kids [3 0 R] /Count 1 >>\nendobj\n"
-        f"3 0 obj\n<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>\nendobj\n"
-        f"4 0 obj\n<< /Length 44 >>\nstream\nBT /F1 12 Tf 72 770 Td ({title}) Tj ET\nendstream\nendobj\n"
-    )
-    pad = bytes(rng.randrange(256) for _ in range(rng.randint(300, 900)))
-    return (
-        body.encode("latin-1", "replace")
-        + b"% "
-        + pad.hex().encode()
-        + b"\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
-    )
-
-
-def fake_jpeg(rng: random.Random, n: int = 1200) -> bytes:
-    return (
-        b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x48\x00\x48\x00\x00"
-        + bytes(rng.randrange(256) for _ in range(n))
-        + b"\xff\xd9"
-    )
-
-
-def attachment(data: bytes, filename: str, kind: str) -> MIMEBase:
-    if kind == "pdf":
-        part = MIMEApplication(data, "pdf")
-    elif kind == "xlsx":
-        part = MIMEApplication(data, "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    elif kind == "jpg":
-        part = MIMEImage(data, "jpeg")
-    else:
-        part = MIMEApplication(data, "octet-stream")
-    try:
-        filename.encode("ascii")
-        part.add_header("Content-Disposition", "attachment", filename=filename)
-    except UnicodeEncodeError:
-        part.add_header("Content-Disposition", "attachment", filename=("utf-8", "", filename))
-    return part
-
-
-FALLBACKS = {
-    "₽": "руб.",
-    "×": "x",
-    "„": '"',
-    "“": '"',
-    "”": '"',
-    "«": '"',
-    "»": '"',
-    "—": "-",
-    "–": "-",
-    "№": "N",
-    "…": "...",
-    "\u00a0": " ",
-}
-
-
-def fit_charset(text: str | None, charset: str) -> str | None:
-    """Replace what the sender's charset cannot carry, the way their mail client would."""
-    if text is None:
-        return None
-    try:
-        text.encode(charset)
-        return text
-    except UnicodeEncodeError:
-        pass
-    out = []
-    for ch in text:
-        try:
-            ch.encode(charset)
-            out.append(ch)
-        except UnicodeEncodeError:
-            out.append(FALLBACKS.get(ch, "?"))
-    return "".join(out)
-
-
-def build_mail(
-    mb: MailBox,
-    *,
-    frm: tuple[str | None, str],
-    to: list[tuple[str | None, str]],
-    subject: str,
-    t: datetime,
-    text: str | None = None,
-    html: str | None = None,
-    charset: str = "utf-8",
-    cte: str = "base64",
-    attachments: list[MIMEBase] = (),
-    in_reply_to: Message | None = None,
-    cc: list[tuple[str | None, str]] = (),
-    mailer: str | None = None,
-    style: str = "plain",
-    domain: str | None = None,
-) -> Message:
-    text, html, subject = (
-        fit_charset(text, charset),
-        fit_charset(html, charset),
-        fit_charset(subject, charset),
-    )
-    frm = (fit_charset(frm[0], charset), frm[1])
-    to = [(fit_charset(n, charset), a) for n, a in to]
-    cc = [(fit_charset(n, charset), a) for n, a in cc]
-    if text is not None and html is not None:
-        body = MIMEMultipart("alternative", boundary=mb.boundary(style))
-        body.attach(text_part(text, "plain", charset, cte))
-        body.attach(text_part(html, "html", charset, cte))
-    elif html is not None:
-        body = text_part(html, "html", charset, cte)
-    else:
-        body = text_part(text or "", "plain", charset, cte)
-    if attachments:
-        msg = MIMEMultipart("mixed", boundary=mb.boundary(style))
-        msg.attach(body)
-        for a in attachments:
-            msg.attach(a)
-    else:
-        msg = body
-    dom = domain or frm[1].split("@")[1]
-    mid = mb.msgid(t, dom)
-    # headers in the usual order (compat32 appends; reorder by rebuilding)
-    head = [
-        ("Message-ID", mid),
-        ("Date", format_datetime(t)),
-        ("From", addr(frm[0], frm[1], charset)),
-        ("To", ", ".join(addr(n, a, charset) for n, a in to)),
-    ]
-    if cc:
-        head.append(("Cc", ", ".join(addr(n, a, charset) for n, a in cc)))
-    head.append(("Subject", hdr(subject, charset)))
-    if in_reply_to is not None:
-        parent = in_reply_to["Message-ID"]
-        refs = in_reply_to.get("References")
-        head.append(("In-Reply-To", parent))
-        head.append(("References", f"{refs} {parent}" if refs else parent))
-    if mailer:
-        head.append(("X-Mailer", mailer))
-    existing = [(k, v) for k, v in msg.items()]
-    for k in list(msg.keys()):
-        del msg[k]
-    for k, v in head:
-        msg[k] = v
-    for k, v in existing:
-        msg[k] = v
-    msg._intended = {"subject": subject, "text": text if text is not None else html}
-    return msg
-
-
-def _norm(s: str) -> str:
-    return " ".join(s.split())
-
-
-def check_mail(data: bytes, intended: dict, path: Path):
-    """Parse back with the modern API: subject and body must decode to what we meant."""
-    m = email.message_from_bytes(data, policy=email.policy.default)
-    for h in ("Message-ID", "Date", "From", "To", "Subject"):
-        assert m[h], (path, h)
-    assert str(m["Subject"]) == intended["subject"], (path, str(m["Subject"]), intended["subject"])
-    body = m.get_body(preferencelist=("plain", "html"))
-    content = body.get_content() if body is not None else ""
-    want = _norm(intended["text"] or "")
-    assert want[:200] in _norm(content), (path, want[:80], _norm(content)[:80])
 
 
 # ---------------------------------------------------------------------------
@@ -1512,11 +1038,6 @@ CLIENT_STYLES = [
 CLIENT_W = [26, 18, 8, 6, 16, 10, 8]
 
 
-def html_of(text: str) -> str:
-    paras = "".join(f"<p>{ln}</p>" if ln else "<p>&nbsp;</p>" for ln in text.split("\n"))
-    return f'<html><head><meta http-equiv="Content-Type" content="text/html"></head><body><div style="font-family:Calibri,Arial,sans-serif;font-size:11pt">{paras}</div></body></html>'
-
-
 def quote(text: str, who: str, t: datetime) -> str:
     lines = "\n".join("> " + ln if ln else ">" for ln in text.strip().split("\n"))
     return f"\n\n{t.strftime('%d.%m.%Y %H:%M')}, {who} пише:\n{lines}\n"
@@ -1530,8 +1051,7 @@ def customer_mail(mb, rng, cust, subject, text, t, attachments=(), in_reply_to=N
     name = rng.choice(
         [f"{cust['_first']} {cust['_last']}", f"{cust['_last']} {cust['_first']}", None]
     )
-    msg = build_mail(
-        mb,
+    msg = mb.build_mail(
         frm=(name, cust["emails"][0]),
         to=[(None, MAILBOX_ADDR[MAILBOX])],
         subject=subject,
@@ -1550,8 +1070,7 @@ def customer_mail(mb, rng, cust, subject, text, t, attachments=(), in_reply_to=N
 
 
 def team_mail(mb, agent_name, to, subject, text, t, attachments=(), in_reply_to=None, cc=()):
-    msg = build_mail(
-        mb,
+    msg = mb.build_mail(
         frm=(MAILBOX_NAME[MAILBOX], MAILBOX_ADDR[MAILBOX]),
         to=[to],
         subject=subject,
@@ -1787,8 +1306,7 @@ def mails(data: Data, mb, bank_resend, questions):
         ts = t + timedelta(minutes=r.randint(25, 110))
         if ts > END:
             continue
-        sup = build_mail(
-            mb,
+        sup = mb.build_mail(
             frm=(SUPERVISOR[0], SUPERVISOR[1]),
             to=[(None, MAILBOX_ADDR[MAILBOX])],
             subject=f"Re: Питання клієнта по замовленню №{o['id']}",
@@ -1864,8 +1382,7 @@ def mails(data: Data, mb, bank_resend, questions):
             f'<table border="1" cellpadding="4"><tr><th>Товар</th><th>Артикул</th><th>К-сть</th><th>Ціна</th></tr>{rows}</table>'
             f"<p><b>Разом: {uah(o['total'])} грн</b></p></body></html>"
         )
-        msg = build_mail(
-            mb,
+        msg = mb.build_mail(
             frm=("Magna", f"noreply@{SITE}"),
             to=[(None, MAILBOX_ADDR[MAILBOX])],
             subject=f"{SHOP}: Нове замовлення № {o['id']}",
@@ -1912,33 +1429,19 @@ def bounces(data: Data, mb, avoid: set):
         "plain",
         "us-ascii",
     )
-    ds = MIMEBase("message", "delivery-status")
-    del ds["MIME-Version"]
-    pm, pr = Message(), Message()
-    pm["Reporting-MTA"] = f"dns; mail.{SITE}"
-    pm["Arrival-Date"] = format_datetime(t)
-    pr["Final-Recipient"] = f"rfc822; {bad}"
-    pr["Action"] = "failed"
-    pr["Status"] = "5.1.2"
-    pr["Diagnostic-Code"] = (
-        "X-Postfix; Host or domain name not found. Name service error for name=exmaple.ua type=MX: Host not found"
+    ds = delivery_status(
+        [("Reporting-MTA", f"dns; mail.{SITE}"), ("Arrival-Date", format_datetime(t))],
+        [
+            ("Final-Recipient", f"rfc822; {bad}"),
+            ("Action", "failed"),
+            ("Status", "5.1.2"),
+            (
+                "Diagnostic-Code",
+                "X-Postfix; Host or domain name not found. Name service error for name=exmaple.ua type=MX: Host not found",
+            ),
+        ],
     )
-    ds.set_payload([pm, pr])
-    rep = MIMEMultipart("report", boundary=mb.boundary("plain"), report_type="delivery-status")
-    rep.attach(human)
-    rep.attach(ds)
-    rep.attach(MIMEMessage(orig))
-    for k, v in (
-        ("Message-ID", mb.msgid(tb, f"mail.{SITE}")),
-        ("Date", format_datetime(tb)),
-        ("From", f"MAILER-DAEMON@mail.{SITE} (Mail Delivery System)"),
-        ("To", MAILBOX_ADDR[MAILBOX]),
-        ("Subject", "Undelivered Mail Returned to Sender"),
-        ("Auto-Submitted", "auto-replied"),
-    ):
-        rep[k] = v
-    rep._intended = {"subject": "Undelivered Mail Returned to Sender", "text": bad}
-    mb.add(MAILBOX, "INBOX", tb, rep)
+    mb.add_bounce(MAILBOX, tb, f"mail.{SITE}", human, ds, orig, bad, MAILBOX_ADDR[MAILBOX])
     # 2) exim-style free-text bounce (mailbox does not exist)
     c = o2["_cust"]
     bad2 = c["emails"][0].replace("@", ".ua@", 1) if r.random() < 0.5 else "x" + c["emails"][0]
@@ -1962,8 +1465,7 @@ def bounces(data: Data, mb, avoid: set):
         f"------ This is a copy of the message, including all the headers. ------\n\n"
         + orig2.as_bytes().decode("ascii", "replace")
     )
-    m = build_mail(
-        mb,
+    m = mb.build_mail(
         frm=("Mail Delivery System", f"Mailer-Daemon@relay.{SITE}"),
         to=[(None, MAILBOX_ADDR[MAILBOX])],
         subject="Mail delivery failed: returning message to sender",
@@ -2048,16 +1550,6 @@ def hold_notes(data: Data):
         )
 
 
-def public(d: dict) -> dict:
-    return {k: v for k, v in d.items() if not k.startswith("_")}
-
-
-def write_jsonl(name: str, rows: list[dict]):
-    with open(OUT / f"{name}.jsonl", "w", encoding="utf-8", newline="\n") as f:
-        for row in rows:
-            f.write(json.dumps(public(row), ensure_ascii=False) + "\n")
-
-
 def write_master(data: Data) -> int:
     rows = sorted(data.cdr, key=lambda c: (c["start"], c["src"], c["dst"]))
     buf = io.StringIO()
@@ -2096,25 +1588,6 @@ def write_master(data: Data) -> int:
     return seq - 4180
 
 
-def write_mail(mb) -> dict:
-    counts: dict[str, int] = {}
-    groups: dict[tuple[str, str], list] = {}
-    for box, folder, t, msg in mb.items:
-        if t > END:
-            continue
-        groups.setdefault((box, folder), []).append((t, msg))
-    for (box, folder), lst in sorted(groups.items()):
-        lst.sort(key=lambda x: (x[0], x[1]["Message-ID"]))
-        d = OUT / "mail" / box if folder == "INBOX" else OUT / "mail" / box / folder
-        d.mkdir(parents=True, exist_ok=True)
-        for i, (_t, msg) in enumerate(lst, 1):
-            data = msg.as_bytes()
-            (d / f"{i:04d}.eml").write_bytes(data)
-            check_mail(data, msg._intended, d / f"{i:04d}.eml")
-        counts[f"{box}/{folder}"] = len(lst)
-    return counts
-
-
 def finalize(data: Data):
     for o in data.orders:
         o["status_history"].sort(key=lambda h: h["at"])
@@ -2138,7 +1611,7 @@ def main():
     OUT.mkdir(parents=True)
     data = Data()
     generate_orders(data)
-    mb = MailBox()
+    mb = MailBox(rng_for("mail"))
     bank_resend, questions, violations = run_queue(data, mb)
     payments_and_other_orders(data)
     special = violations["few"] | violations["gap"]
@@ -2148,13 +1621,15 @@ def main():
     other_calls(data)
     hold_notes(data)
     finalize(data)
-    write_jsonl("customers", sorted(data.customers, key=lambda c: int(c["id"])))
-    write_jsonl("orders", sorted(data.orders, key=lambda o: o["id"]))
+    write_jsonl(
+        OUT / "customers.jsonl", map(public, sorted(data.customers, key=lambda c: int(c["id"])))
+    )
+    write_jsonl(OUT / "orders.jsonl", map(public, sorted(data.orders, key=lambda o: o["id"])))
     attempts = sorted(data.attempts, key=lambda a: (a["_t"], a["target"]))
     for i, a in enumerate(attempts, 1):
         a["id"] = f"CA-{i:05d}"
-    write_jsonl("call_attempts", [{"id": a["id"], **public(a)} for a in attempts])
-    write_jsonl("notes", sorted(data.notes, key=lambda n: n["at"]))
+    write_jsonl(OUT / "call_attempts.jsonl", [{"id": a["id"], **public(a)} for a in attempts])
+    write_jsonl(OUT / "notes.jsonl", map(public, sorted(data.notes, key=lambda n: n["at"])))
     stock = stock_qty()
     with open(OUT / "stock.csv", "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f, delimiter=";", lineterminator="\n")
@@ -2162,7 +1637,7 @@ def main():
         for c in CATALOGUE:
             w.writerow([c[0], c[2], stock[c[0]]])
     n_cdr = write_master(data)
-    counts = write_mail(mb)
+    counts = mb.write(OUT, END)
     (OUT / "manifest.toml").write_text(
         'anchor = "2026-01-14"\n'
         'timezone = "Europe/Kyiv"\n'

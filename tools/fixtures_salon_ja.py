@@ -8,40 +8,49 @@ mails from the (made-up) online booking service "STORES 予約", website-form
 mails, direct inquiries, threads with the team's replies (Sent folder),
 vendor mails, solicitation spam, bounces and product orders.
 
-Mails carry no labels: labels are computed later by the rules written to
+Mails carry no labels: labels are computed later by the mail rules of
 fixtures/profiles/salon-ja.toml.
 
-    python tools/fixtures_salon_ja.py      # rewrites fixtures/salon-ja/ and the profile
+    python tools/fixtures_salon_ja.py      # rewrites fixtures/salon-ja/ (the profile file is kept by hand)
 """
 # ruff: noqa: E501  (data tables and native-language text)
 
 from __future__ import annotations
 
-import base64
 import email
-import hashlib
 import json
 import random
 import shutil
-import struct
-import zlib
 from datetime import date, datetime, timedelta, timezone
-from email.charset import BASE64, QP, Charset
 from email.message import Message
-from email.mime.application import MIMEApplication
-from email.mime.base import MIMEBase
-from email.mime.image import MIMEImage
 from email.mime.message import MIMEMessage
 from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
 from email.policy import compat32
 from email.utils import format_datetime
 from pathlib import Path
 
+from fixturelib import (
+    Mailer,
+    addr,
+    attach,
+    boundary,
+    delivery_status,
+    fake_xlsx,
+    finalize,
+    html_doc,
+    iso,
+    pdf_bytes,
+    png_bytes,
+    text_part,
+    text_to_html,
+    write_json,
+    write_jsonl,
+    write_maildir,
+)
+
 PROFILE = "salon-ja"
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "fixtures" / PROFILE
-PROFILE_TOML = ROOT / "fixtures" / "profiles" / f"{PROFILE}.toml"
 
 TZ = timezone(timedelta(hours=9))
 ANCHOR = date(2026, 1, 14)
@@ -63,15 +72,12 @@ CENTRE_TEL = "03-6380-4127"
 MX_HOST = "mx.google.com"  # the receiving server named in Received headers
 
 rng = random.Random(20260114)
+mailer = Mailer(rng, MX_HOST, INBOX_ADDR)
 
 
 # ===================================================================== helpers
 def at(d: date, h: int, m: int, s: int = 0) -> datetime:
     return datetime(d.year, d.month, d.day, h, m, s, tzinfo=TZ)
-
-
-def iso(x: datetime | None) -> str | None:
-    return None if x is None else x.isoformat()
 
 
 def wchoice(pairs):
@@ -96,227 +102,13 @@ def is_weekday(d: date) -> bool:
     return d.weekday() < 5
 
 
-def write_jsonl(name: str, rows: list[dict]) -> None:
-    with open(OUT / f"{name}.jsonl", "w", encoding="utf-8", newline="\n") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-
-
-# ---------------------------------------------------------------- mail helpers
-HDR_LABEL = {"iso-2022-jp": "ISO-2022-JP", "utf-8": "UTF-8"}
-
-
-def enc_header(text: str, cs: str = "utf-8", room: int = 40) -> str:
-    """RFC 2047 B-encoded words, each a self-contained run in ``cs``.
-
-    ``room`` = base64 characters per word (40 keeps 'Subject: ' + the first word under 78 columns).
-    """
-    if text.isascii():
-        return text
-    label = HDR_LABEL.get(cs, cs.upper())
-    prefix = f"=?{label}?B?"
-    words, chunk = [], ""
-    for ch in text:
-        cand = chunk + ch
-        if chunk and len(base64.b64encode(cand.encode(cs))) > room:
-            words.append(chunk)
-            chunk = ch
-        else:
-            chunk = cand
-    if chunk:
-        words.append(chunk)
-    return "\n ".join(f"{prefix}{base64.b64encode(w.encode(cs)).decode()}?=" for w in words)
-
-
-def addr(name: str | None, address: str, cs: str = "utf-8") -> str:
-    if not name:
-        return address
-    if name.isascii():
-        return f'"{name}" <{address}>' if any(c in name for c in ',.;:()') else f"{name} <{address}>"
-    # one encoded word per space-separated token: some parsers keep the blank
-    # between adjacent encoded words inside a display name
-    words = [enc_header(tok, cs, room=56) if not tok.isascii() else tok for tok in name.split(" ")]
-    return f"{' '.join(words)} <{address}>"
-
-
-def text_part(body: str, subtype: str = "plain", cs: str = "utf-8", cte: str = "base64") -> MIMEText:
-    if cs in ("iso-2022-jp", "us-ascii"):
-        body.encode(cs)  # fail loudly on characters the charset lacks
-        return MIMEText(body, subtype, cs)
-    c = Charset(cs)
-    c.body_encoding = QP if cte == "qp" else BASE64
-    return MIMEText(body, subtype, c)
-
-
-def html_doc(body_html: str, cs: str = "utf-8") -> str:
-    return (
-        "<!DOCTYPE html>\n<html><head><meta http-equiv=\"Content-Type\" "
-        f"content=\"text/html; charset={cs}\"></head>\n<body>\n{body_html}\n</body></html>\n"
-    )
-
-
-def text_to_html(text: str) -> str:
-    esc = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return "<div style=\"font-family:sans-serif;font-size:14px\">" + esc.replace("\n", "<br>\n") + "</div>"
-
-
-def boundary(seed: str, style: str = "gmail") -> str:
-    h = hashlib.sha1(seed.encode()).hexdigest()
-    if style == "gmail":
-        return "000000000000" + h[:12]
-    if style == "outlook":
-        return "_000_" + h[:20].upper() + "_"
-    return "----=_Part_" + str(int(h[:6], 16)) + "_" + h[6:16] + ".1768300000000"
-
-
-ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-
-
-def new_msgid(t: datetime, style: str, domain: str) -> str:
-    if style == "gmail":
-        s = "".join(rng.choice(ALNUM) for _ in range(36))
-        return f"<CA{s}@mail.gmail.com>"
-    stamp = t.strftime("%Y%m%d%H%M%S")
-    s = "".join(rng.choice("0123456789abcdef") for _ in range(10))
-    return f"<{stamp}.{s}@{domain}>"
-
-
-def finalize(msg: Message, headers: list[tuple[str, str | None]]) -> Message:
-    content = list(msg.items())
-    for k in {k for k, _ in content}:
-        del msg[k]
-    for k, v in headers:
-        if v is not None:
-            msg[k] = v
-    msg["MIME-Version"] = "1.0"
-    for k, v in content:
-        if k.lower() != "mime-version":
-            msg[k] = v
-    for part in msg.walk():
-        if part is not msg and part.get("MIME-Version"):
-            del part["MIME-Version"]
-    return msg
-
-
-def received(host: str, ip: str, t: datetime, rcpt: str) -> str:
-    sid = hashlib.md5((host + t.isoformat() + rcpt).encode()).hexdigest()[:16]
-    return (
-        f"from {host} ({host} [{ip}])\n        by {MX_HOST} with ESMTPS id {sid}\n"
-        f"        for <{rcpt}>; {format_datetime(t)}"
-    )
-
-
-def png_bytes(w: int = 8, h: int = 8, rgb=(200, 160, 120)) -> bytes:
-    raw = b"".join(b"\x00" + bytes(rgb) * w for _ in range(h))
-
-    def chunk(tag, data):
-        c = struct.pack(">I", len(data)) + tag + data
-        return c + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(raw, 9))
-        + chunk(b"IEND", b"")
-    )
-
-
-def pdf_bytes(title: str) -> bytes:
-    t = title.encode("ascii", "replace")
-    body = b"BT /F1 12 Tf 40 780 Td (" + t + b") Tj ET"
-    objs = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length " + str(len(body)).encode() + b" >>\nstream\n" + body + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = b"%PDF-1.4\n"
-    offs = []
-    for i, o in enumerate(objs, 1):
-        offs.append(len(out))
-        out += str(i).encode() + b" 0 obj\n" + o + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 " + str(len(objs) + 1).encode() + b"\n0000000000 65535 f \n"
-    for o in offs:
-        out += f"{o:010d} 00000 n \n".encode()
-    out += b"trailer\n<< /Size " + str(len(objs) + 1).encode() + b" /Root 1 0 R >>\nstartxref\n"
-    out += str(xref).encode() + b"\n%%EOF\n"
-    return out
-
-
-def fake_xlsx(seed: str) -> bytes:
-    # A small stand-in: a ZIP local-file header signature followed by filler.
-    h = hashlib.sha256(seed.encode()).digest()
-    return b"PK\x03\x04\x14\x00\x06\x00" + h * 24
-
-
-def attach(data: bytes, maintype: str, subtype: str, filename: str, cs: str = "utf-8") -> MIMEBase:
-    if maintype == "image":
-        part = MIMEImage(data, subtype)
-    else:
-        part = MIMEApplication(data, subtype)
-    if filename.isascii():
-        part.add_header("Content-Disposition", "attachment", filename=filename)
-    else:
-        part.add_header("Content-Disposition", "attachment", filename=(cs, "", filename))
-        part.set_param("name", enc_header(filename, cs))
-    return part
-
-
-def body_part(text: str | None, html: str | None, cs: str, cte: str, seed: str, style: str):
-    if text is not None and html is not None:
-        alt = MIMEMultipart("alternative", boundary=boundary(seed + "alt", style))
-        alt.attach(text_part(text, "plain", cs, cte))
-        alt.attach(text_part(html, "html", cs, cte))
-        return alt
-    if html is not None:
-        return text_part(html, "html", cs, cte)
-    return text_part(text or "", "plain", cs, cte)
-
-
-def build_mail(
-    *, t: datetime, frm: str, to: str, subject: str, cs: str = "utf-8", cte: str = "base64",
-    text: str | None = None, html: str | None = None, attachments=(), msgid: str,
-    in_reply_to: str | None = None, references: list[str] | None = None,
-    reply_to: str | None = None, cc: str | None = None, style: str = "gmail",
-    extra_headers: list[tuple[str, str]] = (), inbound: tuple[str, str] | None = None,
-    return_path: str | None = None, x_mailer: str | None = None,
-) -> Message:
-    root = body_part(text, html, cs, cte, msgid, style)
-    if attachments:
-        mixed = MIMEMultipart("mixed", boundary=boundary(msgid + "mixed", style))
-        mixed.attach(root)
-        for a in attachments:
-            mixed.attach(a)
-        root = mixed
-    headers: list[tuple[str, str | None]] = []
-    if inbound:
-        headers.append(("Return-Path", f"<{return_path}>" if return_path is not None else None))
-        headers.append(("Received", received(inbound[0], inbound[1], t, INBOX_ADDR)))
-    headers += [
-        ("Date", format_datetime(t)),
-        ("From", frm),
-        ("To", to),
-        ("Cc", cc),
-        ("Reply-To", reply_to),
-        ("Subject", enc_header(subject, cs)),
-        ("Message-ID", msgid),
-        ("In-Reply-To", in_reply_to),
-        ("References", " ".join(references) if references else None),
-        ("X-Mailer", x_mailer),
-    ]
-    headers += list(extra_headers)
-    return finalize(root, headers)
-
-
 def quote(text: str, t: datetime, who: str) -> str:
     q = "\n".join(("> " + ln) if ln else ">" for ln in text.rstrip("\n").split("\n"))
     return f"\n{jp_date_long(t.date())} {hm(t)} {who}:\n{q}\n"
 
 
 # ======================================================================= data
+# fmt: off
 SURNAMES = [
     ("佐藤", "サトウ", "sato"), ("鈴木", "スズキ", "suzuki"), ("高橋", "タカハシ", "takahashi"),
     ("田中", "タナカ", "tanaka"), ("伊藤", "イトウ", "ito"), ("渡辺", "ワタナベ", "watanabe"),
@@ -362,8 +154,10 @@ GIVEN_M = [
     ("雄一", "ユウイチ", "yuichi"), ("修", "オサム", "osamu"), ("亮", "リョウ", "ryo"),
     ("健一", "ケンイチ", "kenichi"), ("博之", "ヒロユキ", "hiroyuki"), ("哲也", "テツヤ", "tetsuya"),
 ]
+# fmt: on
 
 # code, region, store, address, phone, open, close, rooms [(name, kind, capacity)], weight
+# fmt: off
 STORES = [
     ("SJK", "関東", "新宿店", "東京都新宿区西新宿7-12-3 第二みどりビル5F", "03-5338-4127", "10:00", "22:00",
      [("個室1", "個室", 1), ("個室2", "個室", 1), ("個室3", "個室", 1), ("個室4", "個室", 1),
@@ -386,6 +180,7 @@ STORES = [
     ("NGY", "東海", "名古屋栄店", "愛知県名古屋市中区栄3-18-2 栄MTビル4F", "052-241-8816", "10:00", "21:00",
      [("個室1", "個室", 1), ("個室2", "個室", 1), ("個室3", "個室", 1)], 8),
 ]
+# fmt: on
 STORE_BY_NAME = {s[2]: s for s in STORES}
 
 
@@ -450,13 +245,17 @@ def landline(store_name: str) -> str:
     return p
 
 
+# fmt: off
 EMAIL_DOMAINS = [
     ("example.jp", 20), ("example.com", 9), ("example.ne.jp", 8), ("gmail.com", 16),
     ("yahoo.co.jp", 8), ("icloud.com", 6), ("docomo.ne.jp", 12), ("ezweb.ne.jp", 8),
     ("au.com", 6), ("softbank.ne.jp", 5), ("i.softbank.jp", 2),
 ]
+# fmt: on
 CARRIERS = ["docomo.ne.jp", "ezweb.ne.jp", "au.com", "softbank.ne.jp", "i.softbank.jp"]
+# fmt: off
 CUTE = ["sakura", "happy", "smile", "hana", "nyan", "star", "momo", "cafe", "rose", "blue", "lemon", "mint"]
+# fmt: on
 
 
 def new_email(rom_s: str, rom_g: str, domain: str | None = None) -> str:
@@ -492,12 +291,14 @@ def pick_store() -> str:
     return rng.choices([s[2] for s in STORES], weights=[s[8] for s in STORES], k=1)[0]
 
 
+# fmt: off
 NOTE_PLAIN = [
     "腰痛持ち。強揉みは苦手。", "デスクワーク。肩・首のこり強い。", "左膝に古傷あり、うつ伏せ長時間NG。",
     "施術中の会話少なめ希望。", "担当指名なし。", "花粉症の時期はフェイスクッション交換希望。",
     "初回アンケート：姿勢改善目的。", "回数券（10回）購入済み。", "産後6か月。骨盤矯正希望。",
     "ヘッドスパのオプション好評。", "冷え性。室温高めに。", "",
 ]
+# fmt: on
 
 
 def make_customers(n: int = 264) -> list[dict]:
@@ -522,7 +323,9 @@ def make_customers(n: int = 264) -> list[dict]:
         other = ""
         x = rng.random()
         if x < 0.09:
-            alt = new_email(sr, gr, rng.choice(["example.jp", "example.com", "gmail.com", "yahoo.co.jp"]))
+            alt = new_email(
+                sr, gr, rng.choice(["example.jp", "example.com", "gmail.com", "yahoo.co.jp"])
+            )
             notes = (notes + " " if notes else "") + f"PCメール {alt}（携帯に届かない時はこちら）"
         elif x < 0.14:
             alt = new_email(sr, gr, rng.choice(CARRIERS))
@@ -532,40 +335,60 @@ def make_customers(n: int = 264) -> list[dict]:
         elif x < 0.23:
             notes = (notes + " " if notes else "") + f"勤務先 {landline(store)} 平日10-17時"
         if rng.random() < 0.25:
-            other = rng.choice(["来店きっかけ：Instagram", "来店きっかけ：ホットペッパー", "来店きっかけ：友人紹介",
-                                "来店きっかけ：チラシ", "来店きっかけ：Googleマップ", "紹介者：会員"])
-        created = datetime(2019, 4, 1, tzinfo=TZ) + timedelta(minutes=rng.randint(0, 60 * 24 * 2440))
+            other = rng.choice(
+                [
+                    "来店きっかけ：Instagram",
+                    "来店きっかけ：ホットペッパー",
+                    "来店きっかけ：友人紹介",
+                    "来店きっかけ：チラシ",
+                    "来店きっかけ：Googleマップ",
+                    "紹介者：会員",
+                ]
+            )
+        created = datetime(2019, 4, 1, tzinfo=TZ) + timedelta(
+            minutes=rng.randint(0, 60 * 24 * 2440)
+        )
         created = created.replace(second=0)
         if created > at(ANCHOR - timedelta(days=20), 20, 0):
-            created = at(ANCHOR - timedelta(days=20 + rng.randint(0, 60)), rng.randint(10, 20), rng.choice([0, 15, 30, 45]))
-        updated = min(created + timedelta(days=rng.randint(0, 900), minutes=rng.randint(0, 600)),
-                      at(ANCHOR - timedelta(days=rng.randint(1, 30)), rng.randint(10, 21), rng.randint(0, 59)))
+            created = at(
+                ANCHOR - timedelta(days=20 + rng.randint(0, 60)),
+                rng.randint(10, 20),
+                rng.choice([0, 15, 30, 45]),
+            )
+        updated = min(
+            created + timedelta(days=rng.randint(0, 900), minutes=rng.randint(0, 600)),
+            at(
+                ANCHOR - timedelta(days=rng.randint(1, 30)), rng.randint(10, 21), rng.randint(0, 59)
+            ),
+        )
         if updated < created:
             updated = created
         visits = rng.randint(1, 48)
-        rows.append({
-            "id": f"PM-{pm:06d}",
-            "name": f"{sk}{sep}{gk}",
-            "name_kana": f"{skana} {gkana}",
-            "company": None,
-            "region": region,
-            "store": store,
-            "language": "ja",
-            "notes": notes,
-            "other": other,
-            "created_at": iso(created),
-            "updated_at": iso(updated),
-            "phones": phones,
-            "emails": emails,
-            "extra": {
-                "pm_id": f"{pm:06d}",
-                "gender": gender,
-                "rank": "ゴールド" if visits > 30 else ("シルバー" if visits > 12 else "一般"),
-                "visits": visits,
-                "dm_ok": rng.random() < 0.7,
-                "_rom": [sr, gr],
-            },
-        })
+        rows.append(
+            {
+                "id": f"PM-{pm:06d}",
+                "name": f"{sk}{sep}{gk}",
+                "name_kana": f"{skana} {gkana}",
+                "company": None,
+                "region": region,
+                "store": store,
+                "language": "ja",
+                "notes": notes,
+                "other": other,
+                "created_at": iso(created),
+                "updated_at": iso(updated),
+                "phones": phones,
+                "emails": emails,
+                "extra": {
+                    "pm_id": f"{pm:06d}",
+                    "gender": gender,
+                    "rank": "ゴールド" if visits > 30 else ("シルバー" if visits > 12 else "一般"),
+                    "visits": visits,
+                    "dm_ok": rng.random() < 0.7,
+                    "_rom": [sr, gr],
+                },
+            }
+        )
     return rows
 
 
@@ -592,20 +415,26 @@ def make_staff() -> tuple[list[dict], dict[str, list[dict]]]:
                 "store": name,
                 "role": "店長" if j == 0 else "セラピスト",
                 "services": services,
-                "extra": {"region": region, "name_kana": f"{skana} {gkana}", "skills": skills,
-                          "days_off": sorted(rng.sample(range(7), 2))},
+                "extra": {
+                    "region": region,
+                    "name_kana": f"{skana} {gkana}",
+                    "skills": skills,
+                    "days_off": sorted(rng.sample(range(7), 2)),
+                },
             }
             rows.append(row)
             by_store[name].append(row)
     for key, sk, gk, role, shift in HQ_TEAM:
-        rows.append({
-            "id": f"HQ-{key}",
-            "name": f"{sk} {gk}",
-            "store": "本部",
-            "role": role,
-            "services": [],
-            "extra": {"shift": shift, "staff_label": f"対応スタッフ/{sk}", "agent_id": key},
-        })
+        rows.append(
+            {
+                "id": f"HQ-{key}",
+                "name": f"{sk} {gk}",
+                "store": "本部",
+                "role": role,
+                "services": [],
+                "extra": {"shift": shift, "staff_label": f"対応スタッフ/{sk}", "agent_id": key},
+            }
+        )
     return rows, by_store
 
 
@@ -614,8 +443,14 @@ def make_rooms() -> tuple[list[dict], dict[str, list[dict]]]:
     for code, region, name, _a, _p, _o, _c, rooms, _w in STORES:
         by_store[name] = []
         for j, (rname, kind, cap) in enumerate(rooms, 1):
-            row = {"id": f"RM-{code}-{j}", "store": name, "name": rname, "kind": kind, "capacity": cap,
-                   "extra": {"region": region}}
+            row = {
+                "id": f"RM-{code}-{j}",
+                "store": name,
+                "name": rname,
+                "kind": kind,
+                "capacity": cap,
+                "extra": {"region": region},
+            }
             rows.append(row)
             by_store[name].append(row)
     return rows, by_store
@@ -643,8 +478,11 @@ def allocate(store: str, menu, start: datetime, staff_by_store, rooms_by_store, 
     op, cl = store_hours(store, start.date())
     if start < op or end > cl:
         return None
-    therapists = [s for s in staff_by_store[store] if menu[0] in s["services"]
-                  and start.weekday() not in s["extra"]["days_off"]]
+    therapists = [
+        s
+        for s in staff_by_store[store]
+        if menu[0] in s["services"] and start.weekday() not in s["extra"]["days_off"]
+    ]
     if staff_pref:
         therapists = [s for s in therapists if s["id"] == staff_pref] or therapists
     rng.shuffle(therapists)
@@ -672,9 +510,11 @@ def random_slot(store: str, d: date, minutes: int) -> datetime:
     return rng.choices(slots, weights=w, k=1)[0]
 
 
+# fmt: off
 RES_NOTES = ["", "", "", "", "", "腰痛がひどいです。", "初めてです。よろしくお願いします。", "強めが好みです。",
              "妊娠20週です。", "肩から首にかけてつらいです。", "駐車場はありますか？", "前回と同じ担当の方希望です。",
              "仕事帰りなので少し遅れるかもしれません。", "クーポン利用します。"]
+# fmt: on
 
 
 def status_for(start: datetime, cancel_p: float = 0.08, noshow_p: float = 0.03) -> str:
@@ -688,7 +528,9 @@ def status_for(start: datetime, cancel_p: float = 0.08, noshow_p: float = 0.03) 
     return "キャンセル" if r < cancel_p else "予約確定"
 
 
-def make_reservation(cust, store, menu, slot, channel, created, notes="", email_override=None, new_person=None):
+def make_reservation(
+    cust, store, menu, slot, channel, created, notes="", email_override=None, new_person=None
+):
     start, end, staff_id, room_id = slot
     if cust:
         name = cust["name"].replace("\u3000", " ")
@@ -700,8 +542,14 @@ def make_reservation(cust, store, menu, slot, channel, created, notes="", email_
         cid = None
     status = status_for(start)
     updated = created
-    extra = {"price": menu[2], "minutes": menu[1], "region": STORE_BY_NAME[store][1],
-             "payment": rng.choice(["現地決済", "現地決済", "事前カード決済"]) if channel == "STORES" else "現地決済"}
+    extra = {
+        "price": menu[2],
+        "minutes": menu[1],
+        "region": STORE_BY_NAME[store][1],
+        "payment": rng.choice(["現地決済", "現地決済", "事前カード決済"])
+        if channel == "STORES"
+        else "現地決済",
+    }
     if status == "キャンセル":
         lo, hi = created, min(start - timedelta(minutes=30), END_DT)
         if hi <= lo:
@@ -711,7 +559,9 @@ def make_reservation(cust, store, menu, slot, channel, created, notes="", email_
             updated = lo + timedelta(minutes=rng.randint(1, max(1, span)))
             updated = updated.replace(second=0)
             extra["cancelled_at"] = iso(updated)
-            extra["cancel_via"] = "STORES" if channel == "STORES" else rng.choice(["電話", "メール"])
+            extra["cancel_via"] = (
+                "STORES" if channel == "STORES" else rng.choice(["電話", "メール"])
+            )
     elif status in ("来店済み", "無断キャンセル"):
         updated = end + timedelta(minutes=rng.randint(5, 40))
     if cid is None:
@@ -766,7 +616,11 @@ def main() -> None:
             menu = rng.choices(MENUS, weights=MENU_WEIGHTS, k=1)[0]
             if cust and menu[0].startswith("【初回限定】"):
                 continue
-            lead = lead_days if lead_days is not None else rng.choice([0, 1, 1, 2, 2, 3, 4, 5, 6, 7, 9, 12, 14])
+            lead = (
+                lead_days
+                if lead_days is not None
+                else rng.choice([0, 1, 1, 2, 2, 3, 4, 5, 6, 7, 9, 12, 14])
+            )
             d = created.date() + timedelta(days=lead)
             if d > ANCHOR + timedelta(days=14):
                 continue
@@ -779,14 +633,18 @@ def main() -> None:
             newp = None
             if cust is None:
                 newp, _ = new_person_tuple()
-            return make_reservation(cust, store, menu, slot, channel, created, rng.choice(RES_NOTES), new_person=newp)
+            return make_reservation(
+                cust, store, menu, slot, channel, created, rng.choice(RES_NOTES), new_person=newp
+            )
         return None
 
     # created before the window (appointments inside the window or later)
     for _ in range(150):
         d = START + timedelta(days=rng.randint(0, 22))
         lead = rng.randint(7, 40)
-        created = at(d - timedelta(days=lead), rng.randint(7, 23), rng.randint(0, 59), rng.randint(0, 59))
+        created = at(
+            d - timedelta(days=lead), rng.randint(7, 23), rng.randint(0, 59), rng.randint(0, 59)
+        )
         if created >= at(START, 0, 0):
             created = at(START - timedelta(days=1), rng.randint(9, 22), rng.randint(0, 59))
         ch = wchoice([("STORES", 60), ("電話", 25), ("店頭", 15)])
@@ -801,7 +659,41 @@ def main() -> None:
         for _ in range(n):
             ch = wchoice([("STORES", 55), ("電話", 27), ("店頭", 18)])
             if ch == "STORES":
-                h = wchoice([(h, w) for h, w in zip(range(24), [1, 1, 0, 0, 0, 0, 0, 1, 1, 3, 4, 4, 5, 5, 4, 4, 4, 4, 5, 6, 7, 8, 3, 2], strict=True)])
+                h = wchoice(
+                    [
+                        (h, w)
+                        for h, w in zip(
+                            range(24),
+                            [
+                                1,
+                                1,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                1,
+                                1,
+                                3,
+                                4,
+                                4,
+                                5,
+                                5,
+                                4,
+                                4,
+                                4,
+                                4,
+                                5,
+                                6,
+                                7,
+                                8,
+                                3,
+                                2,
+                            ],
+                            strict=True,
+                        )
+                    ]
+                )
             elif ch == "電話":
                 h = rng.randint(10, 20)
             else:
@@ -817,8 +709,12 @@ def main() -> None:
         if is_weekday(d):
             for _ in range(rng.randint(1, 3)):
                 prev = d - timedelta(days=1)
-                created = rng.choice([at(prev, rng.randint(22, 23), rng.randint(0, 59), rng.randint(0, 59)),
-                                      at(d, rng.randint(0, 7), rng.randint(0, 59), rng.randint(0, 59))])
+                created = rng.choice(
+                    [
+                        at(prev, rng.randint(22, 23), rng.randint(0, 59), rng.randint(0, 59)),
+                        at(d, rng.randint(0, 7), rng.randint(0, 59), rng.randint(0, 59)),
+                    ]
+                )
                 if created < at(START, 0, 0):
                     created = at(d, rng.randint(0, 7), rng.randint(0, 59), rng.randint(0, 59))
                 r = base_reservation(created, "STORES")
@@ -826,8 +722,13 @@ def main() -> None:
                     reservations.append(r)
 
     # a few changed STORES reservations (date/time moved)
-    stores_window = [r for r in reservations if r["channel"] == "STORES" and r["status"] == "予約確定"
-                     and r["created_at"] < at(ANCHOR - timedelta(days=2), 0, 0)]
+    stores_window = [
+        r
+        for r in reservations
+        if r["channel"] == "STORES"
+        and r["status"] == "予約確定"
+        and r["created_at"] < at(ANCHOR - timedelta(days=2), 0, 0)
+    ]
     for r in rng.sample(stores_window, 6):
         old = r["starts_at"]
         when = max(r["created_at"], at(START, 0, 0)) + timedelta(hours=rng.randint(2, 60))
@@ -871,12 +772,20 @@ def main() -> None:
     centre_from = addr(INBOX_NAME, INBOX_ADDR)
 
     def team_reply(t, to_addr, to_name, subject, body, parent_id, refs, agent):
-        mid = new_msgid(t, "gmail", "")
+        mid = mailer.new_msgid(t, "gmail", "")
         text = body + signature(agent)
-        m = build_mail(
-            t=t, frm=centre_from, to=addr(to_name, to_addr), subject=subject, cs="utf-8",
-            cte="base64", text=text, html=html_doc(text_to_html(text)), msgid=mid,
-            in_reply_to=parent_id, references=refs + [parent_id],
+        m = mailer.build_mail(
+            t=t,
+            frm=centre_from,
+            to=addr(to_name, to_addr),
+            subject=subject,
+            cs="utf-8",
+            cte="base64",
+            text=text,
+            html=html_doc(text_to_html(text)),
+            msgid=mid,
+            in_reply_to=parent_id,
+            references=refs + [parent_id],
         )
         add_sent(t, m)
         return mid, m, text
@@ -892,22 +801,34 @@ def main() -> None:
         }[kind]
         s, e = r["starts_at"], r["ends_at"]
         lines = [
-            f"和楽 {store} ご担当者様", "", head, "",
-            "■予約番号", r["id"],
-            "■予約日時", f"{jp_date_long(s.date())} {hm(s)}〜{hm(e)}",
+            f"和楽 {store} ご担当者様",
+            "",
+            head,
+            "",
+            "■予約番号",
+            r["id"],
+            "■予約日時",
+            f"{jp_date_long(s.date())} {hm(s)}〜{hm(e)}",
         ]
         if kind == "change":
             old = datetime.fromisoformat(r["extra"]["changed_from"])
             old_end = old + (e - s)
             lines += ["■変更前の日時", f"{jp_date_long(old.date())} {hm(old)}〜{hm(old_end)}"]
         lines += [
-            "■メニュー", f"{r['service']}（{r['extra']['price']:,}円）",
-            "■担当スタッフ", st["name"],
-            "■お客様名", f"{r['customer_name']} 様",
-            "■電話番号", r["contact"],
-            "■メールアドレス", r["email"] or "（未登録）",
-            "■お支払い方法", r["extra"]["payment"],
-            "■備考", r["notes"] or "なし",
+            "■メニュー",
+            f"{r['service']}（{r['extra']['price']:,}円）",
+            "■担当スタッフ",
+            st["name"],
+            "■お客様名",
+            f"{r['customer_name']} 様",
+            "■電話番号",
+            r["contact"],
+            "■メールアドレス",
+            r["email"] or "（未登録）",
+            "■お支払い方法",
+            r["extra"]["payment"],
+            "■備考",
+            r["notes"] or "なし",
             "",
             "予約の詳細は管理画面からご確認ください。",
             f"https://manage.{BOOKING_DOMAIN}/reservations/{r['id']}",
@@ -919,21 +840,52 @@ def main() -> None:
         ]
         text = "\n".join(lines) + "\n"
         rows = "".join(
-            f"<tr><th style=\"text-align:left;background:#f4f4f4;padding:6px\">{lines[i][1:]}</th>"
-            f"<td style=\"padding:6px\">{lines[i + 1]}</td></tr>\n"
+            f'<tr><th style="text-align:left;background:#f4f4f4;padding:6px">{lines[i][1:]}</th>'
+            f'<td style="padding:6px">{lines[i + 1]}</td></tr>\n'
             for i in range(4, len(lines) - 10, 2)
             if lines[i].startswith("■")
         )
         html = html_doc(
             f"<p>和楽 {store} ご担当者様</p>\n<p>{head}</p>\n"
-            f"<table style=\"border-collapse:collapse;font-size:14px\">\n{rows}</table>\n"
-            f"<p><a href=\"https://manage.{BOOKING_DOMAIN}/reservations/{r['id']}\">管理画面で予約を確認する</a></p>\n"
-            "<p style=\"color:#888;font-size:12px\">※このメールは送信専用アドレスから送信しています。</p>\n"
-            "<p style=\"color:#888;font-size:12px\">STORES 予約</p>"
+            f'<table style="border-collapse:collapse;font-size:14px">\n{rows}</table>\n'
+            f'<p><a href="https://manage.{BOOKING_DOMAIN}/reservations/{r["id"]}">管理画面で予約を確認する</a></p>\n'
+            '<p style="color:#888;font-size:12px">※このメールは送信専用アドレスから送信しています。</p>\n'
+            '<p style="color:#888;font-size:12px">STORES 予約</p>'
         )
         return text, html
 
+    def booking_mail(
+        r, kind: str, t: datetime, what: str, cte="base64", html_only_p=0.0, when=True
+    ) -> str:
+        """A STORES 予約 notification about reservation ``r``; returns its Message-ID."""
+        text, html = booking_body(r, kind)
+        s = r["starts_at"]
+        subj = f"【和楽 {r['store']}】{what}" + (f"（{s.month}/{s.day} {hm(s)}〜）" if when else "")
+        mid = mailer.new_msgid(t, "plain", f"mail.{BOOKING_DOMAIN}")
+        if html_only_p and rng.random() < html_only_p:
+            text = None
+        add_in(
+            t,
+            mailer.build_mail(
+                t=t,
+                frm=addr(BOOKING_NAME, BOOKING_FROM),
+                to=INBOX_ADDR,
+                subject=subj,
+                cs="utf-8",
+                cte=cte,
+                text=text,
+                html=html,
+                msgid=mid,
+                style="mime",
+                inbound=(f"o1.mail.{BOOKING_DOMAIN}", "192.0.2.17"),
+                return_path=f"bounces+{rng.randint(100000, 999999)}@mail.{BOOKING_DOMAIN}",
+                extra_headers=[("X-Reservation-Id", r["id"])],
+            ),
+        )
+        return mid
+
     # ---- inquiries (direct mail and website form) -------------------------
+    # fmt: off
     QUESTIONS = [
         ("駐車場はありますか。車で伺いたいのですが。",
          "誠に恐れ入りますが、{store}には専用駐車場がございません。お近くのコインパーキングをご利用くださいませ。", "その他"),
@@ -964,6 +916,7 @@ def main() -> None:
         ("初回割引はネット予約でなくても使えますか。",
          "お電話・メールでのご予約でも初回限定価格が適用されます。", "メニュー・料金について"),
     ]
+    # fmt: on
     q_order = list(range(len(QUESTIONS)))
     rng.shuffle(q_order)
 
@@ -981,18 +934,38 @@ def main() -> None:
                 return c
         raise RuntimeError("no customer")
 
-    def customer_identity(kind_addr: str | None, existing: bool, store: str | None = None, pred=None):
+    def customer_identity(
+        kind_addr: str | None, existing: bool, store: str | None = None, pred=None
+    ):
         """Returns dict with name parts, address to write from, store, phone, customer."""
         if existing:
             c = pick_unique(pred or (lambda c: True))
             sk, gk = c["name"].replace("\u3000", " ").split(" ")
             sr, gr = c["extra"]["_rom"]
-            return {"cust": c, "sk": sk, "gk": gk, "kana": c["name_kana"], "sr": sr, "gr": gr,
-                    "email": c["emails"][0], "phone": c["phones"][0], "store": c["store"]}
+            return {
+                "cust": c,
+                "sk": sk,
+                "gk": gk,
+                "kana": c["name_kana"],
+                "sr": sr,
+                "gr": gr,
+                "email": c["emails"][0],
+                "phone": c["phones"][0],
+                "store": c["store"],
+            }
         (sk, skana, sr), (gk, gkana, gr), _g = person()
         e = new_email(sr, gr, kind_addr)
-        return {"cust": None, "sk": sk, "gk": gk, "kana": f"{skana} {gkana}", "sr": sr, "gr": gr,
-                "email": e, "phone": mobile(), "store": store or pick_store()}
+        return {
+            "cust": None,
+            "sk": sk,
+            "gk": gk,
+            "kana": f"{skana} {gkana}",
+            "sr": sr,
+            "gr": gr,
+            "email": e,
+            "phone": mobile(),
+            "store": store or pick_store(),
+        }
 
     def mail_style_for(address: str) -> tuple[str, str, str | None]:
         dom = address.split("@")[1]
@@ -1002,26 +975,49 @@ def main() -> None:
             return "utf-8", "gmail", None
         if dom in ("icloud.com",):
             return "utf-8", "apple", "iPhone Mail (22C152)"
-        return (rng.choice(["iso-2022-jp", "utf-8"]), "plain",
-                rng.choice([None, "Microsoft Outlook 16.0", "Thunderbird 128.6.0"]))
+        return (
+            rng.choice(["iso-2022-jp", "utf-8"]),
+            "plain",
+            rng.choice([None, "Microsoft Outlook 16.0", "Thunderbird 128.6.0"]),
+        )
 
-    def customer_mail(t, ident, subject, body, *, in_reply_to=None, refs=None, attachments=(), from_addr=None):
+    def customer_mail(
+        t, ident, subject, body, *, in_reply_to=None, refs=None, attachments=(), from_addr=None
+    ):
         a = from_addr or ident["email"]
         cs, style, xm = mail_style_for(a)
         dom = a.split("@")[1]
-        mid = new_msgid(t, "gmail", "") if style == "gmail" else new_msgid(t, "plain", dom)
+        mid = (
+            mailer.new_msgid(t, "gmail", "")
+            if style == "gmail"
+            else mailer.new_msgid(t, "plain", dom)
+        )
         name = f"{ident['sk']} {ident['gk']}" if rng.random() < 0.8 else None
         html = None
         if style in ("gmail", "apple") and rng.random() < 0.7:
             html = html_doc(text_to_html(body))
-        m = build_mail(
-            t=t, frm=addr(name, a, cs), to=INBOX_ADDR, subject=subject, cs=cs,
+        m = mailer.build_mail(
+            t=t,
+            frm=addr(name, a, cs),
+            to=INBOX_ADDR,
+            subject=subject,
+            cs=cs,
             cte=rng.choice(["base64", "qp"]) if cs == "utf-8" else "7bit",
-            text=body, html=html, attachments=attachments, msgid=mid,
-            in_reply_to=in_reply_to, references=refs, style=style if style != "apple" else "mime",
-            inbound=(f"mail-{dom.split('.')[0]}.{dom}" if style != "gmail" else "mail-sor-f41.google.com",
-                     f"203.0.113.{rng.randint(2, 250)}"),
-            return_path=a, x_mailer=xm,
+            text=body,
+            html=html,
+            attachments=attachments,
+            msgid=mid,
+            in_reply_to=in_reply_to,
+            references=refs,
+            style=style if style != "apple" else "mime",
+            inbound=(
+                f"mail-{dom.split('.')[0]}.{dom}"
+                if style != "gmail"
+                else "mail-sor-f41.google.com",
+                f"203.0.113.{rng.randint(2, 250)}",
+            ),
+            return_path=a,
+            x_mailer=xm,
         )
         add_in(t, m)
         return mid, m
@@ -1043,25 +1039,42 @@ def main() -> None:
             f"送信元IP：198.51.100.{rng.randint(2, 250)}\n"
             "このメールは https://www.waraku-seitai.example/contact/ から自動送信されています。\n"
         )
-        subject = "【和楽HP】ご予約リクエストがありました" if topic == "ご予約について" else "【和楽HP】お問い合わせがありました"
-        mid = new_msgid(t, "plain", DOMAIN)
-        m = build_mail(
-            t=t, frm=addr("整体サロン和楽 ホームページ", FORM_FROM, "iso-2022-jp"), to=INBOX_ADDR,
-            subject=subject, cs="iso-2022-jp", text=body, msgid=mid,
-            reply_to=typed_email, style="mime", inbound=(f"www.{DOMAIN}", "192.0.2.80"),
-            return_path=FORM_FROM, x_mailer="FormMail 1.92",
+        subject = (
+            "【和楽HP】ご予約リクエストがありました"
+            if topic == "ご予約について"
+            else "【和楽HP】お問い合わせがありました"
+        )
+        mid = mailer.new_msgid(t, "plain", DOMAIN)
+        m = mailer.build_mail(
+            t=t,
+            frm=addr("整体サロン和楽 ホームページ", FORM_FROM, "iso-2022-jp"),
+            to=INBOX_ADDR,
+            subject=subject,
+            cs="iso-2022-jp",
+            text=body,
+            msgid=mid,
+            reply_to=typed_email,
+            style="mime",
+            inbound=(f"www.{DOMAIN}", "192.0.2.80"),
+            return_path=FORM_FROM,
+            x_mailer="FormMail 1.92",
         )
         add_in(t, m)
         return mid, m, subject, body
 
     def customer_time(d: date, lo: int = 7, hi: int = 23) -> datetime:
-        h = wchoice([(h, 3 if 19 <= h <= 23 else 2 if 11 <= h <= 13 else 1) for h in range(lo, hi + 1)])
+        h = wchoice(
+            [(h, 3 if 19 <= h <= 23 else 2 if 11 <= h <= 13 else 1) for h in range(lo, hi + 1)]
+        )
         return at(d, h, rng.randint(0, 59), rng.randint(0, 59))
 
     def greeting(ident, store_named: bool) -> str:
         if ident["cust"] is not None:
-            return (f"いつも{ident['store']}でお世話になっております。" if store_named
-                    else "いつもお世話になっております。")
+            return (
+                f"いつも{ident['store']}でお世話になっております。"
+                if store_named
+                else "いつもお世話になっております。"
+            )
         return "はじめまして。" if rng.random() < 0.6 else "お世話になります。"
 
     def sign(ident, with_phone: bool) -> str:
@@ -1080,10 +1093,13 @@ def main() -> None:
         return at(d, h, rng.choice([0, 0, 30]))
 
     def menu_pick(store, existing=False):
-        ok = [i for i, m in enumerate(MENUS[:-1])
-              if not (existing and m[0].startswith("【初回限定】"))
-              and any(m[0] in st["services"] for st in staff_by_store[store])
-              and any(r["kind"] in m[3] for r in rooms_by_store[store])]
+        ok = [
+            i
+            for i, m in enumerate(MENUS[:-1])
+            if not (existing and m[0].startswith("【初回限定】"))
+            and any(m[0] in st["services"] for st in staff_by_store[store])
+            and any(r["kind"] in m[3] for r in rooms_by_store[store])
+        ]
         return MENUS[rng.choices(ok, weights=[MENU_WEIGHTS[i] for i in ok], k=1)[0]]
 
     def time_phrase(s: datetime) -> str:
@@ -1092,6 +1108,7 @@ def main() -> None:
         return rng.choice([f"{s.hour}時", hm(s), f"{s.hour}時頃"])
 
     # plans: (kind, outcome, day-of-month, address domain or None, existing?)
+    # fmt: off
     B_PLAN = [
         ("booked", 6), ("booked", 7), ("booked", 8), ("booked", 9), ("booked", 10), ("booked", 11),
         ("booked", 12), ("booked", 13), ("alt_booked", 8), ("alt_booked", 11),
@@ -1107,14 +1124,23 @@ def main() -> None:
         ("answered", 13), ("answered", 14), ("unanswered", 13), ("unanswered", 14),
         ("bounce_ezweb", 7), ("bounce_qmail", 11),
     ]
+    # fmt: on
 
     def slot_for_request(store, menu, s):
         return allocate(store, menu, s, staff_by_store, rooms_by_store)
 
     def book_from_thread(ident, store, menu, slot, channel, t, typed_email):
-        r = make_reservation(ident["cust"], store, menu, slot, channel, t, "",
-                             email_override=typed_email,
-                             new_person=(f"{ident['sk']} {ident['gk']}", ident["phone"], typed_email))
+        r = make_reservation(
+            ident["cust"],
+            store,
+            menu,
+            slot,
+            channel,
+            t,
+            "",
+            email_override=typed_email,
+            new_person=(f"{ident['sk']} {ident['gk']}", ident["phone"], typed_email),
+        )
         if r["status"] == "キャンセル":
             r["status"] = "予約確定" if r["starts_at"] >= at(ANCHOR, 12, 0) else "来店済み"
             r["updated_at"] = t
@@ -1142,8 +1168,10 @@ def main() -> None:
             adom = None
         pred = None
         if outcome == "bounce_docomo_existing":
+
             def pred(c):
                 return c["emails"][0].endswith("@docomo.ne.jp") and "メール" in c["notes"]
+
         ident = customer_identity(adom, existing, pred=pred)
         store = ident["store"]
         menu = menu_pick(store, ident["cust"] is not None)
@@ -1164,32 +1192,70 @@ def main() -> None:
         phone_in_body = rng.random() < 0.5 or outcome in ("bounce_softbank",)
         wish_text = f"{jp_date(want.date())} {time_phrase(want)}から"
         if source == "form":
-            content = rng.choice([
-                f"{menu[0]}を受けたいです。{wish_text}空いていますか。",
-                f"{wish_text}で予約をお願いしたいです。メニューは{menu[0]}でお願いします。",
-                f"初めて利用します。{wish_text}、{menu[0]}は可能でしょうか。",
-            ])
-            mid, m, subject, body = form_mail(t0, ident, typed, "ご予約について",
-                                              f"{jp_date(want.date())} {hm(want)}〜", content, store)
+            content = rng.choice(
+                [
+                    f"{menu[0]}を受けたいです。{wish_text}空いていますか。",
+                    f"{wish_text}で予約をお願いしたいです。メニューは{menu[0]}でお願いします。",
+                    f"初めて利用します。{wish_text}、{menu[0]}は可能でしょうか。",
+                ]
+            )
+            mid, m, subject, body = form_mail(
+                t0,
+                ident,
+                typed,
+                "ご予約について",
+                f"{jp_date(want.date())} {hm(want)}〜",
+                content,
+                store,
+            )
             orig_text = body
         else:
-            subject = rng.choice(["予約のお願い", "予約について", f"{want.month}/{want.day} 予約できますか",
-                                  "予約希望です", f"{store} 予約の件"])
+            subject = rng.choice(
+                [
+                    "予約のお願い",
+                    "予約について",
+                    f"{want.month}/{want.day} 予約できますか",
+                    "予約希望です",
+                    f"{store} 予約の件",
+                ]
+            )
             body = (
                 f"{greeting(ident, store_named)}\n"
-                + (f"{ident['sk']}です。\n\n" if ident["cust"] else f"{ident['sk']}と申します。\n\n")
-                + rng.choice([
-                    f"{(store + 'で') if store_named else ''}{wish_text}、{menu[0]}の予約をお願いできますか。",
-                    f"{wish_text}{(store + 'で') if store_named else ''}{menu[0]}を受けたいのですが、空いていますでしょうか。",
-                    f"{jp_date(want.date())}の{time_phrase(want)}以降で{menu[0]}をお願いしたいです。",
-                ])
-                + ("\n\n" + rng.choice(["よろしくお願いします。", "ご連絡お待ちしています。", "よろしくお願いいたします。"]))
+                + (
+                    f"{ident['sk']}です。\n\n"
+                    if ident["cust"]
+                    else f"{ident['sk']}と申します。\n\n"
+                )
+                + rng.choice(
+                    [
+                        f"{(store + 'で') if store_named else ''}{wish_text}、{menu[0]}の予約をお願いできますか。",
+                        f"{wish_text}{(store + 'で') if store_named else ''}{menu[0]}を受けたいのですが、空いていますでしょうか。",
+                        f"{jp_date(want.date())}の{time_phrase(want)}以降で{menu[0]}をお願いしたいです。",
+                    ]
+                )
+                + (
+                    "\n\n"
+                    + rng.choice(
+                        [
+                            "よろしくお願いします。",
+                            "ご連絡お待ちしています。",
+                            "よろしくお願いいたします。",
+                        ]
+                    )
+                )
                 + sign(ident, phone_in_body)
             )
             mid, m = customer_mail(t0, ident, subject, body)
             orig_text = body
-        thread = {"kind": "B", "outcome": outcome, "first_message_id": mid, "customer_id": ident["cust"]["id"] if ident["cust"] else None,
-                  "store": store, "requested": iso(want), "source": source}
+        thread = {
+            "kind": "B",
+            "outcome": outcome,
+            "first_message_id": mid,
+            "customer_id": ident["cust"]["id"] if ident["cust"] else None,
+            "store": store,
+            "requested": iso(want),
+            "source": source,
+        }
         conversions.append(thread)
         if outcome == "unreplied":
             continue
@@ -1211,7 +1277,11 @@ def main() -> None:
                     break
             k = 1
             while alt_slot is None:
-                alt_slot = slot_for_request(store, menu, random_slot(store, want.date() + timedelta(days=k % 5 + 1), menu[1]))
+                alt_slot = slot_for_request(
+                    store,
+                    menu,
+                    random_slot(store, want.date() + timedelta(days=k % 5 + 1), menu[1]),
+                )
                 k += 1
         name = f"{ident['sk']} {ident['gk']}"
         if slot:
@@ -1240,14 +1310,32 @@ def main() -> None:
             + "\nお手数ですが、本メールにご返信いただけますと幸いです。\n"
             "ご返信をお待ちしております。\n"
         )
-        reply_subject = "Re: " + (subject if source == "direct" else "お問い合わせの件（整体サロン 和楽）")
+        reply_subject = "Re: " + (
+            subject if source == "direct" else "お問い合わせの件（整体サロン 和楽）"
+        )
         r_mid, r_msg, r_text = team_reply(
-            t1, typed, name, reply_subject, reply_body + quote(orig_text, t0, ident["email"] if source == "direct" else FORM_FROM),
-            mid, [], agent)
+            t1,
+            typed,
+            name,
+            reply_subject,
+            reply_body + quote(orig_text, t0, ident["email"] if source == "direct" else FORM_FROM),
+            mid,
+            [],
+            agent,
+        )
         thread["replied_at"] = iso(t1)
         if bounce:
-            bounce_jobs.append({"kind": outcome, "t": t1, "to": typed, "sent": r_msg, "subject": reply_subject,
-                                "ident": ident, "store": store})
+            bounce_jobs.append(
+                {
+                    "kind": outcome,
+                    "t": t1,
+                    "to": typed,
+                    "sent": r_msg,
+                    "subject": reply_subject,
+                    "ident": ident,
+                    "store": store,
+                }
+            )
             continue
         if outcome in ("noanswer",):
             continue
@@ -1265,14 +1353,25 @@ def main() -> None:
             continue
         busy[final[2]].remove((final[0], final[1]))
         busy[final[3]].remove((final[0], final[1]))
-        ans = rng.choice(["ありがとうございます。その日時でお願いします。", "ご連絡ありがとうございます。\nでは、その内容でお願いいたします。",
-                          "返信遅くなりすみません。\nその時間で大丈夫です。よろしくお願いします。"])
+        ans = rng.choice(
+            [
+                "ありがとうございます。その日時でお願いします。",
+                "ご連絡ありがとうございます。\nでは、その内容でお願いいたします。",
+                "返信遅くなりすみません。\nその時間で大丈夫です。よろしくお願いします。",
+            ]
+        )
         if full:
             ans = f"ご連絡ありがとうございます。\n{jp_date(final[0].date())}の{hm(final[0])}からでお願いします。"
         c_subject = "Re: " + reply_subject.removeprefix("Re: ")
         c_mid, _ = customer_mail(
-            t2, ident, c_subject, ans + "\n" + sign(ident, False) + quote(r_text, t1, f"{INBOX_NAME} <{INBOX_ADDR}>"),
-            in_reply_to=r_mid, refs=[mid, r_mid], from_addr=ident["email"])
+            t2,
+            ident,
+            c_subject,
+            ans + "\n" + sign(ident, False) + quote(r_text, t1, f"{INBOX_NAME} <{INBOX_ADDR}>"),
+            in_reply_to=r_mid,
+            refs=[mid, r_mid],
+            from_addr=ident["email"],
+        )
         thread["customer_replied_at"] = iso(t2)
         if outcome == "customer_replied":
             continue
@@ -1281,7 +1380,9 @@ def main() -> None:
             continue
         agent = agent_at(t3)
         slot3 = slot_for_request(store, menu, final[0])
-        r = book_from_thread(ident, store, menu, slot3, "ホームページ" if source == "form" else "メール", t3, typed)
+        r = book_from_thread(
+            ident, store, menu, slot3, "ホームページ" if source == "form" else "メール", t3, typed
+        )
         thread["reservation_pending"] = r
         conf = (
             f"{name} 様\n\n"
@@ -1304,7 +1405,9 @@ def main() -> None:
             rng.shuffle(q_order)
         q, a, topic = QUESTIONS[qi]
         if outcome == "bounce_ezweb":
-            ident = customer_identity(None, True, pred=lambda c: c["emails"][0].endswith("@ezweb.ne.jp"))
+            ident = customer_identity(
+                None, True, pred=lambda c: c["emails"][0].endswith("@ezweb.ne.jp")
+            )
             source = "direct"
         elif outcome == "bounce_qmail":
             ident = customer_identity("example.ne.jp", False)
@@ -1323,13 +1426,32 @@ def main() -> None:
         if source == "form":
             mid, m, subject, body = form_mail(t0, ident, typed, topic, "", q, store)
         else:
-            subject = rng.choice(["質問です", "問い合わせ", "教えてください", "お伺いしたいことがあります", f"{store}について"])
-            body = (f"{greeting(ident, store_named)}\n" + ("" if ident["cust"] else f"{ident['sk']}と申します。\n")
-                    + f"\n{q}\n" + sign(ident, phone_in_body))
+            subject = rng.choice(
+                [
+                    "質問です",
+                    "問い合わせ",
+                    "教えてください",
+                    "お伺いしたいことがあります",
+                    f"{store}について",
+                ]
+            )
+            body = (
+                f"{greeting(ident, store_named)}\n"
+                + ("" if ident["cust"] else f"{ident['sk']}と申します。\n")
+                + f"\n{q}\n"
+                + sign(ident, phone_in_body)
+            )
             mid, m = customer_mail(t0, ident, subject, body)
-        conversions.append({"kind": "A", "outcome": outcome, "first_message_id": mid,
-                            "customer_id": ident["cust"]["id"] if ident["cust"] else None, "store": store,
-                            "source": source})
+        conversions.append(
+            {
+                "kind": "A",
+                "outcome": outcome,
+                "first_message_id": mid,
+                "customer_id": ident["cust"]["id"] if ident["cust"] else None,
+                "store": store,
+                "source": source,
+            }
+        )
         if outcome == "unanswered":
             continue
         t1 = work_time(t0, 20, 240)
@@ -1341,20 +1463,32 @@ def main() -> None:
         body_r = (
             f"{name} 様\n\n整体サロン 和楽 予約センターの{agent}でございます。\n"
             "お問い合わせいただき、ありがとうございます。\n\n"
-            + a.format(store=store, open=op, close=cl) + "\n\n"
+            + a.format(store=store, open=op, close=cl)
+            + "\n\n"
             "そのほかご不明な点がございましたら、お気軽にお問い合わせくださいませ。\n"
             "スタッフ一同、ご来店を心よりお待ちしております。\n"
         )
         subj_r = "Re: " + (subject if source == "direct" else "お問い合わせの件（整体サロン 和楽）")
-        r_mid, r_msg, _ = team_reply(t1, typed, name, subj_r, body_r + quote(body, t0, typed), mid, [], agent)
+        r_mid, r_msg, _ = team_reply(
+            t1, typed, name, subj_r, body_r + quote(body, t0, typed), mid, [], agent
+        )
         if outcome.startswith("bounce"):
-            bounce_jobs.append({"kind": outcome, "t": t1, "to": typed, "sent": r_msg, "subject": subj_r,
-                                "ident": ident, "store": store})
+            bounce_jobs.append(
+                {
+                    "kind": outcome,
+                    "t": t1,
+                    "to": typed,
+                    "sent": r_msg,
+                    "subject": subj_r,
+                    "ident": ident,
+                    "store": store,
+                }
+            )
 
     # ---- bounces -----------------------------------------------------------
     def gmail_dsn(job, status, diag, remote, headline, detail):
         t = job["t"] + timedelta(seconds=rng.randint(3, 90))
-        mid = new_msgid(t, "gmail", "")
+        mid = mailer.new_msgid(t, "gmail", "")
         mid = mid.replace("@mail.gmail.com", "@mx.google.com")
         b = boundary(mid, "gmail")
         root = MIMEMultipart("report", report_type="delivery-status", boundary=b)
@@ -1367,62 +1501,105 @@ def main() -> None:
         alt.attach(text_part(txt, "plain", "utf-8", "qp"))
         alt.attach(text_part(html_doc(text_to_html(txt)), "html", "utf-8", "qp"))
         root.attach(alt)
-        ds = MIMEBase("message", "delivery-status")
-        m1 = Message()
-        m1["Reporting-MTA"] = "dns; googlemail.com"
-        m1["Arrival-Date"] = format_datetime(job["t"])
-        m2 = Message()
-        m2["Final-Recipient"] = f"rfc822; {job['to']}"
-        m2["Action"] = "failed"
-        m2["Status"] = status
-        if remote:
-            m2["Remote-MTA"] = f"dns; {remote}"
-        m2["Diagnostic-Code"] = f"smtp; {diag}"
-        m2["Last-Attempt-Date"] = format_datetime(t)
-        ds.set_payload([m1, m2])
-        root.attach(ds)
+        root.attach(
+            delivery_status(
+                [
+                    ("Reporting-MTA", "dns; googlemail.com"),
+                    ("Arrival-Date", format_datetime(job["t"])),
+                ],
+                [
+                    ("Final-Recipient", f"rfc822; {job['to']}"),
+                    ("Action", "failed"),
+                    ("Status", status),
+                    ("Remote-MTA", f"dns; {remote}" if remote else None),
+                    ("Diagnostic-Code", f"smtp; {diag}"),
+                    ("Last-Attempt-Date", format_datetime(t)),
+                ],
+            )
+        )
         orig = email.message_from_bytes(job["sent"].as_bytes(policy=compat32))
         root.attach(MIMEMessage(orig))
-        m = finalize(root, [
-            ("Return-Path", "<>"),
-            ("Received", received("mail-sor-f69.google.com", "209.85.220.69", t, INBOX_ADDR)),
-            ("Date", format_datetime(t)),
-            ("From", "Mail Delivery Subsystem <mailer-daemon@googlemail.com>"),
-            ("To", INBOX_ADDR),
-            ("Subject", "Delivery Status Notification (Failure)"),
-            ("Message-ID", mid),
-            ("References", job["sent"]["Message-ID"]),
-            ("In-Reply-To", job["sent"]["Message-ID"]),
-            ("Auto-Submitted", "auto-replied"),
-        ])
+        m = finalize(
+            root,
+            [
+                ("Return-Path", "<>"),
+                (
+                    "Received",
+                    mailer.received("mail-sor-f69.google.com", "209.85.220.69", t, INBOX_ADDR),
+                ),
+                ("Date", format_datetime(t)),
+                ("From", "Mail Delivery Subsystem <mailer-daemon@googlemail.com>"),
+                ("To", INBOX_ADDR),
+                ("Subject", "Delivery Status Notification (Failure)"),
+                ("Message-ID", mid),
+                ("References", job["sent"]["Message-ID"]),
+                ("In-Reply-To", job["sent"]["Message-ID"]),
+                ("Auto-Submitted", "auto-replied"),
+            ],
+        )
         add_in(t, m)
 
     for job in bounce_jobs:
         k = job["kind"]
         to = job["to"]
         if k == "bounce_gmailcon":
-            gmail_dsn(job, "5.1.2", "DNS Error: DNS type 'mx' lookup of gmail.con responded with code NXDOMAIN "
-                      "Domain name not found: gmail.con", None, "アドレスが見つかりませんでした",
-                      "gmail.con というドメインが見つかりませんでした。入力ミスや不要なスペースがないか確認してから、もう一度お試しください。")
+            gmail_dsn(
+                job,
+                "5.1.2",
+                "DNS Error: DNS type 'mx' lookup of gmail.con responded with code NXDOMAIN "
+                "Domain name not found: gmail.con",
+                None,
+                "アドレスが見つかりませんでした",
+                "gmail.con というドメインが見つかりませんでした。入力ミスや不要なスペースがないか確認してから、もう一度お試しください。",
+            )
         elif k == "bounce_docomojo":
-            gmail_dsn(job, "5.1.2", "DNS Error: DNS type 'mx' lookup of docomo.ne.jo responded with code NXDOMAIN "
-                      "Domain name not found: docomo.ne.jo", None, "アドレスが見つかりませんでした",
-                      "docomo.ne.jo というドメインが見つかりませんでした。入力ミスや不要なスペースがないか確認してから、もう一度お試しください。")
+            gmail_dsn(
+                job,
+                "5.1.2",
+                "DNS Error: DNS type 'mx' lookup of docomo.ne.jo responded with code NXDOMAIN "
+                "Domain name not found: docomo.ne.jo",
+                None,
+                "アドレスが見つかりませんでした",
+                "docomo.ne.jo というドメインが見つかりませんでした。入力ミスや不要なスペースがないか確認してから、もう一度お試しください。",
+            )
         elif k == "bounce_aucom_dot":
-            gmail_dsn(job, "5.1.3", f"The email address <{to}> is not a valid RFC 5321 address.", None,
-                      "アドレスが無効です", "アドレスの形式が正しくありません（@ の後にドットがあります）。")
+            gmail_dsn(
+                job,
+                "5.1.3",
+                f"The email address <{to}> is not a valid RFC 5321 address.",
+                None,
+                "アドレスが無効です",
+                "アドレスの形式が正しくありません（@ の後にドットがあります）。",
+            )
         elif k == "bounce_softbank":
-            gmail_dsn(job, "5.1.1", f"550 5.1.1 <{to}>: Recipient address rejected: User unknown",
-                      "mx.softbank.ne.jp", "アドレスが見つかりませんでした",
-                      "アドレスが見つからないか、メールを受信できないアドレスです。")
+            gmail_dsn(
+                job,
+                "5.1.1",
+                f"550 5.1.1 <{to}>: Recipient address rejected: User unknown",
+                "mx.softbank.ne.jp",
+                "アドレスが見つかりませんでした",
+                "アドレスが見つからないか、メールを受信できないアドレスです。",
+            )
         elif k == "bounce_docomo_existing":
-            gmail_dsn(job, "5.1.1", f"550 5.1.1 Unknown user {to}", "mfsmax.docomo.ne.jp",
-                      "アドレスが見つかりませんでした", "アドレスが見つからないか、メールを受信できないアドレスです。")
+            gmail_dsn(
+                job,
+                "5.1.1",
+                f"550 5.1.1 Unknown user {to}",
+                "mfsmax.docomo.ne.jp",
+                "アドレスが見つかりませんでした",
+                "アドレスが見つからないか、メールを受信できないアドレスです。",
+            )
         elif k == "bounce_ezweb":
             t = job["t"] + timedelta(minutes=rng.randint(1, 4), seconds=rng.randint(0, 59))
-            mid = f"<{t.strftime('%Y%m%d%H%M%S')}.F{rng.randint(1000000, 9999999)}@lsean.ezweb.ne.jp>"
+            mid = (
+                f"<{t.strftime('%Y%m%d%H%M%S')}.F{rng.randint(1000000, 9999999)}@lsean.ezweb.ne.jp>"
+            )
             orig = job["sent"]
-            oh = "\n".join(f"{k2}: {v}" for k2, v in orig.items() if k2 in ("Date", "From", "To", "Subject", "Message-ID"))
+            oh = "\n".join(
+                f"{k2}: {v}"
+                for k2, v in orig.items()
+                if k2 in ("Date", "From", "To", "Subject", "Message-ID")
+            )
             txt = (
                 "This Message was undeliverable due to the following reason:\n\n"
                 "Each of the following recipients was rejected by a remote mail server.\n"
@@ -1435,10 +1612,19 @@ def main() -> None:
                 "--------------------------------------------------\n"
                 f"{oh}\n"
             )
-            m = build_mail(t=t, frm="Postmaster@ezweb.ne.jp", to=INBOX_ADDR,
-                           subject="Mail System Error - Returned Mail", cs="us-ascii", text=txt, msgid=mid,
-                           style="mime", inbound=("wmflb12na02.ezweb.ne.jp", "222.15.69.197"),
-                           return_path="", extra_headers=[("Auto-Submitted", "auto-replied")])
+            m = mailer.build_mail(
+                t=t,
+                frm="Postmaster@ezweb.ne.jp",
+                to=INBOX_ADDR,
+                subject="Mail System Error - Returned Mail",
+                cs="us-ascii",
+                text=txt,
+                msgid=mid,
+                style="mime",
+                inbound=("wmflb12na02.ezweb.ne.jp", "222.15.69.197"),
+                return_path="",
+                extra_headers=[("Auto-Submitted", "auto-replied")],
+            )
             add_in(t, m)
         elif k == "bounce_qmail":
             t = job["t"] + timedelta(seconds=rng.randint(20, 200))
@@ -1452,39 +1638,73 @@ def main() -> None:
                 f"<{to}>:\nSorry, no mailbox here by that name. (#5.1.1)\n\n"
                 "--- Below this line is a copy of the message.\n\n" + raw
             )
-            m = build_mail(t=t, frm=f"MAILER-DAEMON@mx1.{dom}", to=INBOX_ADDR,
-                           subject="failure notice", cs="us-ascii", text=txt, msgid=mid, style="mime",
-                           inbound=(f"mx1.{dom}", "198.51.100.25"), return_path="")
+            m = mailer.build_mail(
+                t=t,
+                frm=f"MAILER-DAEMON@mx1.{dom}",
+                to=INBOX_ADDR,
+                subject="failure notice",
+                cs="us-ascii",
+                text=txt,
+                msgid=mid,
+                style="mime",
+                inbound=(f"mx1.{dom}", "198.51.100.25"),
+                return_path="",
+            )
             add_in(t, m)
 
     # ---- booking confirmation not received ----------------------------------
-    cands = [r for r in reservations if r["channel"] == "STORES" and r["customer_id"] and r["status"] == "予約確定"
-             and at(START, 12, 0) < r["created_at"] < at(ANCHOR - timedelta(days=1), 12, 0)
-             and r["customer_id"] not in used_for_threads and r["email"]]
+    cands = [
+        r
+        for r in reservations
+        if r["channel"] == "STORES"
+        and r["customer_id"]
+        and r["status"] == "予約確定"
+        and at(START, 12, 0) < r["created_at"] < at(ANCHOR - timedelta(days=1), 12, 0)
+        and r["customer_id"] not in used_for_threads
+        and r["email"]
+    ]
     for i, r in enumerate(rng.sample(cands, 4)):
         c = cust_by_id[r["customer_id"]]
         used_for_threads.add(c["id"])
         sk, gk = c["name"].replace("\u3000", " ").split(" ")
         sr, gr = c["extra"]["_rom"]
-        ident = {"cust": c, "sk": sk, "gk": gk, "sr": sr, "gr": gr, "email": c["emails"][0],
-                 "phone": c["phones"][0], "store": c["store"], "kana": c["name_kana"]}
+        ident = {
+            "cust": c,
+            "sk": sk,
+            "gk": gk,
+            "sr": sr,
+            "gr": gr,
+            "email": c["emails"][0],
+            "phone": c["phones"][0],
+            "store": c["store"],
+            "kana": c["name_kana"],
+        }
         if i < 2:
             # typo in the address given to the booking service
             local, dom = r["email"].split("@")
-            bad = {"gmail.com": "gmail.con", "docomo.ne.jp": "docomo.ne.jo", "ezweb.ne.jp": "ezweb.ne.jo",
-                   "yahoo.co.jp": "yahoo.co.jo", "icloud.com": "icloud.con"}.get(dom)
+            bad = {
+                "gmail.com": "gmail.con",
+                "docomo.ne.jp": "docomo.ne.jo",
+                "ezweb.ne.jp": "ezweb.ne.jo",
+                "yahoo.co.jp": "yahoo.co.jo",
+                "icloud.com": "icloud.con",
+            }.get(dom)
             r["email"] = f"{local}@{bad}" if bad else f"{local[:-1]}@{dom}"
             frm = ident["email"]
             why = ""
         else:
             # carrier mail rejects mail from the booking service
-            cm = new_email(sr, gr, rng.choice(["docomo.ne.jp", "ezweb.ne.jp", "au.com", "softbank.ne.jp"]))
+            cm = new_email(
+                sr, gr, rng.choice(["docomo.ne.jp", "ezweb.ne.jp", "au.com", "softbank.ne.jp"])
+            )
             r["email"] = cm
             c["emails"].insert(0, cm) if cm not in c["emails"] else None
             frm = new_email(sr, gr, rng.choice(["gmail.com", "example.jp", "icloud.com"]))
             why = "携帯のアドレスで登録したのですが、迷惑メール設定のせいかもしれません。\nこちらのアドレスに返信いただけると助かります。\n"
         t0 = max(r["created_at"] + timedelta(hours=rng.randint(2, 30)), at(START, 9, 0))
-        t0 = min(t0.replace(minute=rng.randint(0, 59), second=rng.randint(0, 59)), at(ANCHOR, 21, 0))
+        t0 = min(
+            t0.replace(minute=rng.randint(0, 59), second=rng.randint(0, 59)), at(ANCHOR, 21, 0)
+        )
         if t0.hour < 7:
             t0 = t0.replace(hour=rng.randint(7, 11))
         s = r["starts_at"]
@@ -1494,10 +1714,27 @@ def main() -> None:
             "ネットで予約したのですが、予約確認のメールが届いていません。\n"
             "予約はちゃんと取れていますでしょうか。\n" + why + sign(ident, rng.random() < 0.5)
         )
-        customer_mail(t0, ident, rng.choice(["予約確認メールが届きません", "予約できているか確認したいです", "確認メールについて"]),
-                      body, from_addr=frm)
-        conversions.append({"kind": "confirmation_not_received", "reservation_id": None, "customer_id": c["id"],
-                            "_res": r})
+        customer_mail(
+            t0,
+            ident,
+            rng.choice(
+                [
+                    "予約確認メールが届きません",
+                    "予約できているか確認したいです",
+                    "確認メールについて",
+                ]
+            ),
+            body,
+            from_addr=frm,
+        )
+        conversions.append(
+            {
+                "kind": "confirmation_not_received",
+                "reservation_id": None,
+                "customer_id": c["id"],
+                "_res": r,
+            }
+        )
 
     # ---- product orders from returning customers ------------------------------
     for _ in range(5):
@@ -1512,56 +1749,100 @@ def main() -> None:
             items.append(f"{RETAIL[0][0]}を{n1}本")
         if n2:
             items.append(f"{RETAIL[1][0]}を{n2}個")
-        how = rng.choice([f"次回来店時に{ident['store']}で受け取りたいです。", "自宅に送っていただくことはできますか。送料もお知らせください。",
-                          f"{ident['store']}に取りに行きます。"])
-        body = (f"いつもお世話になっております。{ident['sk']}です。\n\n"
-                f"以前購入した商品がよかったので、{'と'.join(items)}購入したいです。\n{how}\n"
-                "お支払い方法も教えてください。\n" + sign(ident, rng.random() < 0.6))
-        subj = rng.choice(["商品の購入について", "オイルの注文", "商品注文のお願い", "追加購入したいです"])
+        how = rng.choice(
+            [
+                f"次回来店時に{ident['store']}で受け取りたいです。",
+                "自宅に送っていただくことはできますか。送料もお知らせください。",
+                f"{ident['store']}に取りに行きます。",
+            ]
+        )
+        body = (
+            f"いつもお世話になっております。{ident['sk']}です。\n\n"
+            f"以前購入した商品がよかったので、{'と'.join(items)}購入したいです。\n{how}\n"
+            "お支払い方法も教えてください。\n" + sign(ident, rng.random() < 0.6)
+        )
+        subj = rng.choice(
+            ["商品の購入について", "オイルの注文", "商品注文のお願い", "追加購入したいです"]
+        )
         mid, m = customer_mail(t0, ident, subj, body)
         if rng.random() < 0.6:
             t1 = work_time(t0, 20, 180)
             if t1 <= END_DT:
                 agent = agent_at(t1)
                 name = f"{ident['sk']} {ident['gk']}"
-                team_reply(t1, ident["email"], name, "Re: " + subj,
-                           f"{name} 様\n\nいつもご利用いただき、誠にありがとうございます。\n"
-                           f"予約センターの{agent}でございます。\n\nご注文の件、物販担当に申し伝えました。\n"
-                           "お受け取り方法とお支払いについては、担当より改めてご連絡いたします。\n"
-                           "今しばらくお待ちくださいませ。\n" + quote(body, t0, ident["email"]), mid, [], agent)
+                team_reply(
+                    t1,
+                    ident["email"],
+                    name,
+                    "Re: " + subj,
+                    f"{name} 様\n\nいつもご利用いただき、誠にありがとうございます。\n"
+                    f"予約センターの{agent}でございます。\n\nご注文の件、物販担当に申し伝えました。\n"
+                    "お受け取り方法とお支払いについては、担当より改めてご連絡いたします。\n"
+                    "今しばらくお待ちくださいませ。\n" + quote(body, t0, ident["email"]),
+                    mid,
+                    [],
+                    agent,
+                )
 
     # ---- 確認: complaints, refunds, press ---------------------------------------
     ident = customer_identity(None, True)
     t0 = customer_time(date(2026, 1, 9), 9, 21)
-    customer_mail(t0, ident, "施術後の痛みについて",
-                  f"{ident['store']}で1月7日に施術を受けた{ident['sk']}です。\n"
-                  "施術後から首の右側に痛みが出て、2日たっても引きません。\n"
-                  "強く押されたところが痛むのですが、どうしたらよいでしょうか。\n"
-                  "正直、少し不安です。返金も含めてご対応いただけますか。\n" + sign(ident, True))
+    customer_mail(
+        t0,
+        ident,
+        "施術後の痛みについて",
+        f"{ident['store']}で1月7日に施術を受けた{ident['sk']}です。\n"
+        "施術後から首の右側に痛みが出て、2日たっても引きません。\n"
+        "強く押されたところが痛むのですが、どうしたらよいでしょうか。\n"
+        "正直、少し不安です。返金も含めてご対応いただけますか。\n" + sign(ident, True),
+    )
     ident = customer_identity(None, True)
     t0 = customer_time(date(2026, 1, 13), 9, 21)
-    customer_mail(t0, ident, "回数券の返金について",
-                  "お世話になっております。\n転勤で引っ越すことになり、通えなくなりました。\n"
-                  "回数券が4回分残っているのですが、返金は可能でしょうか。\n" + sign(ident, True))
+    customer_mail(
+        t0,
+        ident,
+        "回数券の返金について",
+        "お世話になっております。\n転勤で引っ越すことになり、通えなくなりました。\n"
+        "回数券が4回分残っているのですが、返金は可能でしょうか。\n" + sign(ident, True),
+    )
     ident = customer_identity(None, False)
     t0 = customer_time(date(2026, 1, 12), 10, 20)
-    customer_mail(t0, ident, "スタッフの対応について（苦情）",
-                  f"先日{ident['store']}を初めて利用しました。\n受付の方の説明が不十分で、初回限定コースのはずが通常料金を請求されました。\n"
-                  "レシートの写真を添付します。確認をお願いします。\n" + sign(ident, True),
-                  attachments=[attach(png_bytes(12, 16, (240, 240, 235)), "image", "png", "IMG_4471.png")])
+    customer_mail(
+        t0,
+        ident,
+        "スタッフの対応について（苦情）",
+        f"先日{ident['store']}を初めて利用しました。\n受付の方の説明が不十分で、初回限定コースのはずが通常料金を請求されました。\n"
+        "レシートの写真を添付します。確認をお願いします。\n" + sign(ident, True),
+        attachments=[attach(png_bytes(12, 16, (240, 240, 235)), "image", "png", "IMG_4471.png")],
+    )
     t0 = at(date(2026, 1, 8), 15, 12, 40)
-    mid = new_msgid(t0, "plain", "lifestyle-press.example")
-    add_in(t0, build_mail(
-        t=t0, frm=addr("株式会社ライフスタイルプレス 編集部 岡村", "okamura@lifestyle-press.example", "iso-2022-jp"),
-        to=INBOX_ADDR, subject="【取材のお願い】2月号「駅チカ整体特集」掲載について", cs="iso-2022-jp",
-        text="整体サロン 和楽 ご担当者様\n\n突然のご連絡失礼いたします。\n株式会社ライフスタイルプレス 編集部の岡村と申します。\n\n"
-             "弊社発行のフリーマガジン2月号にて「駅チカ整体特集」を企画しており、\n"
-             "貴サロン新宿店を掲載させていただきたくご連絡いたしました。掲載料は無料です。\n\n"
-             "ご検討のほど、よろしくお願い申し上げます。\n\n--\n株式会社ライフスタイルプレス 編集部\n岡村 聡\nTEL 03-5211-7730\n",
-        msgid=mid, style="outlook", inbound=("mail.lifestyle-press.example", "203.0.113.71"),
-        return_path="okamura@lifestyle-press.example", x_mailer="Microsoft Outlook 16.0"))
+    mid = mailer.new_msgid(t0, "plain", "lifestyle-press.example")
+    add_in(
+        t0,
+        mailer.build_mail(
+            t=t0,
+            frm=addr(
+                "株式会社ライフスタイルプレス 編集部 岡村",
+                "okamura@lifestyle-press.example",
+                "iso-2022-jp",
+            ),
+            to=INBOX_ADDR,
+            subject="【取材のお願い】2月号「駅チカ整体特集」掲載について",
+            cs="iso-2022-jp",
+            text="整体サロン 和楽 ご担当者様\n\n突然のご連絡失礼いたします。\n株式会社ライフスタイルプレス 編集部の岡村と申します。\n\n"
+            "弊社発行のフリーマガジン2月号にて「駅チカ整体特集」を企画しており、\n"
+            "貴サロン新宿店を掲載させていただきたくご連絡いたしました。掲載料は無料です。\n\n"
+            "ご検討のほど、よろしくお願い申し上げます。\n\n--\n株式会社ライフスタイルプレス 編集部\n岡村 聡\nTEL 03-5211-7730\n",
+            msgid=mid,
+            style="outlook",
+            inbound=("mail.lifestyle-press.example", "203.0.113.71"),
+            return_path="okamura@lifestyle-press.example",
+            x_mailer="Microsoft Outlook 16.0",
+        ),
+    )
 
     # ---- vendors (業者) ----------------------------------------------------------
+    # fmt: off
     VENDORS = [
         ("linen-supply.example", "株式会社ホワイトリネン 営業部", "eigyo", "【ホワイトリネン】1月分 納品書送付のご案内",
          "整体サロン 和楽 ご担当者様\n\nいつも大変お世話になっております。\n株式会社ホワイトリネンでございます。\n\n"
@@ -1592,45 +1873,79 @@ def main() -> None:
          "整体サロン 和楽 様\n\nご注文いただいておりました施術着（Mサイズ10着、Lサイズ6着）を本日出荷いたしました。\n"
          "お届け予定：1月15日（木）午前中\n送り状番号：4417-2209-6638\n", None, None, 13, (15, 45)),
     ]
+    # fmt: on
     for dom, name, local, subj, text, att, fname, dday, (hh, mm) in VENDORS:
         t = at(date(2026, 1, dday), hh, mm, rng.randint(0, 59))
         frm_a = f"{local}@{dom}"
         style = rng.choice(["outlook", "mime"])
-        mid = new_msgid(t, "plain", dom)
+        mid = mailer.new_msgid(t, "plain", dom)
         attachments = []
         if att == "pdf":
             attachments = [attach(pdf_bytes(fname), "application", "pdf", fname)]
         elif att == "xlsx":
-            attachments = [attach(fake_xlsx(fname), "application",
-                                  "vnd.openxmlformats-officedocument.spreadsheetml.sheet", fname)]
+            attachments = [
+                attach(
+                    fake_xlsx(fname),
+                    "application",
+                    "vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    fname,
+                )
+            ]
         if att == "html":
             if "Peak" in name:
-                body_html = ("<h2 style=\"color:#2a6\">定期メンテナンスのお知らせ</h2>\n"
-                             "<p>Peak Manager をご利用いただきありがとうございます。</p>\n"
-                             "<p>下記日程でシステムメンテナンスを実施いたします。メンテナンス中は顧客情報の閲覧・登録ができません。</p>\n"
-                             "<table border=\"1\" cellpadding=\"6\"><tr><th>日時</th><td>2026年1月21日(水) 2:00〜5:00</td></tr>"
-                             "<tr><th>対象</th><td>全機能</td></tr></table>\n<p>Peak Manager サポートセンター</p>")
+                body_html = (
+                    '<h2 style="color:#2a6">定期メンテナンスのお知らせ</h2>\n'
+                    "<p>Peak Manager をご利用いただきありがとうございます。</p>\n"
+                    "<p>下記日程でシステムメンテナンスを実施いたします。メンテナンス中は顧客情報の閲覧・登録ができません。</p>\n"
+                    '<table border="1" cellpadding="6"><tr><th>日時</th><td>2026年1月21日(水) 2:00〜5:00</td></tr>'
+                    "<tr><th>対象</th><td>全機能</td></tr></table>\n<p>Peak Manager サポートセンター</p>"
+                )
             elif dom == BOOKING_DOMAIN:
-                body_html = ("<p>整体サロン 和楽 様</p>\n<p>いつも STORES 予約 をご利用いただきありがとうございます。</p>\n"
-                             "<p>2025年12月分のご利用料金が確定しました。</p>\n"
-                             "<table border=\"1\" cellpadding=\"6\"><tr><th>プラン</th><td>ビジネスプラン（9店舗）</td></tr>"
-                             "<tr><th>ご請求金額</th><td>89,100円（税込）</td></tr><tr><th>お支払い日</th><td>2026年1月27日</td></tr></table>\n"
-                             f"<p><a href=\"https://manage.{BOOKING_DOMAIN}/billing\">請求書をダウンロード</a></p>")
+                body_html = (
+                    "<p>整体サロン 和楽 様</p>\n<p>いつも STORES 予約 をご利用いただきありがとうございます。</p>\n"
+                    "<p>2025年12月分のご利用料金が確定しました。</p>\n"
+                    '<table border="1" cellpadding="6"><tr><th>プラン</th><td>ビジネスプラン（9店舗）</td></tr>'
+                    "<tr><th>ご請求金額</th><td>89,100円（税込）</td></tr><tr><th>お支払い日</th><td>2026年1月27日</td></tr></table>\n"
+                    f'<p><a href="https://manage.{BOOKING_DOMAIN}/billing">請求書をダウンロード</a></p>'
+                )
             else:
-                body_html = ("<p>加盟店様各位</p>\n<p>下記のとおり決済代金（手数料差引後）を入金いたしました。</p>\n"
-                             "<table border=\"1\" cellpadding=\"6\"><tr><th>入金日</th><td>2026年1月13日</td></tr>"
-                             "<tr><th>入金額</th><td>1,284,316円</td></tr></table>\n<p>PaySquare 加盟店サポート</p>")
-            m = build_mail(t=t, frm=addr(name, frm_a), to=INBOX_ADDR, subject=subj, cs="utf-8", cte="qp",
-                           html=html_doc(body_html), msgid=mid, style=style,
-                           inbound=(f"mail.{dom}", f"198.51.100.{rng.randint(2, 250)}"), return_path=f"bounce@{dom}")
+                body_html = (
+                    "<p>加盟店様各位</p>\n<p>下記のとおり決済代金（手数料差引後）を入金いたしました。</p>\n"
+                    '<table border="1" cellpadding="6"><tr><th>入金日</th><td>2026年1月13日</td></tr>'
+                    "<tr><th>入金額</th><td>1,284,316円</td></tr></table>\n<p>PaySquare 加盟店サポート</p>"
+                )
+            m = mailer.build_mail(
+                t=t,
+                frm=addr(name, frm_a),
+                to=INBOX_ADDR,
+                subject=subj,
+                cs="utf-8",
+                cte="qp",
+                html=html_doc(body_html),
+                msgid=mid,
+                style=style,
+                inbound=(f"mail.{dom}", f"198.51.100.{rng.randint(2, 250)}"),
+                return_path=f"bounce@{dom}",
+            )
         else:
-            m = build_mail(t=t, frm=addr(name, frm_a, "iso-2022-jp"), to=INBOX_ADDR, subject=subj, cs="iso-2022-jp",
-                           text=text, attachments=attachments, msgid=mid, style=style,
-                           inbound=(f"mail.{dom}", f"198.51.100.{rng.randint(2, 250)}"), return_path=frm_a,
-                           x_mailer="Microsoft Outlook 16.0" if style == "outlook" else None)
+            m = mailer.build_mail(
+                t=t,
+                frm=addr(name, frm_a, "iso-2022-jp"),
+                to=INBOX_ADDR,
+                subject=subj,
+                cs="iso-2022-jp",
+                text=text,
+                attachments=attachments,
+                msgid=mid,
+                style=style,
+                inbound=(f"mail.{dom}", f"198.51.100.{rng.randint(2, 250)}"),
+                return_path=frm_a,
+                x_mailer="Microsoft Outlook 16.0" if style == "outlook" else None,
+            )
         add_in(t, m)
 
     # ---- solicitation spam ---------------------------------------------------------
+    # fmt: off
     SPAM = [
         ("meo-boost.example", "【無料診断】Googleマップ集客で新規予約を2倍に！", "MEO対策の無料診断を実施中です。", "utf-8", True, 6),
         ("hp-seisaku.example", "ホームページリニューアルのご提案（整体院様向け）", "月額9,800円から制作できます。", "iso-2022-jp", False, 7),
@@ -1641,25 +1956,51 @@ def main() -> None:
         ("review-up.example", "口コミ★5を増やす方法、教えます", "口コミ投稿代行で評価アップ。", "utf-8", True, 13),
         ("coupon-mall.example", "【掲載無料】クーポンサイト掲載のご案内", "初期費用・掲載料0円。成果報酬のみ。", "utf-8", True, 14),
     ]
+    # fmt: on
     for dom, subj, lead, cs, html_only, dday in SPAM:
         t = at(date(2026, 1, dday), rng.randint(6, 20), rng.randint(0, 59), rng.randint(0, 59))
-        mid = new_msgid(t, "plain", dom)
-        text = (f"整体サロン 和楽 ご担当者様\n\n突然のご連絡失礼いたします。\n{lead}\n\n"
-                "詳しくは下記URLからご覧ください。\n"
-                f"https://www.{dom}/lp/?utm_source=mail&id={rng.randint(10000, 99999)}\n\n"
-                "※今後ご案内が不要な場合は、お手数ですが本メールにその旨ご返信ください。\n")
+        mid = mailer.new_msgid(t, "plain", dom)
+        text = (
+            f"整体サロン 和楽 ご担当者様\n\n突然のご連絡失礼いたします。\n{lead}\n\n"
+            "詳しくは下記URLからご覧ください。\n"
+            f"https://www.{dom}/lp/?utm_source=mail&id={rng.randint(10000, 99999)}\n\n"
+            "※今後ご案内が不要な場合は、お手数ですが本メールにその旨ご返信ください。\n"
+        )
         if html_only:
-            h = html_doc(f"<div style=\"max-width:600px\"><h1 style=\"color:#d33\">{subj}</h1>"
-                         f"<p>{lead}</p><p><a href=\"https://www.{dom}/lp/\">▶ 今すぐ詳細を見る</a></p>"
-                         f"<p style=\"font-size:11px;color:#999\">配信停止は<a href=\"https://www.{dom}/stop\">こちら</a></p></div>")
-            m = build_mail(t=t, frm=addr(rng.choice(["集客サポート事務局", "営業部", "キャンペーン事務局"]), f"info@{dom}"),
-                           to=INBOX_ADDR, subject=subj, cs="utf-8", cte="base64", html=h, msgid=mid,
-                           style="mime", inbound=(f"smtp.{dom}", f"192.0.2.{rng.randint(2, 250)}"),
-                           return_path=f"return-{rng.randint(100, 999)}@{dom}")
+            h = html_doc(
+                f'<div style="max-width:600px"><h1 style="color:#d33">{subj}</h1>'
+                f'<p>{lead}</p><p><a href="https://www.{dom}/lp/">▶ 今すぐ詳細を見る</a></p>'
+                f'<p style="font-size:11px;color:#999">配信停止は<a href="https://www.{dom}/stop">こちら</a></p></div>'
+            )
+            m = mailer.build_mail(
+                t=t,
+                frm=addr(
+                    rng.choice(["集客サポート事務局", "営業部", "キャンペーン事務局"]),
+                    f"info@{dom}",
+                ),
+                to=INBOX_ADDR,
+                subject=subj,
+                cs="utf-8",
+                cte="base64",
+                html=h,
+                msgid=mid,
+                style="mime",
+                inbound=(f"smtp.{dom}", f"192.0.2.{rng.randint(2, 250)}"),
+                return_path=f"return-{rng.randint(100, 999)}@{dom}",
+            )
         else:
-            m = build_mail(t=t, frm=addr("営業部", f"sales@{dom}", cs), to=INBOX_ADDR, subject=subj, cs=cs, text=text,
-                           msgid=mid, style="mime", inbound=(f"smtp.{dom}", f"192.0.2.{rng.randint(2, 250)}"),
-                           return_path=f"sales@{dom}")
+            m = mailer.build_mail(
+                t=t,
+                frm=addr("営業部", f"sales@{dom}", cs),
+                to=INBOX_ADDR,
+                subject=subj,
+                cs=cs,
+                text=text,
+                msgid=mid,
+                style="mime",
+                inbound=(f"smtp.{dom}", f"192.0.2.{rng.randint(2, 250)}"),
+                return_path=f"sales@{dom}",
+            )
         add_in(t, m)
 
     # ---- assign reservation ids, then STORES mails ------------------------------
@@ -1687,71 +2028,58 @@ def main() -> None:
             elif overnight and not is_weekday(md):
                 pass
             if t <= END_DT:
-                text, html = booking_body(r, "new")
-                subj = f"【和楽 {r['store']}】予約が入りました（{r['starts_at'].month}/{r['starts_at'].day} {hm(r['starts_at'])}〜）"
-                mid = new_msgid(t, "plain", f"mail.{BOOKING_DOMAIN}")
-                html_only = rng.random() < 0.3
-                m = build_mail(t=t, frm=addr(BOOKING_NAME, BOOKING_FROM), to=INBOX_ADDR, subject=subj,
-                               cs="utf-8", cte="base64", text=None if html_only else text, html=html, msgid=mid,
-                               style="mime", inbound=(f"o1.mail.{BOOKING_DOMAIN}", "192.0.2.17"),
-                               return_path=f"bounces+{rng.randint(100000, 999999)}@mail.{BOOKING_DOMAIN}",
-                               extra_headers=[("X-Reservation-Id", r["id"])])
-                add_in(t, m)
-                r["extra"]["booking_mail_id"] = mid
+                r["extra"]["booking_mail_id"] = booking_mail(
+                    r, "new", t, "予約が入りました", html_only_p=0.3
+                )
         if r["status"] == "キャンセル" and "cancelled_at" in r["extra"]:
-            t = datetime.fromisoformat(r["extra"]["cancelled_at"]) + timedelta(seconds=rng.randint(2, 30))
+            t = datetime.fromisoformat(r["extra"]["cancelled_at"]) + timedelta(
+                seconds=rng.randint(2, 30)
+            )
             if at(START, 0, 0) <= t <= END_DT:
-                text, html = booking_body(r, "cancel")
-                subj = f"【和楽 {r['store']}】予約がキャンセルされました（{r['starts_at'].month}/{r['starts_at'].day} {hm(r['starts_at'])}〜）"
-                mid = new_msgid(t, "plain", f"mail.{BOOKING_DOMAIN}")
-                add_in(t, build_mail(t=t, frm=addr(BOOKING_NAME, BOOKING_FROM), to=INBOX_ADDR, subject=subj,
-                                     cs="utf-8", cte="base64", text=text, html=html, msgid=mid, style="mime",
-                                     inbound=(f"o1.mail.{BOOKING_DOMAIN}", "192.0.2.17"),
-                                     return_path=f"bounces+{rng.randint(100000, 999999)}@mail.{BOOKING_DOMAIN}",
-                                     extra_headers=[("X-Reservation-Id", r["id"])]))
+                booking_mail(r, "cancel", t, "予約がキャンセルされました")
         if "changed_at" in r["extra"]:
             t = datetime.fromisoformat(r["extra"]["changed_at"])
             if at(START, 0, 0) <= t <= END_DT:
-                text, html = booking_body(r, "change")
-                subj = f"【和楽 {r['store']}】予約が変更されました"
-                mid = new_msgid(t, "plain", f"mail.{BOOKING_DOMAIN}")
-                add_in(t, build_mail(t=t, frm=addr(BOOKING_NAME, BOOKING_FROM), to=INBOX_ADDR, subject=subj,
-                                     cs="utf-8", cte="qp", text=text, html=html, msgid=mid, style="mime",
-                                     inbound=(f"o1.mail.{BOOKING_DOMAIN}", "192.0.2.17"),
-                                     return_path=f"bounces+{rng.randint(100000, 999999)}@mail.{BOOKING_DOMAIN}",
-                                     extra_headers=[("X-Reservation-Id", r["id"])]))
+                booking_mail(r, "change", t, "予約が変更されました", cte="qp", when=False)
 
     # ---- write mail -------------------------------------------------------------
-    inbox.sort(key=lambda x: (x[0], x[1]["Message-ID"]))
-    sent.sort(key=lambda x: (x[0], x[1]["Message-ID"]))
-    for i, (_t, m) in enumerate(inbox, 1):
-        (OUT / "mail" / MAILBOX / f"{i:04d}.eml").write_bytes(m.as_bytes(policy=compat32))
-    for i, (_t, m) in enumerate(sent, 1):
-        (OUT / "mail" / MAILBOX / "Sent" / f"{i:04d}.eml").write_bytes(m.as_bytes(policy=compat32))
+    write_maildir(OUT / "mail" / MAILBOX, inbox, sent)
 
     # ---- records -------------------------------------------------------------------
     for c in customers:
         c["extra"].pop("_rom", None)
-    write_jsonl("customers", customers)
-    write_jsonl("staff", staff)
-    write_jsonl("rooms", rooms)
+    write_jsonl(OUT / "customers.jsonl", customers)
+    write_jsonl(OUT / "staff.jsonl", staff)
+    write_jsonl(OUT / "rooms.jsonl", rooms)
     res_rows = []
     for r in sorted(reservations, key=lambda r: r["id"]):
         row = dict(r)
         for k in ("starts_at", "ends_at", "created_at", "updated_at"):
             row[k] = iso(row[k])
         res_rows.append(row)
-    write_jsonl("reservations", res_rows)
+    write_jsonl(OUT / "reservations.jsonl", res_rows)
 
     stores_json = [
-        {"code": code, "region": region, "name": name, "label": f"{region}/{name}", "address": address,
-         "phone": phone, "open": op, "close": cl, "rooms": [r[0] for r in rooms_]}
+        {
+            "code": code,
+            "region": region,
+            "name": name,
+            "label": f"{region}/{name}",
+            "address": address,
+            "phone": phone,
+            "open": op,
+            "close": cl,
+            "rooms": [r[0] for r in rooms_],
+        }
         for code, region, name, address, phone, op, cl, rooms_, _w in STORES
     ]
-    (OUT / "stores.json").write_text(json.dumps(stores_json, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    menus_json = [{"name": m[0], "minutes": m[1], "price": m[2], "room_kinds": m[3], "skill": m[4]} for m in MENUS]
+    write_json(OUT / "stores.json", stores_json)
+    menus_json = [
+        {"name": m[0], "minutes": m[1], "price": m[2], "room_kinds": m[3], "skill": m[4]}
+        for m in MENUS
+    ]
     menus_json += [{"name": n, "price": p, "retail": True} for n, p in RETAIL]
-    (OUT / "services.json").write_text(json.dumps(menus_json, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    write_json(OUT / "services.json", menus_json)
 
     (OUT / "manifest.toml").write_text(
         'anchor = "2026-01-14"\ntimezone = "Asia/Tokyo"\n'
@@ -1759,14 +2087,14 @@ def main() -> None:
         'stores/staff/rooms and reservations of 9 salons"\n',
         encoding="utf-8",
     )
-    PROFILE_TOML.parent.mkdir(parents=True, exist_ok=True)
-    PROFILE_TOML.write_text(profile_toml(), encoding="utf-8")
 
     n_stores_mail = sum(1 for _t, m in inbox if BOOKING_FROM in m["From"])
     batch = sum(1 for t, m in inbox if BOOKING_FROM in m["From"] and t.hour == 8 and t.minute == 30)
-    print(f"{PROFILE}: customers={len(customers)} staff={len(staff)} rooms={len(rooms)} "
-          f"reservations={len(reservations)} inbox={len(inbox)} (STORES {n_stores_mail}, morning batch {batch}) "
-          f"sent={len(sent)}")
+    print(
+        f"{PROFILE}: customers={len(customers)} staff={len(staff)} rooms={len(rooms)} "
+        f"reservations={len(reservations)} inbox={len(inbox)} (STORES {n_stores_mail}, morning batch {batch}) "
+        f"sent={len(sent)}"
+    )
 
 
 # ================================================================ profile toml
@@ -1776,216 +2104,6 @@ def tq(s: str) -> str:
 
 def tl(items) -> str:
     return "[" + ", ".join(tq(x) if isinstance(x, str) else str(x) for x in items) + "]"
-
-
-def profile_toml() -> str:
-    L = []
-    w = L.append
-    w("# salon-ja: reservation inbox of a chain of treatment salons (Japan).")
-    w("# Written by tools/fixtures_salon_ja.py - edit the generator, not this file.")
-    w("")
-    w("[profile]")
-    w('name = "salon-ja"')
-    w('description = "整体サロン 和楽 予約センター: shared Gmail inbox reservation1, STORES 予約 booking mails, Peak Manager CRM"')
-    w('timezone = "Asia/Tokyo"')
-    w('country = "JP"')
-    w('language = "ja"')
-    w('currency = "JPY"')
-    w("")
-    w("[store]")
-    w("")
-    w("# The reservation-centre agents: id = surname (used in the staff label).")
-    w("[agents]")
-    for key, sk, _gk, _role, _shift in HQ_TEAM:
-        w(f"{key} = {tq(sk)}")
-    w("")
-    w("[team]")
-    w('leader = "kobayashi"              # looks at mail labelled 確認')
-    w('day_shift = ["tanaka", "suzuki", "takahashi", "kobayashi"]')
-    w('night_shift = ["ito", "watanabe"]')
-    w('product_contact = "nakamura"      # person in charge of retail product orders')
-    w("")
-    w("[mailboxes.reservation1]")
-    w(f"address = {tq(INBOX_ADDR)}")
-    w(f"display_name = {tq(INBOX_NAME)}")
-    w('folder = "reservation1"')
-    w('sent_folder = "Sent"')
-    w("")
-    w("[labels]")
-    w('staff_prefix = "対応スタッフ/"       # 対応スタッフ/<surname>: who copied the booking into the CRM')
-    w('vendor = "業者"')
-    w('check = "確認"')
-    w('awaiting_reply = "返信待ち"')
-    w('store_separator = "/"               # <region>/<store>')
-    w("")
-    w("[labels.staff]")
-    for key, sk, _gk, role, _shift in HQ_TEAM:
-        if role.startswith("予約センター"):
-            w(f"{key} = {tq('対応スタッフ/' + sk)}")
-    w("")
-    w("# store name (as written in mails and the CRM) -> Gmail label")
-    w("[labels.stores]")
-    for s in STORES:
-        w(f"{tq(s[2])} = {tq(s[1] + '/' + s[2])}")
-    w("")
-    w("[regions]")
-    for reg in ["関東", "関西", "東海"]:
-        w(f"{tq(reg)} = {tl([s[2] for s in STORES if s[1] == reg])}")
-    w("")
-    w("[working_hours]")
-    w('centre = { start = "08:30", end = "24:00" }')
-    w('day_shift = { start = "08:30", end = "17:30" }')
-    w('night_shift = { start = "17:00", end = "24:00" }')
-    w('stores_open = "10:00"                 # per-store hours are in fixtures/salon-ja/stores.json')
-    w('stores_close = "22:00"')
-    w("")
-    w("# Booking mails reflected at 08:30 (before the 09:00 opening) get no staff label.")
-    w("[morning_batch]")
-    w('time = "08:30"')
-    w("window_minutes = 5")
-    w('weekdays = ["mon", "tue", "wed", "thu", "fri"]')
-    w('opening = "09:00"')
-    w("skip_staff_label = true")
-    w("")
-    w("[booking_service]")
-    w('name = "STORES 予約"')
-    w(f"from_address = {tq(BOOKING_FROM)}")
-    w(f"domain = {tq(BOOKING_DOMAIN)}")
-    w(f"manage_url = {tq('https://manage.' + BOOKING_DOMAIN + '/reservations/{reservation_id}')}")
-    w("can_mail_customers = true             # mail from noreply@ of the booking service")
-    w("attachments_as_links_only = true")
-    w('reservation_id_pattern = "R\\\\d{6}-\\\\d{4}"')
-    w("")
-    w("[website_form]")
-    w(f"from_address = {tq(FORM_FROM)}")
-    w('store_field = "【ご希望店舗】"')
-    w('email_field = "【メールアドレス】"')
-    w('phone_field = "【電話番号】"')
-    w('datetime_field = "【ご希望日時】"')
-    w("")
-    w("[crm]")
-    w('name = "Peak Manager"')
-    w('lookup_by = ["emails", "phones", "name", "name_kana"]')
-    w('also_search = ["notes", "other"]      # second e-mail addresses / phones live in the notes')
-    w("")
-    w("# Inquiry lifecycle (reported to the ad agency).")
-    w("[inquiries]")
-    w('not_converted_title = "{date} 予約に至らなかったメール"')
-    w('report_to = "株式会社アドブリッジ"')
-    w("# kind B (reservation request) = the text names a concrete date and time")
-    w('request_patterns = ["\\\\d{1,2}月\\\\d{1,2}日", "\\\\d{1,2}/\\\\d{1,2}", "明日|明後日|来週.曜", "\\\\d{1,2}時|\\\\d{1,2}:\\\\d{2}"]')
-    w('request_requires = ["date", "time"]')
-    w('awaiting_expiry = "next_night_shift"  # the next day\'s night shift reports and removes 返信待ち')
-    w('night_report_time = "23:00"')
-    w('awaiting_reply_phrase = "ご返信をお待ちしております"')
-    w("")
-    w("[bounces]")
-    w('from_patterns = ["mailer-daemon@", "postmaster@"]')
-    w('subject_patterns = ["Delivery Status Notification", "Mail System Error", "failure notice", "Undeliverable", "Returned mail"]')
-    w('carrier_domains = ["docomo.ne.jp", "ezweb.ne.jp", "au.com", "softbank.ne.jp", "i.softbank.jp"]')
-    w("[bounces.domain_fixes]             # typo -> correct domain")
-    for bad, good in [("gmail.con", "gmail.com"), ("gmail.co", "gmail.com"), ("gmial.com", "gmail.com"),
-                      ("gmai.com", "gmail.com"), ("docomo.ne.jo", "docomo.ne.jp"), ("docomo.co.jp", "docomo.ne.jp"),
-                      ("docomo.jp", "docomo.ne.jp"), ("ezweb.ne.jo", "ezweb.ne.jp"), ("ezweb.co.jp", "ezweb.ne.jp"),
-                      (".au.com", "au.com"), ("au.con", "au.com"), ("softbank.co.jp", "softbank.ne.jp"),
-                      ("softbank.ne.jo", "softbank.ne.jp"), ("yahoo.co.jo", "yahoo.co.jp"), ("yahoo.co.j", "yahoo.co.jp"),
-                      ("yahoo.jp", "yahoo.co.jp"), ("icloud.con", "icloud.com"), ("icould.com", "icloud.com")]:
-        w(f"{tq(bad)} = {tq(good)}")
-    w("")
-    w("[product_orders]")
-    w(f"items = {tl([n for n, _p in RETAIL])}")
-    w(f"prices = {tl([p for _n, p in RETAIL])}")
-    w('keywords = ["アロマボディオイル", "ボディオイル", "骨盤ケアクッション"]')
-    w('chat_group = "和楽 本部連絡"')
-    w('mention = "中村"')
-    w("")
-    w("[holidays]")
-    w('dates = ["2026-01-01", "2026-01-12"]')
-    w('names = { "2026-01-01" = "元日", "2026-01-12" = "成人の日" }')
-    w("")
-    w("[templates.reply_reservation_request]")
-    w('subject = "Re: {subject}"')
-    w('body = """{customer_name} 様\n\n整体サロン 和楽 予約センターの{agent}でございます。\nこの度はお問い合わせいただき、誠にありがとうございます。\n\nご希望の{date} {time}〜、{store}にて「{menu}」のご予約をお取りすることが可能でございます。\nこちらの内容でご予約を確定してよろしいでしょうか。\n\nお手数ですが、本メールにご返信いただけますと幸いです。\nご返信をお待ちしております。\n"""')
-    w("")
-    w("[templates.reservation_confirmed]")
-    w('subject = "Re: {subject}"')
-    w('body = """{customer_name} 様\n\n整体サロン 和楽 予約センターの{agent}でございます。\nご返信ありがとうございます。下記の内容でご予約を承りました。\n\n■日時　{date} {time}\n■店舗　{store}（{store_address}）\n■メニュー　{menu}\n\nご変更・キャンセルの際は前日までにご連絡くださいませ。\n"""')
-    w("")
-    w("[templates.bounce_resend]")
-    w('subject = "{subject}"')
-    w('body = """{customer_name} 様\n\n先ほどお送りしたメールがお届けできなかったため、再送いたします。\n\n{original_body}\n"""')
-    w("")
-    w("[templates.product_order_chat]")
-    w('body = """@{mention} 商品注文のメールです。ご対応をお願いします。\nお客様：{customer_name}（{store}）\n内容：{summary}\nメール：{message_link}"""')
-    w("")
-    w("[templates.confirmation_not_received]")
-    w('subject = "Re: {subject}"')
-    w('body = """{customer_name} 様\n\nお問い合わせありがとうございます。ご予約は確定しております。\nご予約時にご登録いただいたメールアドレスは {registered_email} でございました。\n正しいアドレスに修正いたしましたので、ご確認くださいませ。\n"""')
-    w("")
-    w("[templates.booking_report_note]")
-    w('text = "予約確認メール未達（登録アドレス要確認）。予約は確定済み、来店時に連絡先をご確認ください。"')
-    w("")
-    w("# Mail rules, applied in order to new mail in reservation1 (and Sent).")
-    w("[[mail.rules]]")
-    w('name = "solicitation spam -> trash"')
-    w('when = { from_domain = ["meo-boost.example", "hp-seisaku.example", "jinzai-link.example", "biyou-lease.example", "seo-top.example", "hojokin-navi.example", "review-up.example", "coupon-mall.example"] }')
-    w('action = "trash"')
-    w("stop = true")
-    w("")
-    w("[[mail.rules]]")
-    w('name = "solicitation keywords -> trash"')
-    w('when = { subject_contains_any = ["集客", "SEO", "MEO", "導入キャンペーン", "掲載無料", "補助金", "人材紹介"], from_domain_not = ["adagency.example"] }')
-    w('action = "trash"')
-    w("stop = true")
-    w("")
-    w("[[mail.rules]]")
-    w('name = "bounce"')
-    w('when = { from_contains_any = ["mailer-daemon@", "postmaster@"] }')
-    w('set = { kind = "bounce" }')
-    w("stop = true")
-    w("")
-    for s in STORES:
-        w("[[mail.rules]]")
-        w(f'name = "booking mail -> {s[1]}/{s[2]}"')
-        w(f'when = {{ from_address = {tq(BOOKING_FROM)}, subject_contains = {tq("【和楽 " + s[2] + "】")} }}')
-        w(f"add_labels = [{tq(s[1] + '/' + s[2])}]")
-        w('set = { kind = "booking" }')
-        w("stop = true")
-        w("")
-    for s in STORES:
-        w("[[mail.rules]]")
-        w(f'name = "website form -> {s[1]}/{s[2]}"')
-        w(f'when = {{ from_address = {tq(FORM_FROM)}, body_contains = {tq("【ご希望店舗】" + s[2])} }}')
-        w(f"add_labels = [{tq(s[1] + '/' + s[2])}]")
-        w('set = { kind = "inquiry" }')
-        w("stop = true")
-        w("")
-    w("[[mail.rules]]")
-    w('name = "vendors -> 業者"')
-    w('when = { from_domain = ["linen-supply.example", "aroma-trading.example", "peak-manager.example", "adagency.example", "cleanpro.example", "paysquare.example", "uniform-kobo.example", "lifestyle-press.example", "stores-reserve.example"] }')
-    w('add_labels = ["業者"]')
-    w("stop = false")
-    w("")
-    w("[[mail.rules]]")
-    w('name = "leader must look -> 確認"')
-    w('when = { text_contains_any = ["返金", "苦情", "クレーム", "痛みが出", "取材"] }')
-    w('add_labels = ["確認"]')
-    w("stop = false")
-    w("")
-    w("[[mail.rules]]")
-    w('name = "product order -> chat"')
-    w('when = { text_contains_any = ["アロマボディオイル", "骨盤ケアクッション"], from_domain_not = ["aroma-trading.example"] }')
-    w('set = { kind = "product_order" }')
-    w('post_chat = { group = "和楽 本部連絡", mention = "中村", template = "product_order_chat" }')
-    w("stop = false")
-    w("")
-    w("[[mail.rules]]")
-    w('name = "reply asking the customer to answer -> 返信待ち"')
-    w('when = { folder = "Sent", body_contains = "ご返信をお待ちしております" }')
-    w('add_labels = ["返信待ち"]')
-    w("stop = false")
-    w("")
-    return "\n".join(L)
 
 
 if __name__ == "__main__":

@@ -7,35 +7,41 @@ label paper and custom-made labels): customer registrations of the in-house
 CRM, kintone-like case records, the desk's Asterisk CDR (calls/Master.csv)
 and a few support mails.
 
-    python tools/fixtures_support_ja.py    # rewrites fixtures/support-ja/ and the profile
+    python tools/fixtures_support_ja.py    # rewrites fixtures/support-ja/ (the profile file is kept by hand)
 """
 # ruff: noqa: E501  (data tables and native-language text)
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import random
 import shutil
-import struct
-import zlib
 from datetime import date, datetime, timedelta, timezone
-from email.charset import BASE64, QP, Charset
 from email.message import Message
-from email.mime.application import MIMEApplication
-from email.mime.base import MIMEBase
-from email.mime.image import MIMEImage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.policy import compat32
 from email.utils import format_datetime
 from pathlib import Path
+
+from fixturelib import (
+    Mailer,
+    addr,
+    attach,
+    boundary,
+    delivery_status,
+    finalize,
+    html_doc,
+    iso,
+    png_bytes,
+    text_part,
+    text_to_html,
+    write_jsonl,
+    write_maildir,
+)
 
 PROFILE = "support-ja"
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "fixtures" / PROFILE
-PROFILE_TOML = ROOT / "fixtures" / "profiles" / f"{PROFILE}.toml"
 
 TZ = timezone(timedelta(hours=9))
 ANCHOR = date(2026, 1, 14)
@@ -55,15 +61,12 @@ DESK_DID = "0358432210"
 MX_HOST = "mail.labelworks.example"  # the receiving server named in Received headers
 
 rng = random.Random(2026011402)
+mailer = Mailer(rng, MX_HOST, INBOX_ADDR)
 
 
 # ===================================================================== helpers
 def at(d: date, h: int, m: int, s: int = 0) -> datetime:
     return datetime(d.year, d.month, d.day, h, m, s, tzinfo=TZ)
-
-
-def iso(x: datetime | None) -> str | None:
-    return None if x is None else x.isoformat()
 
 
 def wchoice(pairs):
@@ -82,227 +85,13 @@ def business_day(d: date) -> bool:
     return d.weekday() < 5 and d not in HOLIDAYS
 
 
-def write_jsonl(name: str, rows: list[dict]) -> None:
-    with open(OUT / f"{name}.jsonl", "w", encoding="utf-8", newline="\n") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-
-
-# ---------------------------------------------------------------- mail helpers
-HDR_LABEL = {"iso-2022-jp": "ISO-2022-JP", "utf-8": "UTF-8"}
-
-
-def enc_header(text: str, cs: str = "utf-8", room: int = 40) -> str:
-    """RFC 2047 B-encoded words, each a self-contained run in ``cs``.
-
-    ``room`` = base64 characters per word (40 keeps 'Subject: ' + the first word under 78 columns).
-    """
-    if text.isascii():
-        return text
-    label = HDR_LABEL.get(cs, cs.upper())
-    prefix = f"=?{label}?B?"
-    words, chunk = [], ""
-    for ch in text:
-        cand = chunk + ch
-        if chunk and len(base64.b64encode(cand.encode(cs))) > room:
-            words.append(chunk)
-            chunk = ch
-        else:
-            chunk = cand
-    if chunk:
-        words.append(chunk)
-    return "\n ".join(f"{prefix}{base64.b64encode(w.encode(cs)).decode()}?=" for w in words)
-
-
-def addr(name: str | None, address: str, cs: str = "utf-8") -> str:
-    if not name:
-        return address
-    if name.isascii():
-        return f'"{name}" <{address}>' if any(c in name for c in ',.;:()') else f"{name} <{address}>"
-    # one encoded word per space-separated token: some parsers keep the blank
-    # between adjacent encoded words inside a display name
-    words = [enc_header(tok, cs, room=56) if not tok.isascii() else tok for tok in name.split(" ")]
-    return f"{' '.join(words)} <{address}>"
-
-
-def text_part(body: str, subtype: str = "plain", cs: str = "utf-8", cte: str = "base64") -> MIMEText:
-    if cs in ("iso-2022-jp", "us-ascii"):
-        body.encode(cs)  # fail loudly on characters the charset lacks
-        return MIMEText(body, subtype, cs)
-    c = Charset(cs)
-    c.body_encoding = QP if cte == "qp" else BASE64
-    return MIMEText(body, subtype, c)
-
-
-def html_doc(body_html: str, cs: str = "utf-8") -> str:
-    return (
-        "<!DOCTYPE html>\n<html><head><meta http-equiv=\"Content-Type\" "
-        f"content=\"text/html; charset={cs}\"></head>\n<body>\n{body_html}\n</body></html>\n"
-    )
-
-
-def text_to_html(text: str) -> str:
-    esc = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return "<div style=\"font-family:sans-serif;font-size:14px\">" + esc.replace("\n", "<br>\n") + "</div>"
-
-
-def boundary(seed: str, style: str = "gmail") -> str:
-    h = hashlib.sha1(seed.encode()).hexdigest()
-    if style == "gmail":
-        return "000000000000" + h[:12]
-    if style == "outlook":
-        return "_000_" + h[:20].upper() + "_"
-    return "----=_Part_" + str(int(h[:6], 16)) + "_" + h[6:16] + ".1768300000000"
-
-
-ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-
-
-def new_msgid(t: datetime, style: str, domain: str) -> str:
-    if style == "gmail":
-        s = "".join(rng.choice(ALNUM) for _ in range(36))
-        return f"<CA{s}@mail.gmail.com>"
-    stamp = t.strftime("%Y%m%d%H%M%S")
-    s = "".join(rng.choice("0123456789abcdef") for _ in range(10))
-    return f"<{stamp}.{s}@{domain}>"
-
-
-def finalize(msg: Message, headers: list[tuple[str, str | None]]) -> Message:
-    content = list(msg.items())
-    for k in {k for k, _ in content}:
-        del msg[k]
-    for k, v in headers:
-        if v is not None:
-            msg[k] = v
-    msg["MIME-Version"] = "1.0"
-    for k, v in content:
-        if k.lower() != "mime-version":
-            msg[k] = v
-    for part in msg.walk():
-        if part is not msg and part.get("MIME-Version"):
-            del part["MIME-Version"]
-    return msg
-
-
-def received(host: str, ip: str, t: datetime, rcpt: str) -> str:
-    sid = hashlib.md5((host + t.isoformat() + rcpt).encode()).hexdigest()[:16]
-    return (
-        f"from {host} ({host} [{ip}])\n        by {MX_HOST} with ESMTPS id {sid}\n"
-        f"        for <{rcpt}>; {format_datetime(t)}"
-    )
-
-
-def png_bytes(w: int = 8, h: int = 8, rgb=(200, 160, 120)) -> bytes:
-    raw = b"".join(b"\x00" + bytes(rgb) * w for _ in range(h))
-
-    def chunk(tag, data):
-        c = struct.pack(">I", len(data)) + tag + data
-        return c + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(raw, 9))
-        + chunk(b"IEND", b"")
-    )
-
-
-def pdf_bytes(title: str) -> bytes:
-    t = title.encode("ascii", "replace")
-    body = b"BT /F1 12 Tf 40 780 Td (" + t + b") Tj ET"
-    objs = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length " + str(len(body)).encode() + b" >>\nstream\n" + body + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = b"%PDF-1.4\n"
-    offs = []
-    for i, o in enumerate(objs, 1):
-        offs.append(len(out))
-        out += str(i).encode() + b" 0 obj\n" + o + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 " + str(len(objs) + 1).encode() + b"\n0000000000 65535 f \n"
-    for o in offs:
-        out += f"{o:010d} 00000 n \n".encode()
-    out += b"trailer\n<< /Size " + str(len(objs) + 1).encode() + b" /Root 1 0 R >>\nstartxref\n"
-    out += str(xref).encode() + b"\n%%EOF\n"
-    return out
-
-
-def fake_xlsx(seed: str) -> bytes:
-    # A small stand-in: a ZIP local-file header signature followed by filler.
-    h = hashlib.sha256(seed.encode()).digest()
-    return b"PK\x03\x04\x14\x00\x06\x00" + h * 24
-
-
-def attach(data: bytes, maintype: str, subtype: str, filename: str, cs: str = "utf-8") -> MIMEBase:
-    if maintype == "image":
-        part = MIMEImage(data, subtype)
-    else:
-        part = MIMEApplication(data, subtype)
-    if filename.isascii():
-        part.add_header("Content-Disposition", "attachment", filename=filename)
-    else:
-        part.add_header("Content-Disposition", "attachment", filename=(cs, "", filename))
-        part.set_param("name", enc_header(filename, cs))
-    return part
-
-
-def body_part(text: str | None, html: str | None, cs: str, cte: str, seed: str, style: str):
-    if text is not None and html is not None:
-        alt = MIMEMultipart("alternative", boundary=boundary(seed + "alt", style))
-        alt.attach(text_part(text, "plain", cs, cte))
-        alt.attach(text_part(html, "html", cs, cte))
-        return alt
-    if html is not None:
-        return text_part(html, "html", cs, cte)
-    return text_part(text or "", "plain", cs, cte)
-
-
-def build_mail(
-    *, t: datetime, frm: str, to: str, subject: str, cs: str = "utf-8", cte: str = "base64",
-    text: str | None = None, html: str | None = None, attachments=(), msgid: str,
-    in_reply_to: str | None = None, references: list[str] | None = None,
-    reply_to: str | None = None, cc: str | None = None, style: str = "gmail",
-    extra_headers: list[tuple[str, str]] = (), inbound: tuple[str, str] | None = None,
-    return_path: str | None = None, x_mailer: str | None = None,
-) -> Message:
-    root = body_part(text, html, cs, cte, msgid, style)
-    if attachments:
-        mixed = MIMEMultipart("mixed", boundary=boundary(msgid + "mixed", style))
-        mixed.attach(root)
-        for a in attachments:
-            mixed.attach(a)
-        root = mixed
-    headers: list[tuple[str, str | None]] = []
-    if inbound:
-        headers.append(("Return-Path", f"<{return_path}>" if return_path is not None else None))
-        headers.append(("Received", received(inbound[0], inbound[1], t, INBOX_ADDR)))
-    headers += [
-        ("Date", format_datetime(t)),
-        ("From", frm),
-        ("To", to),
-        ("Cc", cc),
-        ("Reply-To", reply_to),
-        ("Subject", enc_header(subject, cs)),
-        ("Message-ID", msgid),
-        ("In-Reply-To", in_reply_to),
-        ("References", " ".join(references) if references else None),
-        ("X-Mailer", x_mailer),
-    ]
-    headers += list(extra_headers)
-    return finalize(root, headers)
-
-
 def quote(text: str, t: datetime, who: str) -> str:
     q = "\n".join(("> " + ln) if ln else ">" for ln in text.rstrip("\n").split("\n"))
     return f"\n{jp_date_long(t.date())} {hm(t)} {who}:\n{q}\n"
 
 
 # ======================================================================= data
+# fmt: off
 SURNAMES = [
     ("佐藤", "サトウ", "sato"), ("鈴木", "スズキ", "suzuki"), ("高橋", "タカハシ", "takahashi"),
     ("田中", "タナカ", "tanaka"), ("伊藤", "イトウ", "ito"), ("渡辺", "ワタナベ", "watanabe"),
@@ -361,6 +150,7 @@ CO_SUFFIX = [("物産", "bussan"), ("食品", "foods"), ("製菓", "seika"), ("�
              ("化成", "kasei"), ("農園", "noen"), ("酒造", "shuzo"), ("ロジスティクス", "logi"),
              ("テクノ", "techno"), ("製作所", "works")]
 DEPTS = ["総務部", "営業部", "製造部", "品質管理課", "物流センター", "店舗運営部", "商品企画部", "出荷課", "", ""]
+# fmt: on
 
 # desk agents: id, surname, given, extension, role
 AGENTS = [
@@ -375,6 +165,7 @@ AGENTS = [
 OPERATORS = [a for a in AGENTS if a[4] == "オペレーター"]
 SUPERVISOR = AGENTS[-1]
 
+# fmt: off
 PRODUCTS_SW = [
     ("ラベルマイスター12 スタンダード / Windows 11", 16), ("ラベルマイスター12 スタンダード / Windows 10", 6),
     ("ラベルマイスター12 プロ / Windows 11", 14), ("ラベルマイスター12 プロ / Mac", 7),
@@ -384,14 +175,20 @@ PRODUCTS_SW = [
 ]
 PAPER = ["ラベル用紙 A4 12面（100枚）", "ラベル用紙 A4 24面（100枚）", "ロールラベル 40×60mm", "感熱ロール LM用 62mm",
          "透明ラベル A4 10面", "耐水ラベル A4 12面"]
+# fmt: on
 
+# fmt: off
 TOPICS = [("技術", 40), ("購入検討", 12), ("配送", 8), ("領収書", 5), ("キャンセル", 4), ("支払い", 6),
           ("価格", 6), ("納期", 6), ("オーダーメイド", 8), ("その他", 5)]
+# fmt: on
 SALES_TOPICS = ["配送", "領収書", "キャンセル", "支払い", "価格", "納期"]
+# fmt: off
 SUBTOPICS = [("操作方法", 24), ("インストール", 14), ("ライセンス認証", 12), ("印刷ずれ", 14),
              ("プリンタ接続", 12), ("データ移行", 9), ("エラー表示", 10), ("動作環境", 5)]
+# fmt: on
 REMOTE_SUBTOPICS = ["インストール", "ライセンス認証", "データ移行", "プリンタ接続"]
 
+# fmt: off
 TECH = {
     "操作方法": [("バーコードの作り方", "商品ラベルにJANコードのバーコードを入れたいが、作り方がわからない。"),
                ("差し込み印刷", "Excelの住所録を読み込んで宛名ラベルを作りたい。差し込み印刷の手順を知りたい。"),
@@ -412,13 +209,18 @@ TECH = {
     "動作環境": [("対応OSの確認", "Windows 11 の最新版で使えるか知りたい。"),
              ("Macの対応状況", "macOS を更新したが、今のバージョンで問題ないか確認したい。")],
 }
-DM_PHRASES = ["メルマガ（ラベル通信）で新しいテンプレートの案内を見てお電話しました。",
-              "先日のメールマガジンで紹介されていた新機能について聞きたい。",
-              "メルマガのキャンペーンのお知らせを見ました。",
-              "メールで届いたDMを見て連絡しました。"]
-CATALOG_PHRASES = ["届いたカタログ（2026春号）を見て連絡しました。",
-                   "郵送で届いた冊子のカタログに載っていた用紙について。",
-                   "カタログの32ページに載っている商品について聞きたい。"]
+# fmt: on
+DM_PHRASES = [
+    "メルマガ（ラベル通信）で新しいテンプレートの案内を見てお電話しました。",
+    "先日のメールマガジンで紹介されていた新機能について聞きたい。",
+    "メルマガのキャンペーンのお知らせを見ました。",
+    "メールで届いたDMを見て連絡しました。",
+]
+CATALOG_PHRASES = [
+    "届いたカタログ（2026春号）を見て連絡しました。",
+    "郵送で届いた冊子のカタログに載っていた用紙について。",
+    "カタログの32ページに載っている商品について聞きたい。",
+]
 
 # ===================================================================== people
 used_phone_digits: set[str] = set()
@@ -429,6 +231,7 @@ FW = str.maketrans("0123456789-()", "０１２３４５６７８９－（）")
 
 def digits(p: str) -> str:
     import unicodedata
+
     return "".join(c for c in unicodedata.normalize("NFKC", p) if c.isdigit())
 
 
@@ -489,8 +292,12 @@ def company_name() -> tuple[str, str, str]:
             continue
         used_companies.add(core)
         form = wchoice([("pre", 60), ("post", 20), ("yugen", 15), ("godo", 5)])
-        name = {"pre": f"株式会社{core}", "post": f"{core}株式会社", "yugen": f"有限会社{core}",
-                "godo": f"合同会社{core}"}[form]
+        name = {
+            "pre": f"株式会社{core}",
+            "post": f"{core}株式会社",
+            "yugen": f"有限会社{core}",
+            "godo": f"合同会社{core}",
+        }[form]
         return name, core, f"{pr}-{sr}.example"
 
 
@@ -515,7 +322,10 @@ def make_customers(n: int = 296) -> list[dict]:
             phones.append(variant(main))
             if rng.random() < 0.3:
                 phones.append(variant(mobile()))
-            mail = email_for(rng.choice([sr, f"{gr[0]}.{sr}", f"{sr}.{gr}", "info", "soumu", f"{sr}-{gr[0]}"]), cdom)
+            mail = email_for(
+                rng.choice([sr, f"{gr[0]}.{sr}", f"{sr}.{gr}", "info", "soumu", f"{sr}-{gr[0]}"]),
+                cdom,
+            )
             emails = [mail]
             if rng.random() < 0.5:
                 k = rng.random()
@@ -526,54 +336,99 @@ def make_customers(n: int = 296) -> list[dict]:
                 elif k < 0.8:
                     other_bits.append(f"FAX {variant(landline(area), True)}")
                 else:
-                    other_bits.append(f"経理ご担当 {rng.choice(SURNAMES)[0]}様 {variant(landline(area), True)}")
+                    other_bits.append(
+                        f"経理ご担当 {rng.choice(SURNAMES)[0]}様 {variant(landline(area), True)}"
+                    )
         else:
             company, dept, cdom = None, "", None
             if rng.random() < 0.75:
                 phones.append(variant(mobile()))
             else:
                 phones.append(variant(landline(area)))
-            emails = [email_for(rng.choice([f"{gr}.{sr}", f"{sr}{gr[0]}{rng.randint(1, 99)}", f"{gr}{rng.randint(60, 99)}"]),
-                                rng.choice(["example.jp", "example.ne.jp", "example.com"]))]
+            emails = [
+                email_for(
+                    rng.choice(
+                        [
+                            f"{gr}.{sr}",
+                            f"{sr}{gr[0]}{rng.randint(1, 99)}",
+                            f"{gr}{rng.randint(60, 99)}",
+                        ]
+                    ),
+                    rng.choice(["example.jp", "example.ne.jp", "example.com"]),
+                )
+            ]
             if rng.random() < 0.35:
-                other_bits.append(rng.choice([f"自宅 {variant(landline(area), True)}", f"携帯 {variant(mobile(), True)}",
-                                              f"日中連絡先：{variant(mobile(), True)}"]))
+                other_bits.append(
+                    rng.choice(
+                        [
+                            f"自宅 {variant(landline(area), True)}",
+                            f"携帯 {variant(mobile(), True)}",
+                            f"日中連絡先：{variant(mobile(), True)}",
+                        ]
+                    )
+                )
         if rng.random() < 0.2:
-            other_bits.append(rng.choice(["請求書は郵送希望", "領収書の宛名は会社名で", "年末年始は12/27〜1/5休業",
-                                          "平日10時〜16時のみ電話可", "メール連絡希望"]))
-        created = datetime(2016, 4, 1, 9, 0, tzinfo=TZ) + timedelta(minutes=rng.randint(0, 60 * 24 * 3500))
+            other_bits.append(
+                rng.choice(
+                    [
+                        "請求書は郵送希望",
+                        "領収書の宛名は会社名で",
+                        "年末年始は12/27〜1/5休業",
+                        "平日10時〜16時のみ電話可",
+                        "メール連絡希望",
+                    ]
+                )
+            )
+        created = datetime(2016, 4, 1, 9, 0, tzinfo=TZ) + timedelta(
+            minutes=rng.randint(0, 60 * 24 * 3500)
+        )
         created = min(created, at(START - timedelta(days=3), 15, 0)).replace(second=0)
         if created.hour < 9 or created.hour > 18:
             created = created.replace(hour=rng.randint(9, 17))
-        updated = min(created + timedelta(days=rng.randint(0, 1200)), at(START - timedelta(days=1), 17, 30))
-        orders = sorted({order_no(min(created.date() + timedelta(days=rng.randint(0, 1500)), START - timedelta(days=1)))
-                         for _ in range(rng.randint(0, 4))})
-        rows.append({
-            "id": str(cid),
-            "name": f"{sk} {gk}",
-            "name_kana": f"{skana} {gkana}",
-            "company": company,
-            "region": pref,
-            "store": None,
-            "language": "ja",
-            "notes": "",
-            "other": " / ".join(other_bits),
-            "created_at": iso(created),
-            "updated_at": iso(max(updated, created)),
-            "phones": phones,
-            "emails": emails,
-            "extra": {
-                "customer_type": "法人" if corporate else "個人",
-                "department": dept or None,
-                "registered_via": wchoice([("電話", 30), ("Web注文", 45), ("展示会", 10), ("代理店", 15)]),
-                "newsletter": rng.random() < 0.55,
-                "catalog": rng.random() < 0.4,
-                "orders": [o for o in orders],
-                "licenses": [wchoice(PRODUCTS_SW)] if rng.random() < 0.8 else [],
-                "url": f"https://crm.{DOMAIN}/customers/{cid}",
-                "_rom": [sr, gr],
-            },
-        })
+        updated = min(
+            created + timedelta(days=rng.randint(0, 1200)), at(START - timedelta(days=1), 17, 30)
+        )
+        orders = sorted(
+            {
+                order_no(
+                    min(
+                        created.date() + timedelta(days=rng.randint(0, 1500)),
+                        START - timedelta(days=1),
+                    )
+                )
+                for _ in range(rng.randint(0, 4))
+            }
+        )
+        rows.append(
+            {
+                "id": str(cid),
+                "name": f"{sk} {gk}",
+                "name_kana": f"{skana} {gkana}",
+                "company": company,
+                "region": pref,
+                "store": None,
+                "language": "ja",
+                "notes": "",
+                "other": " / ".join(other_bits),
+                "created_at": iso(created),
+                "updated_at": iso(max(updated, created)),
+                "phones": phones,
+                "emails": emails,
+                "extra": {
+                    "customer_type": "法人" if corporate else "個人",
+                    "department": dept or None,
+                    "registered_via": wchoice(
+                        [("電話", 30), ("Web注文", 45), ("展示会", 10), ("代理店", 15)]
+                    ),
+                    "newsletter": rng.random() < 0.55,
+                    "catalog": rng.random() < 0.4,
+                    "orders": [o for o in orders],
+                    "licenses": [wchoice(PRODUCTS_SW)] if rng.random() < 0.8 else [],
+                    "url": f"https://crm.{DOMAIN}/customers/{cid}",
+                    "_rom": [sr, gr],
+                },
+            }
+        )
     # duplicate registrations (same person registered twice; never delete, report)
     dups = []
     for c in rng.sample(rows, 14):
@@ -581,16 +436,27 @@ def make_customers(n: int = 296) -> list[dict]:
         d = json.loads(json.dumps(c, ensure_ascii=False))
         d["id"] = str(cid)
         if d["company"]:
-            core = d["company"].replace("株式会社", "").replace("有限会社", "").replace("合同会社", "")
-            d["company"] = rng.choice([f"（株）{core}", f"{core}", f"㈱{core}", f"株式会社 {core}"]) \
-                if c["company"].startswith("株式会社") else core
+            core = (
+                d["company"].replace("株式会社", "").replace("有限会社", "").replace("合同会社", "")
+            )
+            d["company"] = (
+                rng.choice([f"（株）{core}", f"{core}", f"㈱{core}", f"株式会社 {core}"])
+                if c["company"].startswith("株式会社")
+                else core
+            )
         d["name"] = d["name"].replace(" ", rng.choice(["", "\u3000"]))
         d["phones"] = [variant(p.replace("(", "-").replace(")", "-")) for p in d["phones"][:1]]
         if rng.random() < 0.5:
             sr, gr = c["extra"]["_rom"]
-            d["emails"] = [email_for(f"{gr}.{sr}{rng.randint(1, 99)}", rng.choice(["example.jp", "example.com"]))]
+            d["emails"] = [
+                email_for(
+                    f"{gr}.{sr}{rng.randint(1, 99)}", rng.choice(["example.jp", "example.com"])
+                )
+            ]
         d["other"] = ""
-        created = at(ANCHOR - timedelta(days=rng.randint(10, 700)), rng.randint(9, 20), rng.randint(0, 59))
+        created = at(
+            ANCHOR - timedelta(days=rng.randint(10, 700)), rng.randint(9, 20), rng.randint(0, 59)
+        )
         d["created_at"] = iso(created)
         d["updated_at"] = iso(created)
         d["extra"]["registered_via"] = "Web注文"
@@ -616,6 +482,7 @@ def main() -> None:
             by_digits.setdefault(digits(p), c)
     other_numbers = []  # (digits, customer) found only in the "other" field
     import re
+
     for c in customers:
         for m in re.finditer(r"[0-9０-９][0-9０-９\-－()（）]{8,}[0-9０-９]", c["other"]):
             dg = digits(m.group())
@@ -629,41 +496,68 @@ def main() -> None:
     calls_from: dict[str, list[datetime]] = {}
 
     def chan(ext_or_trunk: str) -> str:
-        return f"PJSIP/{ext_or_trunk}"  # the channel sequence number is added in time order on output
+        return (
+            f"PJSIP/{ext_or_trunk}"  # the channel sequence number is added in time order on output
+        )
 
-    def add_cdr(src, dst, dcontext, clid, channel, dstchannel, lastapp, lastdata, start, answer, end, disposition):
+    def add_cdr(
+        src,
+        dst,
+        dcontext,
+        clid,
+        channel,
+        dstchannel,
+        lastapp,
+        lastdata,
+        start,
+        answer,
+        end,
+        disposition,
+    ):
         duration = int((end - start).total_seconds())
         billsec = int((end - answer).total_seconds()) if answer else 0
-        cdr.append({
-            "src": src, "dst": dst, "dcontext": dcontext, "clid": clid, "channel": channel,
-            "dstchannel": dstchannel, "lastapp": lastapp, "lastdata": lastdata, "start": start,
-            "answer": answer, "end": end, "duration": duration, "billsec": billsec, "disposition": disposition,
-        })
+        cdr.append(
+            {
+                "src": src,
+                "dst": dst,
+                "dcontext": dcontext,
+                "clid": clid,
+                "channel": channel,
+                "dstchannel": dstchannel,
+                "lastapp": lastapp,
+                "lastdata": lastdata,
+                "start": start,
+                "answer": answer,
+                "end": end,
+                "duration": duration,
+                "billsec": billsec,
+                "disposition": disposition,
+            }
+        )
         if dcontext == "from-pstn":
             calls_from.setdefault(src, []).append(start)
 
     def inbound(src, start, ext=None, wait=20, talk=0, kind="queue"):
         did = FREE_DIAL if rng.random() < 0.7 else DESK_DID
         clid = f'"{src}" <{src}>' if src != "anonymous" else '"anonymous" <anonymous>'
-        trunk = chan("ntt-hikari")
+        pstn = (src, did, "from-pstn", clid, chan("ntt-hikari"))
+        ivr = {
+            "voicemail": ("VoiceMail", "600@support,u"),
+            "afterhours": ("Playback", "custom/jikangai"),
+        }
         if kind == "queue" and ext:
             ans = start + timedelta(seconds=wait)
-            add_cdr(src, did, "from-pstn", clid, trunk, chan(ext), "Queue", "support,rtT,,,300", start, ans,
-                    ans + timedelta(seconds=talk), "ANSWERED")
-            return ans, ans + timedelta(seconds=talk)
-        if kind == "abandon":
-            add_cdr(src, did, "from-pstn", clid, trunk, "", "Queue", "support,rtT,,,300", start, None,
-                    start + timedelta(seconds=wait), "NO ANSWER")
-            return None, None
-        if kind == "voicemail":
-            ans = start + timedelta(seconds=1)
-            end = ans + timedelta(seconds=wait)
-            add_cdr(src, did, "from-pstn", clid, trunk, "", "VoiceMail", "600@support,u", start, ans, end, "ANSWERED")
+            end = ans + timedelta(seconds=talk)
+            add_cdr(*pstn, chan(ext), "Queue", "support,rtT,,,300", start, ans, end, "ANSWERED")
             return ans, end
-        if kind == "afterhours":
+        if kind == "abandon":
+            end = start + timedelta(seconds=wait)
+            add_cdr(*pstn, "", "Queue", "support,rtT,,,300", start, None, end, "NO ANSWER")
+            return None, None
+        if kind in ivr:
             ans = start + timedelta(seconds=1)
             end = ans + timedelta(seconds=wait)
-            add_cdr(src, did, "from-pstn", clid, trunk, "", "Playback", "custom/jikangai", start, ans, end, "ANSWERED")
+            add_cdr(*pstn, "", *ivr[kind], start, ans, end, "ANSWERED")
             return ans, end
         raise ValueError(kind)
 
@@ -675,17 +569,43 @@ def main() -> None:
             end = ans + timedelta(seconds=talk)
         else:
             ans = None
-            end = start + timedelta(seconds=ring if disposition != "NO ANSWER" else rng.randint(25, 45))
-        add_cdr(a[3], dst, "from-internal", clid, chan(a[3]), chan("ntt-hikari"), "Dial",
-                f"PJSIP/{dst}@ntt-hikari,60,T", start, ans, end, disposition)
+            end = start + timedelta(
+                seconds=ring if disposition != "NO ANSWER" else rng.randint(25, 45)
+            )
+        add_cdr(
+            a[3],
+            dst,
+            "from-internal",
+            clid,
+            chan(a[3]),
+            chan("ntt-hikari"),
+            "Dial",
+            f"PJSIP/{dst}@ntt-hikari,60,T",
+            start,
+            ans,
+            end,
+            disposition,
+        )
         return ans, end
 
     def internal(agent, ext_to, start, talk):
         a = next(x for x in AGENTS if x[0] == agent)
         ans = start + timedelta(seconds=rng.randint(3, 9))
         end = ans + timedelta(seconds=talk)
-        add_cdr(a[3], ext_to, "from-internal", f'"{a[1]}" <{a[3]}>', chan(a[3]), chan(ext_to), "Dial",
-                f"PJSIP/{ext_to},30,tT", start, ans, end, "ANSWERED")
+        add_cdr(
+            a[3],
+            ext_to,
+            "from-internal",
+            f'"{a[1]}" <{a[3]}>',
+            chan(a[3]),
+            chan(ext_to),
+            "Dial",
+            f"PJSIP/{ext_to},30,tT",
+            start,
+            ans,
+            end,
+            "ANSWERED",
+        )
         return ans, end
 
     # ---- cases ------------------------------------------------------------------
@@ -703,7 +623,9 @@ def main() -> None:
         if r < 0.76 + p_other and calls_from:
             src = rng.choice(sorted(calls_from))
             if src != "anonymous":
-                return src, by_digits.get(src) or next((c for dg, c in other_numbers if dg == src), None)
+                return src, by_digits.get(src) or next(
+                    (c for dg, c in other_numbers if dg == src), None
+                )
         num = digits(mobile() if rng.random() < 0.6 else landline(rng.choice(PREFS)[1]))
         return num, None
 
@@ -718,23 +640,45 @@ def main() -> None:
             extra["subtopic"] = sub
             product = wchoice(PRODUCTS_SW)
             if sub == "プリンタ接続" and "LM-" not in product:
-                product = rng.choice(["ラベルプリンター LM-620W / Windows 11", "ラベルプリンター LM-420 / Windows 11",
-                                      "ラベルプリンター LM-620W / Mac"])
+                product = rng.choice(
+                    [
+                        "ラベルプリンター LM-620W / Windows 11",
+                        "ラベルプリンター LM-420 / Windows 11",
+                        "ラベルプリンター LM-620W / Mac",
+                    ]
+                )
             lines.append(text)
             if channel in ("フォーム", "メール") and rng.random() < 0.3:
                 # the customer picked the wrong edition/device in the form
                 if "Windows" in product:
-                    lines.append("（※Macで使っています）" if rng.random() < 0.5 else "使っているのはプロ版だと思います。")
+                    lines.append(
+                        "（※Macで使っています）"
+                        if rng.random() < 0.5
+                        else "使っているのはプロ版だと思います。"
+                    )
                 else:
                     lines.append("パソコンはWindows 11です。")
                 extra["product_mismatch_hint"] = True
         elif topic == "購入検討":
-            item = rng.choice(["ラベルマイスター12 ビジネス（5ライセンス）", "ラベルマイスター12 プロ", "ラベルプリンター LM-620W",
-                               "ラベルマイスター12 ビジネス（10ライセンス）", "ラベル用紙の定期購入"])
+            item = rng.choice(
+                [
+                    "ラベルマイスター12 ビジネス（5ライセンス）",
+                    "ラベルマイスター12 プロ",
+                    "ラベルプリンター LM-620W",
+                    "ラベルマイスター12 ビジネス（10ライセンス）",
+                    "ラベル用紙の定期購入",
+                ]
+            )
             subj = f"{item}の購入検討"
-            lines.append(rng.choice([f"{item}の導入を検討している。見積書がほしい。",
-                                     f"{item}について、今使っている11からの乗り換え価格を知りたい。",
-                                     f"{item}を購入予定。請求書払いが可能か確認したい。"]))
+            lines.append(
+                rng.choice(
+                    [
+                        f"{item}の導入を検討している。見積書がほしい。",
+                        f"{item}について、今使っている11からの乗り換え価格を知りたい。",
+                        f"{item}を購入予定。請求書払いが可能か確認したい。",
+                    ]
+                )
+            )
             product = item
             extra["requester"] = {
                 "name": c["name"] if c else None,
@@ -743,36 +687,66 @@ def main() -> None:
                 "email": (c["emails"][0] if c and rng.random() < 0.8 else None),
             }
         elif topic in SALES_TOPICS:
-            ono = (rng.choice(c["extra"]["orders"]) if c and c["extra"]["orders"] and rng.random() < 0.5
-                   else order_no(t.date() - timedelta(days=rng.randint(1, 20))))
-            item = rng.choice(PAPER + ["ラベルマイスター12 プロ（パッケージ版）", "ラベルプリンター LM-420"])
+            ono = (
+                rng.choice(c["extra"]["orders"])
+                if c and c["extra"]["orders"] and rng.random() < 0.5
+                else order_no(t.date() - timedelta(days=rng.randint(1, 20)))
+            )
+            item = rng.choice(
+                PAPER + ["ラベルマイスター12 プロ（パッケージ版）", "ラベルプリンター LM-420"]
+            )
             subj, text = {
-                "配送": (f"{item}が届かない", f"{t.month}月{max(1, t.day - 4)}日に注文した{item}がまだ届かない。配送状況を知りたい。"),
+                "配送": (
+                    f"{item}が届かない",
+                    f"{t.month}月{max(1, t.day - 4)}日に注文した{item}がまだ届かない。配送状況を知りたい。",
+                ),
                 "領収書": ("領収書の発行依頼", "注文分の領収書を会社名宛てで発行してほしい。"),
-                "キャンセル": ("注文キャンセル希望", f"{item}を間違えて2個注文したので1個キャンセルしたい。"),
-                "支払い": (rng.choice(["振込先の確認", "コンビニ払いの期限切れ"]),
-                         rng.choice(["銀行振込の振込先を教えてほしい。", "コンビニ払いの期限が切れてしまった。再発行してほしい。"])),
+                "キャンセル": (
+                    "注文キャンセル希望",
+                    f"{item}を間違えて2個注文したので1個キャンセルしたい。",
+                ),
+                "支払い": (
+                    rng.choice(["振込先の確認", "コンビニ払いの期限切れ"]),
+                    rng.choice(
+                        [
+                            "銀行振込の振込先を教えてほしい。",
+                            "コンビニ払いの期限が切れてしまった。再発行してほしい。",
+                        ]
+                    ),
+                ),
                 "価格": ("価格の確認", f"{item}をまとめて購入した場合の価格を知りたい。"),
                 "納期": ("納期の確認", f"{item}を50個注文したい。いつ届くか知りたい。"),
             }[topic]
             lines.append(text)
             product = item
             extra["order_no"] = ono if rng.random() < 0.85 else None
-            extra["order_email"] = (c["emails"][0] if c and rng.random() < 0.8 else None)
+            extra["order_email"] = c["emails"][0] if c and rng.random() < 0.8 else None
             if extra["order_no"]:
                 lines.append(f"注文番号：{ono}")
         elif topic == "オーダーメイド":
-            subj = rng.choice(["オーダーメイドラベルの見積もり", "特注ロールラベルの相談", "オーダーメイドテンプレートの制作依頼"])
+            subj = rng.choice(
+                [
+                    "オーダーメイドラベルの見積もり",
+                    "特注ロールラベルの相談",
+                    "オーダーメイドテンプレートの制作依頼",
+                ]
+            )
             w, h = rng.choice([(40, 60), (50, 30), (62, 100), (80, 50)])
-            lines.append(f"オーダーメイドラベル（{w}×{h}mm、{rng.choice([1000, 3000, 5000, 10000])}枚、{rng.choice(['フルカラー', '2色', '金箔押し'])}）の見積もりがほしい。")
+            lines.append(
+                f"オーダーメイドラベル（{w}×{h}mm、{rng.choice([1000, 3000, 5000, 10000])}枚、{rng.choice(['フルカラー', '2色', '金箔押し'])}）の見積もりがほしい。"
+            )
             if rng.random() < 0.4:
                 lines.append("前回お世話になった大野さんにお願いしたい。")
                 extra["requested_person"] = "大野"
             product = "オーダーメイドラベル"
         else:
-            subj, text = rng.choice([("登録住所の変更", "会社の移転に伴い、登録住所を変更したい。"),
-                                     ("担当者変更", "担当者が変わったので登録情報を変えてほしい。"),
-                                     ("メルマガ配信停止", "メルマガの配信を停止してほしい。")])
+            subj, text = rng.choice(
+                [
+                    ("登録住所の変更", "会社の移転に伴い、登録住所を変更したい。"),
+                    ("担当者変更", "担当者が変わったので登録情報を変えてほしい。"),
+                    ("メルマガ配信停止", "メルマガの配信を停止してほしい。"),
+                ]
+            )
             lines.append(text)
         # where the customer heard of it
         src = None
@@ -789,14 +763,42 @@ def main() -> None:
             tags.append("【カタログDM】" if src == "catalog" else "【DMをみた】")
         return subj, "\n".join(lines), product, extra, tags
 
-    def new_case(*, opened, channel, topic, c, caller, agent, started, closed, status, subj, body, product,
-                 extra, tags):
-        cases.append({
-            "id": None, "customer_id": c["id"] if c else None, "agent": agent, "channel": channel,
-            "topic": topic, "subject": subj, "body": body, "caller_number": caller, "status": status,
-            "product": product, "opened_at": opened, "started_at": started, "closed_at": closed,
-            "tags": tags, "extra": extra,
-        })
+    def new_case(
+        *,
+        opened,
+        channel,
+        topic,
+        c,
+        caller,
+        agent,
+        started,
+        closed,
+        status,
+        subj,
+        body,
+        product,
+        extra,
+        tags,
+    ):
+        cases.append(
+            {
+                "id": None,
+                "customer_id": c["id"] if c else None,
+                "agent": agent,
+                "channel": channel,
+                "topic": topic,
+                "subject": subj,
+                "body": body,
+                "caller_number": caller,
+                "status": status,
+                "product": product,
+                "opened_at": opened,
+                "started_at": started,
+                "closed_at": closed,
+                "tags": tags,
+                "extra": extra,
+            }
+        )
         return cases[-1]
 
     def agent_name(aid: str) -> str:
@@ -809,7 +811,9 @@ def main() -> None:
     def talk_seconds(topic: str, long_case: bool) -> int:
         if long_case:
             return rng.randint(21 * 60, 42 * 60)
-        base = {"技術": (240, 900), "購入検討": (180, 600), "オーダーメイド": (240, 720)}.get(topic, (90, 420))
+        base = {"技術": (240, 900), "購入検討": (180, 600), "オーダーメイド": (240, 720)}.get(
+            topic, (90, 420)
+        )
         return rng.randint(*base)
 
     callbacks: list[dict] = []  # callback requests to work on
@@ -819,20 +823,51 @@ def main() -> None:
         if business_day(d):
             n_in = 34 if d == date(2026, 1, 13) else rng.randint(24, 30)
             times = sorted(
-                at(d, wchoice([(9, 3), (10, 5), (11, 4), (12, 2), (13, 4), (14, 4), (15, 3), (16, 3), (17, 2)]),
-                   rng.randint(0, 59), rng.randint(0, 59)) for _ in range(n_in))
+                at(
+                    d,
+                    wchoice(
+                        [
+                            (9, 3),
+                            (10, 5),
+                            (11, 4),
+                            (12, 2),
+                            (13, 4),
+                            (14, 4),
+                            (15, 3),
+                            (16, 3),
+                            (17, 2),
+                        ]
+                    ),
+                    rng.randint(0, 59),
+                    rng.randint(0, 59),
+                )
+                for _ in range(n_in)
+            )
             for t in times:
                 num, c = pick_caller()
                 ag = free_agent(t)
                 if ag is None or rng.random() < 0.1:
                     inbound(num, t, wait=rng.randint(25, 240), kind="abandon")
                     if rng.random() < 0.45:
-                        callbacks.append({"num": num, "c": c, "t": t + timedelta(minutes=rng.randint(0, 3)), "via": "IVR"})
+                        callbacks.append(
+                            {
+                                "num": num,
+                                "c": c,
+                                "t": t + timedelta(minutes=rng.randint(0, 3)),
+                                "via": "IVR",
+                            }
+                        )
                     continue
                 topic = wchoice(TOPICS)
                 long_case = rng.random() < 0.1
                 talk = talk_seconds(topic, long_case)
-                ans, end = inbound(num, t, ext=next(a[3] for a in AGENTS if a[0] == ag), wait=rng.randint(4, 75), talk=talk)
+                ans, end = inbound(
+                    num,
+                    t,
+                    ext=next(a[3] for a in AGENTS if a[0] == ag),
+                    wait=rng.randint(4, 75),
+                    talk=talk,
+                )
                 acw = timedelta(seconds=rng.randint(60, 540))
                 agent_free[ag] = end + acw
                 if rng.random() < 0.08:
@@ -842,32 +877,62 @@ def main() -> None:
                 status = "完了"
                 esc = topic == "技術" and rng.random() < 0.07
                 if esc:
-                    ia, ie = internal(ag, SUPERVISOR[3], ans + timedelta(seconds=talk // 2), rng.randint(60, 240))
+                    ia, ie = internal(
+                        ag, SUPERVISOR[3], ans + timedelta(seconds=talk // 2), rng.randint(60, 240)
+                    )
                     extra["escalation"] = {
-                        "supervisor": SUPERVISOR[1], "at": iso(ia),
-                        "question": rng.choice(["同じエラーの既知事例はあるか", "返金対応してよいか", "技術担当からの折り返しでよいか"]),
+                        "supervisor": SUPERVISOR[1],
+                        "at": iso(ia),
+                        "question": rng.choice(
+                            [
+                                "同じエラーの既知事例はあるか",
+                                "返金対応してよいか",
+                                "技術担当からの折り返しでよいか",
+                            ]
+                        ),
                         "promised_callback": iso(end + timedelta(hours=rng.randint(2, 26))),
                         "specialist": "技術担当 大野",
                     }
                     status = "エスカレーション中" if rng.random() < 0.6 else "完了"
                     if status != "完了":
                         closed = None
-                if topic == "技術" and extra.get("subtopic") in REMOTE_SUBTOPICS and rng.random() < 0.45:
+                if (
+                    topic == "技術"
+                    and extra.get("subtopic") in REMOTE_SUBTOPICS
+                    and rng.random() < 0.45
+                ):
                     extra["remote_session"] = True
                     body += "\n\n【対応】リモートツールのURLをメールで送付し、リモートセッションにて対応。"
                 if c is None:
                     extra["email_asked"] = rng.random() < 0.8
                 if closed and closed > anchor_close and d == ANCHOR:
                     closed, status = None, "対応中"
-                case = new_case(opened=ans, channel="電話", topic=topic, c=c if rng.random() < 0.93 else None,
-                                caller=num, agent=agent_name(ag), started=ans, closed=closed, status=status,
-                                subj=subj, body=body, product=product, extra=extra, tags=tags)
+                case = new_case(
+                    opened=ans,
+                    channel="電話",
+                    topic=topic,
+                    c=c if rng.random() < 0.93 else None,
+                    caller=num,
+                    agent=agent_name(ag),
+                    started=ans,
+                    closed=closed,
+                    status=status,
+                    subj=subj,
+                    body=body,
+                    product=product,
+                    extra=extra,
+                    tags=tags,
+                )
                 case["extra"]["call_uniqueid_seq"] = len(cdr) - 1
             # internal calls (questions to the supervisor, transfers)
             for _ in range(rng.randint(2, 4)):
                 ag = rng.choice(OPERATORS)[0]
-                internal(ag, rng.choice([SUPERVISOR[3], "220", "230"]),
-                         at(d, rng.randint(9, 17), rng.randint(0, 59), rng.randint(0, 59)), rng.randint(30, 300))
+                internal(
+                    ag,
+                    rng.choice([SUPERVISOR[3], "220", "230"]),
+                    at(d, rng.randint(9, 17), rng.randint(0, 59), rng.randint(0, 59)),
+                    rng.randint(30, 300),
+                )
         # evening / non-business calls go to the after-hours guidance or voicemail
         n_after = rng.randint(3, 6) if business_day(d) else rng.randint(3, 7)
         for _ in range(n_after):
@@ -902,22 +967,39 @@ def main() -> None:
         earlier = [x for x in calls_from.get(cb["num"], []) if x < t]
         c = cb["c"]
         linked = bool(earlier) and c is not None and cb["num"] in {digits(p) for p in c["phones"]}
-        msg = (f"【折り返し依頼】{'留守番電話' if cb['via'] == '留守電' else 'IVR（待ち呼）'}\n"
-               f"着信番号：{cb['num']}\n着信日時：{t.strftime('%Y/%m/%d %H:%M')}\n")
+        msg = (
+            f"【折り返し依頼】{'留守番電話' if cb['via'] == '留守電' else 'IVR（待ち呼）'}\n"
+            f"着信番号：{cb['num']}\n着信日時：{t.strftime('%Y/%m/%d %H:%M')}\n"
+        )
         if cb["via"] == "留守電":
-            msg += "メッセージ：" + rng.choice([
-                "ラベルの印刷のことで相談したいので、折り返しお願いします。",
-                "ソフトの認証のことで電話しました。また掛け直します。",
-                "先日注文した用紙の件でお電話しました。折り返しください。",
-                "カタログを見てお電話しました。見積もりをお願いしたいです。",
-                "メルマガを見て連絡しました。新しいプリンタについて聞きたいです。",
-                "（無言）",
-            ])
+            msg += "メッセージ：" + rng.choice(
+                [
+                    "ラベルの印刷のことで相談したいので、折り返しお願いします。",
+                    "ソフトの認証のことで電話しました。また掛け直します。",
+                    "先日注文した用紙の件でお電話しました。折り返しください。",
+                    "カタログを見てお電話しました。見積もりをお願いしたいです。",
+                    "メルマガを見て連絡しました。新しいプリンタについて聞きたいです。",
+                    "（無言）",
+                ]
+            )
         extra = {"callback_via": cb["via"], "auto_linked": linked}
         ag = rng.choice(OPERATORS)[0]
-        case = new_case(opened=opened, channel="電話", topic="その他", c=c if linked else None, caller=cb["num"],
-                        agent=None, started=None, closed=None, status="折り返し待ち",
-                        subj=f"折り返し依頼（{cb['via']}）", body=msg, product=None, extra=extra, tags=[])
+        case = new_case(
+            opened=opened,
+            channel="電話",
+            topic="その他",
+            c=c if linked else None,
+            caller=cb["num"],
+            agent=None,
+            started=None,
+            closed=None,
+            status="折り返し待ち",
+            subj=f"折り返し依頼（{cb['via']}）",
+            body=msg,
+            product=None,
+            extra=extra,
+            tags=[],
+        )
         # the callback itself
         tcb = opened + timedelta(minutes=rng.randint(8, 150))
         if tcb.hour >= 18 or tcb > at(ANCHOR, 15, 30):
@@ -928,13 +1010,19 @@ def main() -> None:
         case["started_at"] = tcb - timedelta(minutes=rng.randint(2, 6))
         attempts = []
         for _k in range(rng.choice([1, 1, 1, 2])):
-            outcome = "ANSWERED" if rng.random() < 0.72 else rng.choice(["NO ANSWER", "NO ANSWER", "BUSY"])
+            outcome = (
+                "ANSWERED"
+                if rng.random() < 0.72
+                else rng.choice(["NO ANSWER", "NO ANSWER", "BUSY"])
+            )
             topic = wchoice(TOPICS)
             talk = talk_seconds(topic, rng.random() < 0.08)
             ans, end = outbound(ag, cb["num"], tcb, talk, outcome)
             attempts.append({"at": iso(tcb), "result": outcome})
             if outcome == "ANSWERED":
-                subj, body, product, extra2, tags = topic_content(topic, case["customer_id"] and c, "電話", tcb)
+                subj, body, product, extra2, tags = topic_content(
+                    topic, case["customer_id"] and c, "電話", tcb
+                )
                 case.update(topic=topic, product=product, tags=tags)
                 case["subject"] = f"【折り返し】{subj}"
                 case["body"] = msg + "\n---\n" + body
@@ -953,7 +1041,12 @@ def main() -> None:
     for d in DAYS:
         n = rng.randint(6, 9) if business_day(d) else rng.randint(2, 4)
         for _ in range(n):
-            t = at(d, wchoice([(h, 3 if 9 <= h <= 18 else 1) for h in range(7, 24)]), rng.randint(0, 59), rng.randint(0, 59))
+            t = at(
+                d,
+                wchoice([(h, 3 if 9 <= h <= 18 else 1) for h in range(7, 24)]),
+                rng.randint(0, 59),
+                rng.randint(0, 59),
+            )
             channel = "フォーム" if rng.random() < 0.55 else "メール"
             c = rng.choice(customers) if rng.random() < 0.85 else None
             topic = wchoice(TOPICS)
@@ -965,7 +1058,12 @@ def main() -> None:
             # started in business hours
             s = t + timedelta(minutes=rng.randint(10, 240))
             while not business_day(s.date()) or s.hour >= 18 or s.hour < 9:
-                s = at(s.date() + timedelta(days=1 if s.hour >= 9 else 0), 9, rng.randint(5, 50), rng.randint(0, 59))
+                s = at(
+                    s.date() + timedelta(days=1 if s.hour >= 9 else 0),
+                    9,
+                    rng.randint(5, 50),
+                    rng.randint(0, 59),
+                )
             long_case = rng.random() < 0.08
             work = timedelta(seconds=talk_seconds(topic, long_case) + rng.randint(60, 600))
             closed = s + work
@@ -978,22 +1076,52 @@ def main() -> None:
             if s and rng.random() < 0.25 and (c is not None):
                 # phoned the customer back about the mail
                 ph = digits(c["phones"][0])
-                ans, end = outbound(ag, ph, s + timedelta(minutes=rng.randint(3, 10)), rng.randint(120, 600),
-                                    "ANSWERED" if rng.random() < 0.75 else "NO ANSWER")
+                ans, end = outbound(
+                    ag,
+                    ph,
+                    s + timedelta(minutes=rng.randint(3, 10)),
+                    rng.randint(120, 600),
+                    "ANSWERED" if rng.random() < 0.75 else "NO ANSWER",
+                )
                 if closed and end + timedelta(minutes=2) > closed:
                     closed = end + timedelta(minutes=rng.randint(2, 6))
-            if topic == "技術" and extra.get("subtopic") in REMOTE_SUBTOPICS and s and rng.random() < 0.4:
+            if (
+                topic == "技術"
+                and extra.get("subtopic") in REMOTE_SUBTOPICS
+                and s
+                and rng.random() < 0.4
+            ):
                 extra["remote_session"] = True
             if c is None:
                 (sk, _skana, sr), (gk, _gkana, gr) = rng.choice(SURNAMES), rng.choice(GIVEN)
-                extra["sender"] = {"name": f"{sk} {gk}", "email": email_for(f"{gr}.{sr}", "example.jp"),
-                                   "phone": mobile() if rng.random() < 0.7 else None}
+                extra["sender"] = {
+                    "name": f"{sk} {gk}",
+                    "email": email_for(f"{gr}.{sr}", "example.jp"),
+                    "phone": mobile() if rng.random() < 0.7 else None,
+                }
                 if topic == "購入検討":
-                    extra["requester"] = {"name": f"{sk} {gk}", "company": rng.choice([None, company_name()[0]]),
-                                          "phone": extra["sender"]["phone"], "email": extra["sender"]["email"]}
-            case = new_case(opened=t, channel=channel, topic=topic, c=c, caller=None,
-                            agent=agent_name(ag) if s else None, started=s, closed=closed, status=status,
-                            subj=subj, body=body, product=product, extra=extra, tags=tags)
+                    extra["requester"] = {
+                        "name": f"{sk} {gk}",
+                        "company": rng.choice([None, company_name()[0]]),
+                        "phone": extra["sender"]["phone"],
+                        "email": extra["sender"]["email"],
+                    }
+            case = new_case(
+                opened=t,
+                channel=channel,
+                topic=topic,
+                c=c,
+                caller=None,
+                agent=agent_name(ag) if s else None,
+                started=s,
+                closed=closed,
+                status=status,
+                subj=subj,
+                body=body,
+                product=product,
+                extra=extra,
+                tags=tags,
+            )
             mails_for_cases.append(case)
 
     # ---- ids, sort -----------------------------------------------------------------
@@ -1005,19 +1133,25 @@ def main() -> None:
         cs_["extra"]["record_url"] = f"{KINTONE}{rec}"
         cs_["extra"].pop("call_uniqueid_seq", None)
         if cs_["started_at"] and cs_["closed_at"]:
-            cs_["extra"]["handling_minutes"] = round((cs_["closed_at"] - cs_["started_at"]).total_seconds() / 60, 1)
+            cs_["extra"]["handling_minutes"] = round(
+                (cs_["closed_at"] - cs_["started_at"]).total_seconds() / 60, 1
+            )
 
     # ---- mails ---------------------------------------------------------------------
     inbox: list[tuple[datetime, Message]] = []
     sent: list[tuple[datetime, Message]] = []
     mail_cases = [c for c in mails_for_cases if c["id"]]
     cust_by_id = {c["id"]: c for c in customers}
-    sig = ("\n--\n株式会社ラベルワークス サポートセンター\n{agent}\nフリーダイヤル 0120-58-7410（平日 9:00〜18:00）\n"
-           f"{INBOX_ADDR}\n")
+    sig = (
+        "\n--\n株式会社ラベルワークス サポートセンター\n{agent}\nフリーダイヤル 0120-58-7410（平日 9:00〜18:00）\n"
+        f"{INBOX_ADDR}\n"
+    )
     chosen = rng.sample([c for c in mail_cases if c["channel"] == "メール"], 12)
     forms = rng.sample([c for c in mail_cases if c["channel"] == "フォーム"], 7)
     any_attachment = False
-    remote = [c for c in mail_cases if c["extra"].get("remote_session") and c not in chosen + forms][:2]
+    remote = [
+        c for c in mail_cases if c["extra"].get("remote_session") and c not in chosen + forms
+    ][:2]
     for case in sorted(chosen + forms + remote, key=lambda x: x["opened_at"]):
         t = case["opened_at"]
         cust = cust_by_id.get(case["customer_id"]) if case["customer_id"] else None
@@ -1039,28 +1173,59 @@ def main() -> None:
                 f"受付番号：{case['id']}\n"
             )
             mid = f"<{t.strftime('%Y%m%d%H%M%S')}.{case['id']}@form.{DOMAIN}>"
-            m = build_mail(t=t, frm=addr("ラベルワークス Webフォーム", f"form@{DOMAIN}", "iso-2022-jp"), to=INBOX_ADDR,
-                           subject=f"【お問い合わせ】{case['topic']}（受付番号 {case['id']}）", cs="iso-2022-jp",
-                           text=body, msgid=mid, reply_to=frm_addr, style="mime",
-                           inbound=(f"web01.{DOMAIN}", "192.0.2.41"), return_path=f"form@{DOMAIN}")
+            m = mailer.build_mail(
+                t=t,
+                frm=addr("ラベルワークス Webフォーム", f"form@{DOMAIN}", "iso-2022-jp"),
+                to=INBOX_ADDR,
+                subject=f"【お問い合わせ】{case['topic']}（受付番号 {case['id']}）",
+                cs="iso-2022-jp",
+                text=body,
+                msgid=mid,
+                reply_to=frm_addr,
+                style="mime",
+                inbound=(f"web01.{DOMAIN}", "192.0.2.41"),
+                return_path=f"form@{DOMAIN}",
+            )
         else:
             cs = "iso-2022-jp" if rng.random() < 0.5 else "utf-8"
-            greet = f"株式会社ラベルワークス\nサポートご担当者様\n\n{'お世話になっております。' if cust else 'はじめてご連絡いたします。'}\n" \
-                    f"{company + 'の' if company else ''}{name.split(' ')[0].split(chr(0x3000))[0]}です。\n\n"
-            body = greet + case["body"] + "\n\nよろしくお願いいたします。\n\n" + \
-                (f"{company}\n" if company else "") + f"{name}\n" + \
-                (f"TEL {cust['phones'][0]}\n" if cust and rng.random() < 0.6 else "")
+            greet = (
+                f"株式会社ラベルワークス\nサポートご担当者様\n\n{'お世話になっております。' if cust else 'はじめてご連絡いたします。'}\n"
+                f"{company + 'の' if company else ''}{name.split(' ')[0].split(chr(0x3000))[0]}です。\n\n"
+            )
+            body = (
+                greet
+                + case["body"]
+                + "\n\nよろしくお願いいたします。\n\n"
+                + (f"{company}\n" if company else "")
+                + f"{name}\n"
+                + (f"TEL {cust['phones'][0]}\n" if cust and rng.random() < 0.6 else "")
+            )
             dom = frm_addr.split("@")[1]
-            mid = new_msgid(t, "plain", dom)
-            html = html_doc(text_to_html(body), cs) if cs == "utf-8" and rng.random() < 0.5 else None
+            mid = mailer.new_msgid(t, "plain", dom)
+            html = (
+                html_doc(text_to_html(body), cs) if cs == "utf-8" and rng.random() < 0.5 else None
+            )
             atts = []
             if case["topic"] == "技術" and (rng.random() < 0.35 or not any_attachment):
                 any_attachment = True
-                atts = [attach(png_bytes(16, 10, (230, 60, 60)), "image", "png", "error_screen.png")]
-            m = build_mail(t=t, frm=addr(name, frm_addr, cs), to=INBOX_ADDR, subject=case["subject"], cs=cs,
-                           text=body, html=html, attachments=atts, msgid=mid, style=rng.choice(["outlook", "mime"]),
-                           inbound=(f"mail.{dom}", f"203.0.113.{rng.randint(2, 250)}"), return_path=frm_addr,
-                           x_mailer=rng.choice(["Microsoft Outlook 16.0", "Becky! ver. 2.81.07", None]))
+                atts = [
+                    attach(png_bytes(16, 10, (230, 60, 60)), "image", "png", "error_screen.png")
+                ]
+            m = mailer.build_mail(
+                t=t,
+                frm=addr(name, frm_addr, cs),
+                to=INBOX_ADDR,
+                subject=case["subject"],
+                cs=cs,
+                text=body,
+                html=html,
+                attachments=atts,
+                msgid=mid,
+                style=rng.choice(["outlook", "mime"]),
+                inbound=(f"mail.{dom}", f"203.0.113.{rng.randint(2, 250)}"),
+                return_path=frm_addr,
+                x_mailer=rng.choice(["Microsoft Outlook 16.0", "Becky! ver. 2.81.07", None]),
+            )
         inbox.append((t, m))
         case["extra"]["message_id"] = mid
         # reply from the desk
@@ -1070,54 +1235,108 @@ def main() -> None:
                 continue
             agent = case["agent"]
             if case.get("extra", {}).get("remote_session"):
-                text = (f"{name} 様\n\nいつもお世話になっております。\nラベルワークス サポートセンターの{agent}です。\n\n"
-                        "リモートサポートにて画面を拝見しながらご案内いたします。\n"
-                        "下記URLからリモートツールを起動し、表示される6桁の番号をお電話でお知らせください。\n\n"
-                        f"https://remote.{DOMAIN}/join?code={rng.randint(100000, 999999)}\n\n"
-                        "※ツールはサポート終了後に自動で終了します。\n" + sig.format(agent=agent))
+                text = (
+                    f"{name} 様\n\nいつもお世話になっております。\nラベルワークス サポートセンターの{agent}です。\n\n"
+                    "リモートサポートにて画面を拝見しながらご案内いたします。\n"
+                    "下記URLからリモートツールを起動し、表示される6桁の番号をお電話でお知らせください。\n\n"
+                    f"https://remote.{DOMAIN}/join?code={rng.randint(100000, 999999)}\n\n"
+                    "※ツールはサポート終了後に自動で終了します。\n" + sig.format(agent=agent)
+                )
                 subj = "【ラベルワークス】リモートサポートのご案内"
             else:
                 topic = case["topic"]
                 if topic == "技術":
-                    core = ("ご案内の前に、お使いの製品のバージョン（エディション）と、パソコンのOS・機種をお知らせいただけますでしょうか。\n"
-                            f"フォームでは「{case['product']}」をご選択いただいておりますが、念のためご確認をお願いいたします。\n"
-                            "（メニューの「ヘルプ」→「バージョン情報」で確認できます）\n")
+                    core = (
+                        "ご案内の前に、お使いの製品のバージョン（エディション）と、パソコンのOS・機種をお知らせいただけますでしょうか。\n"
+                        f"フォームでは「{case['product']}」をご選択いただいておりますが、念のためご確認をお願いいたします。\n"
+                        "（メニューの「ヘルプ」→「バージョン情報」で確認できます）\n"
+                    )
                 elif topic in SALES_TOPICS:
-                    core = ("ご注文に関するお問い合わせのため、担当部署（営業）に確認のうえ、改めてご連絡いたします。\n"
-                            + ("" if case["extra"].get("order_no") else "お手数ですが、ご注文番号とご注文時のメールアドレスをお知らせください。\n"))
+                    core = (
+                        "ご注文に関するお問い合わせのため、担当部署（営業）に確認のうえ、改めてご連絡いたします。\n"
+                        + (
+                            ""
+                            if case["extra"].get("order_no")
+                            else "お手数ですが、ご注文番号とご注文時のメールアドレスをお知らせください。\n"
+                        )
+                    )
                 elif topic == "購入検討":
                     core = "担当の営業より、お見積りを添えて改めてご連絡いたします。\n"
                 elif topic == "オーダーメイド":
                     core = "オーダーメイドラベルの担当者より、仕様を確認のうえお見積りをご連絡いたします。\n"
                 else:
                     core = "ご依頼の件、手続きいたしました。反映まで数日かかる場合がございます。\n"
-                text = (f"{name} 様\n\nいつもお世話になっております。\nラベルワークス サポートセンターの{agent}です。\n\n"
-                        "お問い合わせいただき、ありがとうございます。\n" + core + sig.format(agent=agent))
-                subj = "Re: " + (case["subject"] if case["channel"] == "メール" else f"お問い合わせの件（受付番号 {case['id']}）")
-            rmid = new_msgid(rt, "plain", DOMAIN)
-            rm = build_mail(t=rt, frm=addr(INBOX_NAME, INBOX_ADDR), to=addr(name, frm_addr), subject=subj, cs="utf-8",
-                            cte="qp", text=text, msgid=rmid, in_reply_to=mid, references=[mid], style="mime",
-                            x_mailer="Microsoft Outlook 16.0")
+                text = (
+                    f"{name} 様\n\nいつもお世話になっております。\nラベルワークス サポートセンターの{agent}です。\n\n"
+                    "お問い合わせいただき、ありがとうございます。\n"
+                    + core
+                    + sig.format(agent=agent)
+                )
+                subj = "Re: " + (
+                    case["subject"]
+                    if case["channel"] == "メール"
+                    else f"お問い合わせの件（受付番号 {case['id']}）"
+                )
+            rmid = mailer.new_msgid(rt, "plain", DOMAIN)
+            rm = mailer.build_mail(
+                t=rt,
+                frm=addr(INBOX_NAME, INBOX_ADDR),
+                to=addr(name, frm_addr),
+                subject=subj,
+                cs="utf-8",
+                cte="qp",
+                text=text,
+                msgid=rmid,
+                in_reply_to=mid,
+                references=[mid],
+                style="mime",
+                x_mailer="Microsoft Outlook 16.0",
+            )
             sent.append((rt, rm))
             case["extra"]["reply_message_id"] = rmid
 
     # newsletter (weekly, Thursday) and the catalogue announcement, delivered to the desk as well
     for t, subj, body_html in [
-        (at(date(2026, 1, 8), 10, 0, 4), "【ラベル通信 vol.312】新春テンプレート50種を追加しました",
-         "<h2>ラベル通信 vol.312</h2><p>いつもラベルワークスをご利用いただきありがとうございます。</p>"
-         "<p>■新春テンプレート50種を追加<br>■LM-620W ファームウェア更新のお知らせ<br>"
-         "■1月31日まで：ビジネス版 乗り換えキャンペーン 20%OFF</p>"
-         "<p>配信停止は<a href=\"https://www.labelworks.example/mail/stop\">こちら</a></p>"),
-        (at(date(2026, 1, 6), 11, 30, 9), "【社内共有】2026春号カタログ発送完了のお知らせ",
-         "<p>サポートセンター各位</p><p>本日までに2026春号カタログ（全64ページ）を約12,000件に発送しました。</p>"
-         "<p>お客様から「カタログを見た」とお問い合わせがあった場合は、案件に【カタログDM】タグを付けてください。</p>"
-         "<p>販促チーム</p>"),
+        (
+            at(date(2026, 1, 8), 10, 0, 4),
+            "【ラベル通信 vol.312】新春テンプレート50種を追加しました",
+            "<h2>ラベル通信 vol.312</h2><p>いつもラベルワークスをご利用いただきありがとうございます。</p>"
+            "<p>■新春テンプレート50種を追加<br>■LM-620W ファームウェア更新のお知らせ<br>"
+            "■1月31日まで：ビジネス版 乗り換えキャンペーン 20%OFF</p>"
+            '<p>配信停止は<a href="https://www.labelworks.example/mail/stop">こちら</a></p>',
+        ),
+        (
+            at(date(2026, 1, 6), 11, 30, 9),
+            "【社内共有】2026春号カタログ発送完了のお知らせ",
+            "<p>サポートセンター各位</p><p>本日までに2026春号カタログ（全64ページ）を約12,000件に発送しました。</p>"
+            "<p>お客様から「カタログを見た」とお問い合わせがあった場合は、案件に【カタログDM】タグを付けてください。</p>"
+            "<p>販促チーム</p>",
+        ),
     ]:
-        mid = new_msgid(t, "plain", DOMAIN)
-        frm = addr("ラベルワークス", f"news@{DOMAIN}") if "ラベル通信" in subj else addr("販促チーム", f"promo@{DOMAIN}")
-        inbox.append((t, build_mail(t=t, frm=frm, to=INBOX_ADDR, subject=subj, cs="utf-8", cte="base64",
-                                    html=html_doc(body_html), msgid=mid, style="mime",
-                                    inbound=(f"mailer.{DOMAIN}", "192.0.2.45"), return_path=f"bounce@{DOMAIN}")))
+        mid = mailer.new_msgid(t, "plain", DOMAIN)
+        frm = (
+            addr("ラベルワークス", f"news@{DOMAIN}")
+            if "ラベル通信" in subj
+            else addr("販促チーム", f"promo@{DOMAIN}")
+        )
+        inbox.append(
+            (
+                t,
+                mailer.build_mail(
+                    t=t,
+                    frm=frm,
+                    to=INBOX_ADDR,
+                    subject=subj,
+                    cs="utf-8",
+                    cte="base64",
+                    html=html_doc(body_html),
+                    msgid=mid,
+                    style="mime",
+                    inbound=(f"mailer.{DOMAIN}", "192.0.2.45"),
+                    return_path=f"bounce@{DOMAIN}",
+                ),
+            )
+        )
 
     # a reply that bounced (Postfix DSN)
     if sent:
@@ -1125,55 +1344,80 @@ def main() -> None:
         to = bm["To"].split("<")[-1].rstrip(">")
         bad = to.replace(".example", ".exmple")
         t = bt + timedelta(seconds=rng.randint(5, 50))
-        root = MIMEMultipart("report", report_type="delivery-status", boundary=boundary(str(t), "mime"))
-        root.attach(text_part(
-            f"This is the mail system at host mail.{DOMAIN}.\n\nI'm sorry to have to inform you that your message could not\n"
-            "be delivered to one or more recipients. It's attached below.\n\n"
-            "For further assistance, please send mail to postmaster.\n\n"
-            "If you do so, please include this problem report. You can\ndelete your own text from the attached returned message.\n\n"
-            f"                   The mail system\n\n<{bad}>: Host or domain name not found. Name service error\n"
-            f"    for name={bad.split('@')[1]} type=A: Host not found\n", "plain", "us-ascii"))
-        ds = MIMEBase("message", "delivery-status")
-        m1, m2 = Message(), Message()
-        m1["Reporting-MTA"] = f"dns; mail.{DOMAIN}"
-        m1["X-Postfix-Queue-ID"] = "4dP2k71XyZz3Qw"
-        m1["Arrival-Date"] = format_datetime(bt)
-        m2["Final-Recipient"] = f"rfc822; {bad}"
-        m2["Original-Recipient"] = f"rfc822;{bad}"
-        m2["Action"] = "failed"
-        m2["Status"] = "5.4.4"
-        m2["Diagnostic-Code"] = f"X-Postfix; Host or domain name not found. Name service error for name={bad.split('@')[1]} type=A: Host not found"
-        ds.set_payload([m1, m2])
-        root.attach(ds)
-        hdr = MIMEText("".join(f"{k}: {v}\n" for k, v in bm.items() if k in ("Date", "From", "Subject", "Message-ID"))
-                       + f"To: <{bad}>\n", "rfc822-headers", "us-ascii")
+        root = MIMEMultipart(
+            "report", report_type="delivery-status", boundary=boundary(str(t), "mime")
+        )
+        root.attach(
+            text_part(
+                f"This is the mail system at host mail.{DOMAIN}.\n\nI'm sorry to have to inform you that your message could not\n"
+                "be delivered to one or more recipients. It's attached below.\n\n"
+                "For further assistance, please send mail to postmaster.\n\n"
+                "If you do so, please include this problem report. You can\ndelete your own text from the attached returned message.\n\n"
+                f"                   The mail system\n\n<{bad}>: Host or domain name not found. Name service error\n"
+                f"    for name={bad.split('@')[1]} type=A: Host not found\n",
+                "plain",
+                "us-ascii",
+            )
+        )
+        root.attach(
+            delivery_status(
+                [
+                    ("Reporting-MTA", f"dns; mail.{DOMAIN}"),
+                    ("X-Postfix-Queue-ID", "4dP2k71XyZz3Qw"),
+                    ("Arrival-Date", format_datetime(bt)),
+                ],
+                [
+                    ("Final-Recipient", f"rfc822; {bad}"),
+                    ("Original-Recipient", f"rfc822;{bad}"),
+                    ("Action", "failed"),
+                    ("Status", "5.4.4"),
+                    (
+                        "Diagnostic-Code",
+                        f"X-Postfix; Host or domain name not found. Name service error for name={bad.split('@')[1]} type=A: Host not found",
+                    ),
+                ],
+            )
+        )
+        hdr = MIMEText(
+            "".join(
+                f"{k}: {v}\n"
+                for k, v in bm.items()
+                if k in ("Date", "From", "Subject", "Message-ID")
+            )
+            + f"To: <{bad}>\n",
+            "rfc822-headers",
+            "us-ascii",
+        )
         root.attach(hdr)
         mid = f"<20260110.{rng.randint(100000, 999999)}@mail.{DOMAIN}>"
-        dsn = finalize(root, [("Return-Path", "<>"), ("Date", format_datetime(t)),
-                              ("From", f"MAILER-DAEMON@mail.{DOMAIN} (Mail Delivery System)"), ("To", INBOX_ADDR),
-                              ("Subject", "Undelivered Mail Returned to Sender"), ("Message-ID", mid),
-                              ("Auto-Submitted", "auto-replied")])
+        dsn = finalize(
+            root,
+            [
+                ("Return-Path", "<>"),
+                ("Date", format_datetime(t)),
+                ("From", f"MAILER-DAEMON@mail.{DOMAIN} (Mail Delivery System)"),
+                ("To", INBOX_ADDR),
+                ("Subject", "Undelivered Mail Returned to Sender"),
+                ("Message-ID", mid),
+                ("Auto-Submitted", "auto-replied"),
+            ],
+        )
         inbox.append((t, dsn))
         bm.replace_header("To", bm["To"].replace(to, bad))
 
-    inbox.sort(key=lambda x: (x[0], x[1]["Message-ID"]))
-    sent.sort(key=lambda x: (x[0], x[1]["Message-ID"]))
-    for i, (_t, m) in enumerate(inbox, 1):
-        (OUT / "mail" / MAILBOX / f"{i:04d}.eml").write_bytes(m.as_bytes(policy=compat32))
-    for i, (_t, m) in enumerate(sent, 1):
-        (OUT / "mail" / MAILBOX / "Sent" / f"{i:04d}.eml").write_bytes(m.as_bytes(policy=compat32))
+    write_maildir(OUT / "mail" / MAILBOX, inbox, sent)
 
     # ---- write records -----------------------------------------------------------------
     for c in customers:
         c["extra"].pop("_rom", None)
-    write_jsonl("customers", customers)
+    write_jsonl(OUT / "customers.jsonl", customers)
     rows = []
     for cs_ in cases:
         r = dict(cs_)
         for k in ("opened_at", "started_at", "closed_at"):
             r[k] = iso(r[k])
         rows.append(r)
-    write_jsonl("cases", rows)
+    write_jsonl(OUT / "cases.jsonl", rows)
 
     # Asterisk cdr_csv Master.csv (no header): quoted strings, bare integers
     cdr.sort(key=lambda r: r["start"])
@@ -1190,25 +1434,45 @@ def main() -> None:
             if r[k]:
                 seq[0] += 1
                 r[k] = f"{r[k]}-{seq[0]:08x}"
-        lines.append(",".join([
-            q(""), q(r["src"]), q(r["dst"]), q(r["dcontext"]), q(r["clid"]), q(r["channel"]), q(r["dstchannel"]),
-            q(r["lastapp"]), q(r["lastdata"]), q(r["start"].strftime(fmt)),
-            q(r["answer"].strftime(fmt) if r["answer"] else ""), q(r["end"].strftime(fmt)),
-            str(r["duration"]), str(r["billsec"]), q(r["disposition"]), q("DOCUMENTATION"), q(uid), q(""),
-        ]))
+        lines.append(
+            ",".join(
+                [
+                    q(""),
+                    q(r["src"]),
+                    q(r["dst"]),
+                    q(r["dcontext"]),
+                    q(r["clid"]),
+                    q(r["channel"]),
+                    q(r["dstchannel"]),
+                    q(r["lastapp"]),
+                    q(r["lastdata"]),
+                    q(r["start"].strftime(fmt)),
+                    q(r["answer"].strftime(fmt) if r["answer"] else ""),
+                    q(r["end"].strftime(fmt)),
+                    str(r["duration"]),
+                    str(r["billsec"]),
+                    q(r["disposition"]),
+                    q("DOCUMENTATION"),
+                    q(uid),
+                    q(""),
+                ]
+            )
+        )
     (OUT / "calls" / "Master.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     (OUT / "manifest.toml").write_text(
         'anchor = "2026-01-14"\ntimezone = "Asia/Tokyo"\n'
         'description = "ラベルワークス サポートセンター: CRM customer registrations, kintone cases, '
-        'Asterisk CDR of the desk and support mail"\n', encoding="utf-8")
-    PROFILE_TOML.parent.mkdir(parents=True, exist_ok=True)
-    PROFILE_TOML.write_text(profile_toml(), encoding="utf-8")
+        'Asterisk CDR of the desk and support mail"\n',
+        encoding="utf-8",
+    )
     n_open = sum(1 for c in cases if c["closed_at"] is None)
     n_long = sum(1 for c in cases if c["extra"].get("handling_minutes", 0) > 20)
     n_unl = sum(1 for c in cases if c["customer_id"] is None)
-    print(f"{PROFILE}: customers={len(customers)} cases={len(cases)} (open {n_open}, long {n_long}, unlinked {n_unl}) "
-          f"calls={len(cdr)} inbox={len(inbox)} sent={len(sent)}")
+    print(
+        f"{PROFILE}: customers={len(customers)} cases={len(cases)} (open {n_open}, long {n_long}, unlinked {n_unl}) "
+        f"calls={len(cdr)} inbox={len(inbox)} sent={len(sent)}"
+    )
 
 
 # ================================================================ profile toml
@@ -1218,187 +1482,6 @@ def tq(s: str) -> str:
 
 def tl(items) -> str:
     return "[" + ", ".join(tq(x) if isinstance(x, str) else str(x) for x in items) + "]"
-
-
-def profile_toml() -> str:
-    agents = "\n".join(f"{a[0]} = {tq(a[1])}" for a in AGENTS)
-    exts = "\n".join(f"{tq(a[3])} = {tq(a[0])}" for a in AGENTS)
-    return f'''# support-ja: phone/e-mail support desk of a software vendor (Japan).
-# Written by tools/fixtures_support_ja.py - edit the generator, not this file.
-
-[profile]
-name = "support-ja"
-description = "株式会社ラベルワークス サポートセンター: kintone cases, CRM customer registrations, Asterisk PBX"
-timezone = "Asia/Tokyo"
-country = "JP"
-language = "ja"
-currency = "JPY"
-
-[store]
-
-# Desk agents: id = surname as shown in kintone (cases.agent).
-[agents]
-{agents}
-
-[team]
-supervisor = "yamaguchi"
-specialists = {{ custom_made = "大野", technical = "大野" }}
-
-# PBX extensions -> agent id (Asterisk CDR: dstchannel PJSIP/<ext>-..., src of outbound calls)
-[extensions]
-{exts}
-"220" = "技術担当 大野"
-"230" = "営業 藤井"
-
-[lines]
-free_dial = "0120-58-7410"
-desk = "03-5843-2210"
-queue = "support"
-voicemail_box = "600@support"
-internal_contexts = ["from-internal"]
-inbound_contexts = ["from-pstn"]
-
-[working_hours]
-weekdays = ["mon", "tue", "wed", "thu", "fri"]
-start = "09:00"
-end = "18:00"
-
-[holidays]
-dates = ["2026-01-01", "2026-01-02", "2026-01-03", "2026-01-12"]
-names = {{ "2026-01-01" = "元日", "2026-01-02" = "年始休業", "2026-01-03" = "年始休業", "2026-01-12" = "成人の日" }}
-
-[kintone]
-app_url = "https://labelworks.kintone.example/k/42/"
-record_url = "{KINTONE}{{id}}"
-
-[crm]
-customer_url = "https://crm.{DOMAIN}/customers/{{id}}"
-never_delete = true                      # deleting a registration deletes its orders and history
-duplicate_report_to = "yamaguchi"        # the supervisor decides whether to merge
-duplicate_match = ["name", "company", "phones", "emails"]
-
-# Case statuses (kintone process management) and their meaning
-[statuses]
-"未対応" = "received, nobody started yet"
-"対応中" = "an agent is working on it"
-"回答待ち" = "waiting for the customer's answer"
-"折り返し待ち" = "callback requested, not reached yet"
-"エスカレーション中" = "handed to the supervisor / a specialist, callback promised"
-"完了" = "closed"
-closed = ["完了"]
-
-[channels]
-phone = "電話"
-mail = "メール"
-form = "フォーム"
-
-[topics]
-all = ["技術", "購入検討", "配送", "領収書", "キャンセル", "支払い", "価格", "納期", "オーダーメイド", "その他"]
-technical_subtopics = ["操作方法", "インストール", "ライセンス認証", "印刷ずれ", "プリンタ接続", "データ移行", "エラー表示", "動作環境"]
-
-# Handling time = started_at .. closed_at; daily counts are per agent and day of closed_at.
-[handling_time]
-start_field = "started_at"
-end_field = "closed_at"
-count_by = "closed_at"
-
-[long_cases]
-threshold_minutes = 20
-chat_channel = "#support-window"
-chat_channel_name = "サポート窓口"
-done_reaction = "済"
-template = "long_case_post"
-
-[product_check]
-# every form/e-mail inquiry: confirm the real edition / device before instructions
-channels = ["メール", "フォーム"]
-field = "product"
-editions = ["スタンダード", "プロ", "ビジネス", "Touch"]
-devices = ["Windows 11", "Windows 10", "Mac", "iPad", "LM-420", "LM-620W"]
-
-[phone_lookup]
-# search registrations by the incoming number: phone field and the free-text "other" field,
-# with and without hyphens, full-width digits normalised (NFKC)
-fields = ["phones", "other"]
-normalize = ["nfkc", "digits_only"]
-not_found_action = "ask the e-mail address during the call"
-
-[remote_session]
-topics = {tl(REMOTE_SUBTOPICS)}
-tool_url = "https://remote.{DOMAIN}/join?code={{code}}"
-log_text = "リモートセッション実施"
-template = "remote_tool"
-
-[escalation]
-supervisor = "yamaguchi"
-callback_by = "specialist"
-sheet_fields = ["受付日時", "案件番号", "案件URL", "会社名", "お客様名", "電話番号", "製品・エディション", "OS・機種", "問い合わせ内容", "対応経過", "SVへの質問", "SVの回答", "折り返し予定日時", "折り返し担当", "担当者"]
-
-[[routing]]
-name = "custom-made products"
-topics = ["オーダーメイド"]
-chat_channel = "#support-escalation"
-chat_channel_name = "サポートエスカレーション"
-mention = ["大野", "山口"]
-named_person_only = true          # if the customer asked for someone by name, mention only that person
-required = []
-
-[[routing]]
-name = "purchase consideration"
-topics = ["購入検討"]
-chat_channel = "#inside-sales"
-chat_channel_name = "インサイドセールス"
-mention = ["岡", "石田"]
-required = ["name", "company", "phone", "email"]
-
-[[routing]]
-name = "orders: shipping, receipts, cancellation, payment, price, delivery date"
-topics = {tl(SALES_TOPICS)}
-chat_channel = "#sales"
-chat_channel_name = "営業"
-mention = ["藤井", "森本"]
-required = ["order_no", "order_email"]
-
-[source_tags]
-# first matching rule wins (the catalogue rule must come first: "カタログDM" contains "DM")
-[[source_tags.rules]]
-tag = "【カタログDM】"
-keywords = ["カタログ", "冊子", "2026春号"]
-
-[[source_tags.rules]]
-tag = "【DMをみた】"
-keywords = ["メルマガ", "メールマガジン", "ラベル通信", "DM"]
-
-[templates.remote_tool]
-subject = "【ラベルワークス】リモートサポートのご案内"
-body = """{{customer_name}} 様
-
-いつもお世話になっております。
-ラベルワークス サポートセンターの{{agent}}です。
-
-下記URLからリモートツールを起動し、表示される6桁の番号をお電話でお知らせください。
-
-{{tool_url}}
-"""
-
-[templates.edition_check]
-subject = "Re: {{subject}}"
-body = """{{customer_name}} 様
-
-ラベルワークス サポートセンターの{{agent}}です。
-ご案内の前に、お使いの製品のバージョン（エディション）と、パソコンのOS・機種をお知らせいただけますでしょうか。
-（メニューの「ヘルプ」→「バージョン情報」で確認できます）
-"""
-
-[templates.long_case_post]
-text = "対応が20分を超えています：{{case_url}}（{{agent}} / {{topic}}）"
-
-[templates.routing_post]
-text = "{{mentions}} {{topic}}のお問い合わせです。{{case_url}}\\n{{summary}}"
-
-[templates.duplicate_report]
-text = "@山口 重複登録の可能性があります（削除はしていません）：{{links}}"
-'''
 
 
 if __name__ == "__main__":
