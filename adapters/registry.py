@@ -25,6 +25,8 @@ BUILTIN: dict[str, dict[str, str]] = {
     },
     "mail": {
         "maildir": "deskops.adapters.mailbox:MaildirMailbox",
+        "imap": "deskops.adapters.imap:ImapMailbox",
+        "imaps": "deskops.adapters.imap:ImapMailbox",
     },
 }
 

@@ -82,7 +82,13 @@ class Ops:
         port, sep, url = name.partition(":")
         if not sep or not url:
             raise UsageError(f"cannot reopen backend {name!r} of the journal")
-        return resolve(port, url)(url)
+        cls = resolve(port, url)
+        if hasattr(cls, "from_config"):
+            from .config import secret
+
+            password = secret(self.config, f"OPS_{port.upper()}_PASSWORD")
+            return cls.from_config(url, self.config.profile, password)
+        return cls(url)
 
     def _take_lock(self) -> None:
         import fcntl

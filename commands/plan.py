@@ -370,7 +370,9 @@ def execute(
 
     failed_early = None
     try:
-        failed_early = _apply_all(plan, store, journal, run_id, apply_one, atomic)
+        failed_early = _apply_all(
+            plan, store, journal, run_id, apply_one, atomic, targets, progress
+        )
     except BaseException:
         with store.transaction():
             journal.finish(run_id, "failed", {"error": 1})
@@ -395,12 +397,47 @@ def execute(
     return RunResult(run_id, status, counts, plan.changes)
 
 
-def _apply_all(plan, store, journal, run_id, apply_one, atomic) -> Change | None:  # type: ignore[no-untyped-def]
+def _apply_batch(target: Any, group: list[Change], progress: Callable[[int], None] | None) -> None:
+    """Backends that talk in batches (IMAP): assess all, then one write per action.
+
+    ``write_batch`` marks each change applied as its command succeeds; what is
+    still planned when it fails is journaled as failed, so a rerun finishes it.
+    """
+    for c in group:
+        _assess(c, {c.backend: target})
+        if c.outcome == CONFLICT:
+            c.error = "changed since the plan was made; left as it is"
+    todo = [c for c in group if c.outcome == PLANNED]
+    try:
+        target.write_batch(todo)
+    except OpsError as exc:
+        for c in todo:
+            if c.outcome == PLANNED:
+                c.outcome, c.error = FAILED, str(exc)
+    for c in todo:
+        if c.outcome == PLANNED:
+            c.outcome = APPLIED
+    if progress is not None:
+        progress(len(group))
+
+
+def _apply_all(plan, store, journal, run_id, apply_one, atomic, targets, progress) -> Change | None:  # type: ignore[no-untyped-def]
     if not atomic:
-        for seq, c in enumerate(plan.changes, 1):
+        seqs = {id(c): seq for seq, c in enumerate(plan.changes, 1)}
+        batched: dict[str, list[Change]] = {}
+        for c in plan.changes:
+            target = targets.get(c.backend)
+            if target is not None and hasattr(target, "write_batch"):
+                batched.setdefault(c.backend, []).append(c)
+                continue
             with store.transaction():
                 apply_one(c)
-                journal.record(run_id, seq, c)
+                journal.record(run_id, seqs[id(c)], c)
+        for backend, group in batched.items():
+            _apply_batch(targets[backend], group, progress)
+            with store.transaction():
+                for c in group:
+                    journal.record(run_id, seqs[id(c)], c)
         with store.transaction():
             _mark_undone(store, plan, run_id)
         return None

@@ -37,11 +37,11 @@ RulesOpt = Annotated[
 
 def open_mailbox(ops: Ops, url: str | None) -> Any:
     from deskops.adapters.mailbox import StoreMailbox
-    from deskops.adapters.registry import resolve, scheme_of
+    from deskops.adapters.registry import scheme_of
 
     url = url or ops.config.get("mail.url")
     if url and scheme_of(str(url)):
-        return resolve("mail", str(url))(str(url))
+        return ops.backend(f"mail:{url}")
     return StoreMailbox(ops.store(), mailbox=url or None)
 
 

@@ -1,0 +1,213 @@
+"""ops mail on a real IMAP server: a throwaway Dovecot on a free loopback port."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from conftest import integration_skip
+from test_mail import PROFILE
+
+USERS = [f"u{i}" for i in range(1, 10)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def dovecot() -> Iterator[int]:
+    binary = shutil.which("dovecot") or (
+        "/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None
+    )
+    if not binary:
+        integration_skip("dovecot is not installed (Debian package dovecot-imapd)")
+    if os.geteuid() != 0:
+        integration_skip("the throwaway Dovecot needs root")
+    d = Path(tempfile.mkdtemp(prefix="ops-dovecot-"))
+    d.chmod(0o755)  # Dovecot's auth process (user dovecot) reads the users file
+    for sub in ("run", "state", "log", "mail"):
+        (d / sub).mkdir()
+    (d / "users").write_text("".join(f"{u}:{{PLAIN}}secret\n" for u in USERS))
+    shutil.chown(d / "mail", "nobody", "nogroup")
+    port = free_port()
+    (d / "dovecot.conf").write_text(f"""
+protocols = imap
+listen = 127.0.0.1
+base_dir = {d}/run
+state_dir = {d}/state
+log_path = {d}/log/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+mail_location = maildir:{d}/mail/%u/Maildir
+mail_fsync = never
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {d}/users
+}}
+userdb {{
+  driver = static
+  args = uid=nobody gid=nogroup home={d}/mail/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+namespace inbox {{
+  inbox = yes
+  separator = /
+}}
+""")
+    proc = subprocess.Popen(
+        [binary, "-c", str(d / "dovecot.conf"), "-F"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            if proc.poll() is not None:
+                integration_skip(f"dovecot exited: {proc.stderr.read().decode()[-300:]}")
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        integration_skip("dovecot did not start listening")
+    yield port
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    shutil.rmtree(d, ignore_errors=True)
+
+
+_next_user = iter(USERS)
+
+
+@pytest.fixture
+def imap_user(dovecot: int, monkeypatch: pytest.MonkeyPatch) -> tuple[str, int]:
+    user = next(_next_user)
+    monkeypatch.setenv("OPS_MAIL_PASSWORD", "secret")
+    return user, dovecot
+
+
+def message(mid: str, frm: str, subject: str, body: str = "本文") -> bytes:
+    m = EmailMessage()
+    m["From"] = frm
+    m["To"] = "reservation1@salon.example"
+    m["Subject"] = subject
+    m["Date"] = "Wed, 25 Nov 2026 10:00:00 +0900"
+    m["Message-ID"] = f"<{mid}>"
+    m.set_content(body, charset="iso-2022-jp")
+    return bytes(m)
+
+
+def fill(user: str, port: int, msgs: list[bytes]) -> None:
+    import imapclient
+
+    c = imapclient.IMAPClient("127.0.0.1", port=port, ssl=False)
+    c.login(user, "secret")
+    for raw in msgs:
+        c.append("INBOX", raw)
+    c.logout()
+
+
+def folders(user: str, port: int) -> dict[str, int]:
+    import imapclient
+
+    c = imapclient.IMAPClient("127.0.0.1", port=port, ssl=False)
+    c.login(user, "secret")
+    out = {}
+    for _flags, _delim, name in c.list_folders():
+        out[name] = c.folder_status(name, [b"MESSAGES"])[b"MESSAGES"]
+    c.logout()
+    return out
+
+
+def test_label_on_imap_moves_copies_and_undoes(cli, isolated: Path, imap_user) -> None:
+    user, port = imap_user
+    (isolated / "ops.toml").write_text(PROFILE, encoding="utf-8")
+    msgs = [
+        message(f"b{i}@stores", "noreply@stores.example", "【和楽 新宿店】予約が入りました")
+        for i in range(40)
+    ]
+    msgs += [message(f"s{i}@spam", "info@seo.example", "SEOで集客") for i in range(15)]
+    msgs += [message(f"q{i}@c", "someone@example.jp", "問い合わせ") for i in range(5)]
+    fill(user, port, msgs)
+    url = f"imap://{user}@127.0.0.1:{port}/INBOX"
+
+    r = cli("-v", "mail", "label", "--mailbox", url, "--dry-run", "-o", "json")
+    assert r.code == 0, r.err
+    rows = json.loads(r.out)
+    assert len(rows) == 55 and all(row["outcome"] == "dry run" for row in rows)
+    assert folders(user, port)["INBOX"] == 60  # a dry run changes nothing
+
+    r = cli("-v", "mail", "label", "--mailbox", url, "--yes", "-o", "json")
+    assert r.code == 0, r.err
+    assert {row["outcome"] for row in json.loads(r.out)} == {"applied"}
+    got = folders(user, port)
+    assert got["INBOX"] == 5 and got["Trash"] == 15 and got["Archive"] == 40
+    assert got["関東/新宿店"] == 40 and "関東" in got  # the parent was created first
+
+    r = cli("mail", "label", "--mailbox", url, "--yes", "-o", "json")
+    assert r.code == 0 and json.loads(r.out) == []  # moved mail is no longer in INBOX
+
+    r = cli("undo", "last", "--yes")
+    assert r.code == 0, r.err
+    got = folders(user, port)
+    assert got["INBOX"] == 60 and got["Trash"] == 0 and got["Archive"] == 0
+    assert got["関東/新宿店"] == 0
+
+
+def test_imap_commands_do_not_grow_with_messages(imap_user, isolated: Path) -> None:
+    from deskops.adapters.imap import ImapMailbox, compress
+    from deskops.commands import plan as planmod
+    from deskops.commands.clock import now_utc, zone
+    from deskops.commands.mail import plan_label
+    from deskops.commands.mailrules import RuleContext, load_rules
+
+    assert compress([1, 2, 3, 5, 7, 8, 10]) == "1:3,5,7:8,10"
+    user, port = imap_user
+    fill(
+        user,
+        port,
+        [message(f"x{i}@spam", "info@seo.example", "SEO") for i in range(300)]
+        + [message(f"k{i}@c", "a@example.jp", "hello") for i in range(300)],
+    )
+    box = ImapMailbox(f"imap://{user}@127.0.0.1:{port}/INBOX", password="secret")
+    rules = load_rules(
+        [{"name": "spam", "when": {"subject": "SEO"}, "trash": True, "add_labels": ["確認"]}],
+        "t.toml",
+    )
+    ctx = RuleContext(tz=zone("Asia/Tokyo"), now=now_utc())
+    res = plan_label(box, rules, ctx, store=None)
+    assert len(res.plan.changes) == 600
+    from deskops.adapters.store import Store
+
+    store = Store.open(str(isolated / "s.sqlite"))
+    before = box.commands
+    result = planmod.execute(res.plan, store, {box.backend: box}, atomic=False)
+    assert result.counts == {"applied": 600}
+    assert box.commands - before < 20, box.commands - before
+    box.close()
+    store.close()
