@@ -1020,11 +1020,22 @@ _JAPAN = (
     "ocn.ne.jp",
     "so-net.ne.jp",
 )
-_RUSSIA = ("mail.ru", "yandex.ru", "ya.ru", "bk.ru", "inbox.ru", "list.ru", "rambler.ru", "gmail.com")
+_RUSSIA = (
+    "mail.ru",
+    "yandex.ru",
+    "ya.ru",
+    "bk.ru",
+    "inbox.ru",
+    "list.ru",
+    "rambler.ru",
+    "gmail.com",
+)
 _CHINA = ("qq.com", "163.com", "126.com", "sina.com", "sohu.com", "foxmail.com", "aliyun.com")
 _UKRAINE = ("ukr.net", "i.ua", "meta.ua")
 
-WELL_KNOWN_DOMAINS: tuple[str, ...] = tuple(dict.fromkeys(_GLOBAL + _JAPAN + _RUSSIA + _CHINA + _UKRAINE))
+WELL_KNOWN_DOMAINS: tuple[str, ...] = tuple(
+    dict.fromkeys(_GLOBAL + _JAPAN + _RUSSIA + _CHINA + _UKRAINE)
+)
 
 # Real mail or company domains one or two edits away from a well-known one:
 # they must never be "corrected".

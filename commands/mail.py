@@ -480,3 +480,28 @@ def _fmt(d: dict[str, Any]) -> str:
     if "rules" in d:
         parts.append(f"rules={','.join(d['rules']) or '-'}")
     return " ".join(parts)
+
+
+CLASSIFY_FIELDS = ["id", "message_id", "date", "from", "subject", "kind", "evidence", "when",
+                   "language"]  # fmt: skip
+
+
+def classify_rows(messages: Iterable[MailMessage], ctx: RuleContext) -> list[dict[str, Any]]:
+    """A (question) or B (reservation request) for each customer message, with the evidence."""
+    from .classify import classify
+
+    rows = []
+    for m in messages:
+        if fold(m.from_addr) in ctx.our_addresses:
+            continue
+        c = classify(m.body_text or m.subject, m.date, ctx.tz)
+        row = message_row(m, ctx.tz)
+        row.update({
+            "kind": c.kind,
+            "evidence": c.evidence,
+            "when": (c.when.astimezone(ctx.tz).isoformat(timespec="minutes")
+                     if c.when and c.has_time else c.when.date().isoformat() if c.when else None),
+            "language": c.language,
+        })  # fmt: skip
+        rows.append(row)
+    return rows

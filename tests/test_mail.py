@@ -449,3 +449,16 @@ def test_maildir_backend_moves_labels_and_undoes(cli, isolated: Path) -> None:
 
 def _mail_files(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and p.parent.name in ("cur", "new")]
+
+
+def test_classify_command(cli, salon) -> None:
+    r = cli("mail", "classify", "-o", "json")
+    assert r.code == 0, r.err
+    rows = {row["message_id"]: row for row in json.loads(r.out)}
+    assert rows["q1@c"]["kind"] == "reservation_request"
+    assert rows["q1@c"]["evidence"] == "明日の14時"
+    assert rows["q1@c"]["when"] == "2026-11-25T14:00+09:00"
+    assert rows["s1@spam"]["kind"] == "question" and rows["s1@spam"]["evidence"] is None
+    assert "r1@salon" not in rows  # our own replies are not classified
+    r = cli("mail", "classify", "q1@c", "--fields", "message_id,kind")
+    assert r.out.splitlines() == ["message_id\tkind", "q1@c\treservation_request"]

@@ -183,6 +183,37 @@ def label(
         raise err
 
 
+@app.command("classify")
+def classify_cmd(
+    ctx: typer.Context,
+    ids: Annotated[
+        list[str] | None,
+        typer.Argument(help="Message ids (or - for stdin); default: every customer message."),
+    ] = None,
+    mailbox: MailboxOpt = None,
+    folder: FolderOpt = None,
+    since: SinceOpt = None,
+    fmt: Format = None,
+    fields: Fields = None,
+) -> None:
+    """Tell plain questions (A) from reservation requests naming a date and time (B).
+
+    Shows the evidence: the date/time phrase found and its value relative to
+    the message date. Japanese, Chinese, Russian, Ukrainian and English.
+
+    Example: ops -p salon-ja mail classify --fields message_id,kind,evidence,when
+    """
+    from deskops.commands.mail import CLASSIFY_FIELDS, classify_rows
+
+    ops = get(ctx)
+    box = open_mailbox(ops, mailbox)
+    msgs = box.messages(folder=folder, since=_since(ops, since), ids=_ids(ids))
+    rows = classify_rows(msgs, _context(ops, with_customers=False))
+    ops.renderer(fmt, fields).render(
+        rows, CLASSIFY_FIELDS, ["id", "date", "from", "kind", "evidence", "when"]
+    )
+
+
 @rules_app.command("test")
 def rules_test(
     ctx: typer.Context,
