@@ -155,6 +155,12 @@ class ImapMailbox:
         self.uidvalidity = int(info.get(b"UIDVALIDITY", 0))
         return dict(info)
 
+    def folder_state(self, folder: str | None = None) -> tuple[int, int]:
+        """(UIDVALIDITY, UIDNEXT) of a folder, for checkpoints."""
+        c = self.connect()
+        st = c.folder_status(folder or self.default_folder, [b"UIDVALIDITY", b"UIDNEXT"])
+        return int(st[b"UIDVALIDITY"]), int(st[b"UIDNEXT"])
+
     # -- reading -----------------------------------------------------------------------------
     def messages(
         self,
@@ -181,6 +187,8 @@ class ImapMailbox:
         if self.gmail:
             want.append(b"X-GM-LABELS")
         for chunk in chunks(uids, CHUNK):
+            if self._selected != folder:  # a caller looked into a label folder meanwhile
+                self._select(folder, readonly=True)
             data = self._fetch(compress(chunk), want)
             for uid in chunk:
                 item = data.get(uid)

@@ -114,6 +114,13 @@ _WEAK_SUBJECT = re.compile(
     re.I,
 )
 
+# Auto-replies quote the subject they answer, which may itself say "not delivered".
+_AUTOREPLY_PREFIX = re.compile(
+    r"^\s*(?:automatic reply|auto[- ]?reply|autoreply|auto[- ]?response|out of (?:the )?office"
+    r"|абонент|автоответ|автоматический ответ|自動応答|自動返信|不在通知|自动回复|自動回覆)",
+    re.I,
+)
+
 # Positive delivery reports share the report format but are not bounces.
 _SUCCESS_SUBJECT = re.compile(
     r"\((?:success|relay|delivered)\)|^\s*(?:delivered|relayed)\s*:"
@@ -149,12 +156,20 @@ def is_bounce(raw: bytes) -> bool:
     try:
         head = _headers(raw)
         subject = _header_text(head.get("Subject"))
-        if _REPLY_PREFIX.match(subject) or _SUCCESS_SUBJECT.search(subject):
+        if (
+            _REPLY_PREFIX.match(subject)
+            or _AUTOREPLY_PREFIX.match(subject)
+            or _SUCCESS_SUBJECT.search(subject)
+        ):
             return False
         ctype = head.get_content_type()
         report_type = str(head.get_param("report-type", "") or "").lower()
         if ctype == "multipart/report" and "delivery-status" in report_type:
             return True
+        if "disposition-notification" in report_type:
+            return False  # a read receipt (RFC 8098), not a delivery failure
+        if head.get("X-Autoreply") is not None or head.get("X-Autorespond") is not None:
+            return False
         if head.get("X-Failed-Recipients"):
             return True
         name, addr = parseaddr(_header_text(head.get("From")))
@@ -171,7 +186,7 @@ def is_bounce(raw: bytes) -> bool:
                 or (return_path in ("<>", "") and head.get("Return-Path") is not None)
                 or local.lower().startswith("microsoftexchange")
                 or head.get("X-MS-Exchange-Message-Is-Ndr") is not None
-                or ctype == "multipart/report"
+                or (ctype == "multipart/report" and not report_type)
             )
             return bool(machine)
     except (ValueError, LookupError, TypeError, AttributeError, IndexError):
@@ -266,8 +281,20 @@ def _decode_cte(text: str, cte: str) -> bytes:
     return data
 
 
-def _part_text(part: Message) -> str:
-    """Decoded text of a leaf part, whatever its transfer encoding or charset says."""
+def _part_text(part: Message, predecoded: bool = False) -> str:
+    """Decoded text of a leaf part, whatever its transfer encoding or charset says.
+
+    ``predecoded``: the part comes from an original quoted inside an already
+    decoded report, so 8-bit text is already Unicode and must not be decoded again.
+    """
+    if predecoded:
+        raw_payload = part.get_payload()
+        cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+        if isinstance(raw_payload, str) and cte not in ("base64", "quoted-printable"):
+            return raw_payload
+        if isinstance(raw_payload, str) and cte == "quoted-printable":
+            data = quopri.decodestring(raw_payload.encode("utf-8"))
+            return _decode_bytes(data, "utf-8")
     try:
         payload = part.get_payload(decode=True)
     except (ValueError, TypeError, AssertionError, binascii.Error):
@@ -544,7 +571,7 @@ _ORIGINAL_MARKER = re.compile(
     r"|-+\s*this is a copy of the message.*"  # exim
     r"|-+\s*(?:original|unsent|returned) message(?: follows)?\s*-+"  # sendmail and others
     r"|original message headers\s*:?"  # exchange
-    r"|-*\s*(?:元のメッセージ|送信したメッセージ|元のメール)\s*-*"
+    r"|-*\s*(?:元のメッセージ|送信したメッセージ|元のメール)(?:\s*ヘッダー)?\s*[:：]?\s*-*"
     r"|-*\s*(?:исходное сообщение|копия (?:исходного )?сообщения|оригинальное сообщение"
     r"|заголовки исходного сообщения)[^\n]*"
     r"|-*\s*(?:原始邮件|原邮件|原始郵件)(?:信息|头|內容|内容)?\s*[:：]?\s*-*"
@@ -629,7 +656,7 @@ _REASON_WORDS = re.compile(
     r"|doesn't exist|not found|couldn't be found|could not be found|no mailbox|mailbox unavailable"
     r"|account (?:is )?(?:disabled|suspended)|over quota|mailbox (?:is )?full|invalid"
     r"|rejected|not a valid|couldn't find|host not found"
-    r"|存在しません|見つかりません|見つかりませんでした|受信拒否|容量"
+    r"|存在しない|存在しません|見つかりません|受信拒否|容量"
     r"|не существует|не найден|нет такого|переполнен|заблокирован|отключ"
     r"|不存在|无效|無效|被拒|已满|拒绝|拒收).*$"
 )
@@ -646,9 +673,7 @@ def _reason_after(diag: str, recipient: str) -> str | None:
         out: list[str] = [line[len(line) - len(tail) :].strip()] if tail.strip() else []
         for nxt in lines[i + 1 :]:
             if not nxt.strip():
-                if out:
-                    break
-                continue
+                break  # the block ends; text after a blank line is boilerplate
             if _ADDR.search(nxt) and re.match(r"^\s*<?[^\s<>]+@[^\s<>]+>?:?\s*$", nxt):
                 break  # the next recipient's block
             out.append(nxt.strip())
@@ -713,7 +738,7 @@ _INFERRED = (
         re.compile(
             r"host or domain name not found|couldn't find any host|no such domain|nxdomain"
             r"|domain (?:name )?not found|unrouteable|host not found|domain .{0,40}does not exist"
-            r"|домен .{0,40}не существует|ドメインが見つかりません|域名不存在",
+            r"|домен .{0,40}не (?:существует|найден)|ドメインが見つかりません|域名不存在",
             re.I,
         ),
         "1.2",
@@ -739,7 +764,7 @@ _INFERRED = (
             r"user unknown|unknown user|no such user|no mailbox|mailbox unavailable|does not exist"
             r"|doesn't exist|not found|recipient(?: address)? rejected|invalid recipient"
             r"|address couldn't be found|no longer available"
-            r"|存在しません|見つかりません|見つかりませんでした"
+            r"|存在しない|存在しません|見つかりません"
             r"|не существует|не найден|нет такого|不存在|无效|無效",
             re.I,
         ),
@@ -836,7 +861,7 @@ def _style(head: Message, from_addr: str, reporting_mta: str, text: str, has_dsn
 # ---------------------------------------------------------------------------
 
 
-def _body_text(msg: Message) -> str | None:
+def _body_text(msg: Message, predecoded: bool = False) -> str | None:
     """Plain text of a message (HTML turned into text when that is all there is)."""
     plain: str | None = None
     html: str | None = None
@@ -845,9 +870,9 @@ def _body_text(msg: Message) -> str | None:
             continue
         ctype = part.get_content_type()
         if ctype == "text/plain" and plain is None:
-            plain = _newlines(_part_text(part))
+            plain = _newlines(_part_text(part, predecoded))
         elif ctype == "text/html" and html is None:
-            html = _html_to_text(_part_text(part))
+            html = _html_to_text(_part_text(part, predecoded))
     text = plain if plain and plain.strip() else html
     return text.strip() if text and text.strip() else None
 
@@ -860,7 +885,7 @@ class _Original:
     senders: set[str] = field(default_factory=set)
     recipients: list[str] = field(default_factory=list)
 
-    def take(self, msg: Message | None, with_body: bool = True) -> None:
+    def take(self, msg: Message | None, with_body: bool = True, predecoded: bool = False) -> None:
         if msg is None:
             return
         if self.message_id is None and msg.get("Message-ID"):
@@ -868,7 +893,7 @@ class _Original:
         if self.subject is None and msg.get("Subject") is not None:
             self.subject = _header_text(msg.get("Subject")) or None
         if with_body and self.text is None:
-            self.text = _body_text(msg)
+            self.text = _body_text(msg, predecoded)
         for name in ("From", "Sender", "Return-Path", "Reply-To"):
             self.senders.update(_addresses(msg.get(name)))
         if not self.recipients:
@@ -938,7 +963,7 @@ def _parse(raw: bytes) -> Bounce | None:
         original.take(HeaderParser(policy=compat32).parsestr(rep.original_headers), False)
     if quoted is not None:
         qmsg, loose = _quoted_message(quoted)
-        original.take(qmsg)
+        original.take(qmsg, predecoded=True)
         if original.text is None and loose and rep.original is None:
             original.text = loose
     if original.message_id is None:

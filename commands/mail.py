@@ -22,7 +22,7 @@ from deskops.adapters.store import Store
 from .clock import iso
 from .lookup import CustomerIndex, fold
 from .mailrules import Decision, Rule, RuleContext, decide
-from .plan import ADD, CREATE, REMOVE, SET, Change, Plan, actor
+from .plan import ADD, CREATE, REMOVE, SET, SKIPPED, Change, Plan, actor, state_of
 
 LABEL_FIELDS = ["id", "message_id", "date", "from", "subject", "rules", "changes", "outcome"]
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -168,15 +168,21 @@ def plan_label(
     ids: list[str] | None = None,
     number_re: str | None = None,
     command: str = "mail label",
+    after_uid: int | None = None,
 ) -> LabelResult:
     plan = Plan(command=command)
     rows: list[dict[str, Any]] = []
     by_row: list[list[Change]] = []
-    for msg in mailbox.messages(folder=folder, since=since, ids=ids):
+    extra: dict[str, Any] = {"after_uid": after_uid} if after_uid is not None else {}
+    for msg in mailbox.messages(folder=folder, since=since, ids=ids, **extra):
         d = decide(rules, msg, ctx)
         changes = decision_changes(d, mailbox.backend, ctx, store, number_re)
         if not d.rules:
             continue
+        if hasattr(mailbox, "read"):
+            # Some state is not on the message itself (IMAP label folders): ask the backend.
+            changes = [c for c in changes if c.backend != mailbox.backend
+                       or state_of(c, mailbox.read(c)) != SKIPPED]  # fmt: skip
         for c in changes:
             plan.add(c)
         if not changes:

@@ -116,6 +116,14 @@ def label(
     folder: FolderOpt = None,
     since: SinceOpt = None,
     rules_file: RulesOpt = None,
+    all_: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="On IMAP, read the whole folder, not only what arrived "
+            "since the last run (the checkpoint).",
+        ),
+    ] = False,
     staff: Annotated[
         str | None,
         typer.Option(
@@ -140,6 +148,7 @@ def label(
 
     ops = get(ctx)
     box = open_mailbox(ops, mailbox)
+    checkpoint = None
     if staff:
         from deskops.commands.mail import staff_label
 
@@ -151,6 +160,7 @@ def label(
         )
     else:
         rules, mail_cfg, _source = _rules(ops, rules_file)
+        checkpoint = _checkpoint(ops, box, folder, use=not (all_ or since or ids))
         res = plan_label(
             box,
             rules,
@@ -160,6 +170,7 @@ def label(
             since=_since(ops, since),
             ids=_ids(ids),
             number_re=mail_cfg.get("order_number_pattern"),
+            after_uid=checkpoint[1] if checkpoint else None,
         )
     err = None
     try:
@@ -181,6 +192,34 @@ def label(
     ops.renderer(fmt, fields).render(res.rows, LABEL_FIELDS)
     if err:
         raise err
+    if checkpoint is not None and not (dry_run or ops.dry_run):
+        from deskops.commands import checkpoints
+
+        # What was in the folder when the run began has been read; later arrivals have not.
+        checkpoints.put(
+            ops.store(),
+            checkpoint[0],
+            {"uidvalidity": checkpoint[2], "last_uid": checkpoint[3] - 1},
+        )
+
+
+def _checkpoint(
+    ops: Ops, box: Any, folder: str | None, use: bool
+) -> tuple[str, int, int, int] | None:
+    """(name, last UID read before, UIDVALIDITY, UIDNEXT now) for IMAP; UIDs are void
+    when UIDVALIDITY changed."""
+    if not hasattr(box, "folder_state"):
+        return None
+    from deskops.commands import checkpoints
+
+    name = f"mail label {box.backend} {folder or box.default_folder}"
+    validity, uidnext = box.folder_state(folder)
+    saved = checkpoints.get(ops.store(), name)
+    if use and saved and saved.get("uidvalidity") == validity:
+        return name, int(saved.get("last_uid", 0)), validity, uidnext
+    if use and saved:
+        ops.warn(f"{box.display}: UIDVALIDITY changed; reading the whole folder again")
+    return name, 0, validity, uidnext
 
 
 @app.command("classify")
