@@ -511,3 +511,139 @@ def classify_rows(messages: Iterable[MailMessage], ctx: RuleContext) -> list[dic
         })  # fmt: skip
         rows.append(row)
     return rows
+
+
+# -- bounces ------------------------------------------------------------------------
+
+BOUNCE_FIELDS = [
+    "id", "message_id", "date", "recipient", "status", "reason", "style", "suggested_address",
+    "alternatives", "phones", "action", "original_message_id", "outcome",
+]  # fmt: skip
+
+
+@dataclass
+class BounceFix:
+    row: dict[str, Any]
+    resend_to: str | None
+    original: MailMessage | None
+
+
+def bounce_fixes(
+    mailbox: Mailbox,
+    messages: Iterable[MailMessage],
+    profile: dict[str, Any],
+    ctx: RuleContext,
+) -> list[BounceFix]:
+    """Every bounce with what to do: a corrected address, another address of the
+    customer, or a phone number to call (from the original mail or the customer)."""
+    from .bounces import is_bounce, parse_bounce, phones_in, suggest_address
+
+    fixes_cfg = profile.get("bounces", {}) if isinstance(profile.get("bounces"), dict) else {}
+    typo_table = fixes_cfg.get("domain_fixes", {}) if isinstance(
+        fixes_cfg.get("domain_fixes"), dict) else {}  # fmt: skip
+    out: list[BounceFix] = []
+    for m in messages:
+        if m.raw is None or not is_bounce(m.raw):
+            continue
+        b = parse_bounce(m.raw)
+        if b is None:
+            continue
+        recipient = b.recipient or ""
+        suggested = _table_fix(recipient, typo_table) or (
+            suggest_address(recipient) if recipient else None
+        )
+        original = _original(mailbox, b.original_message_id)
+        alternatives: list[str] = []
+        phones: list[str] = []
+        if ctx.customers is not None and recipient:
+            local_matches = ctx.customers.find([recipient])
+            if suggested:
+                local_matches += ctx.customers.find([suggested])
+            for match in local_matches:
+                cust = ctx.customers.customer(match.customer_id)
+                if not cust:
+                    continue
+                from .lookup import emails_in_text
+
+                for e in [
+                    *(cust.get("emails") or []),
+                    *emails_in_text(f"{cust.get('notes') or ''} {cust.get('other') or ''}"),
+                ]:
+                    e = fold(e)
+                    if e not in (recipient, suggested) and e not in alternatives:
+                        alternatives.append(e)
+                for p in cust.get("phones") or []:
+                    if p not in phones:
+                        phones.append(p)
+        texts = [b.original_text or ""]
+        if original is not None:
+            texts.append(original.body_text)
+        for t in texts:
+            for p in phones_in(t, ctx.region) if t else []:
+                if p not in phones:
+                    phones.append(p)
+        resend_to = suggested or (alternatives[0] if alternatives else None)
+        if resend_to:
+            action = f"resend to {resend_to}"
+        elif phones:
+            action = f"call {phones[0]}"
+        else:
+            action = "no fix found: ask the customer by another channel"
+        row = message_row(m, ctx.tz)
+        row.update({
+            "recipient": recipient or None, "status": b.status, "reason": b.reason,
+            "style": b.style, "suggested_address": suggested or "", "alternatives": alternatives,
+            "phones": phones, "action": action, "original_message_id": b.original_message_id,
+            "outcome": None,
+        })  # fmt: skip
+        out.append(BounceFix(row, resend_to, original))
+    return out
+
+
+def _table_fix(address: str, table: dict[str, Any]) -> str | None:
+    """The profile's own typo table (``[bounces.domain_fixes]``) wins over edit distance."""
+    local, at, domain = address.rpartition("@")
+    right = table.get(domain) if at else None
+    return f"{local}@{right}" if right else None
+
+
+def _original(mailbox: Mailbox, message_id: str | None) -> MailMessage | None:
+    if not message_id:
+        return None
+    try:
+        return next(iter(mailbox.messages(ids=[message_id])), None)
+    except Exception:  # noqa: BLE001 - a missing original only means fewer clues
+        return None
+
+
+def plan_resend(fixes: list[BounceFix], sender_backend: str, ctx: RuleContext) -> Plan:
+    """Re-send each bounced reply to the corrected address, once (the key is in the journal)."""
+    import hashlib
+    from email import message_from_bytes, policy
+    from email.utils import format_datetime, make_msgid
+
+    plan = Plan(command="mail bounces --resend")
+    for fix in fixes:
+        if not fix.resend_to:
+            continue
+        if fix.original is None or fix.original.raw is None:
+            plan.problems.append(
+                f"{fix.row['message_id']}: the bounced mail "
+                f"{fix.row['original_message_id'] or '(unknown)'} is not in the mailbox; "
+                "cannot resend"
+            )
+            continue
+        key = "resend:" + hashlib.sha1(
+            f"{fix.original.message_id}|{fix.resend_to}".encode()).hexdigest()[:16]  # fmt: skip
+        msg = message_from_bytes(fix.original.raw, policy=policy.default)
+        for h in ("To", "Cc", "Bcc", "Message-ID", "Date"):
+            del msg[h]
+        msg["To"] = fix.resend_to
+        msg["Date"] = format_datetime(ctx.now.astimezone(ctx.tz))
+        msg["Message-ID"] = make_msgid(domain=(fix.original.from_addr.rpartition("@")[2]
+                                               or "deskops.invalid"))  # fmt: skip
+        msg["X-Ops-Resend-Of"] = f"<{fix.original.message_id}>"
+        payload = {"raw": msg.as_bytes(), "from": fix.original.from_addr, "to": [fix.resend_to]}
+        reason = f"bounce of {fix.row['recipient']} → {fix.resend_to}"
+        plan.add(Change(f"outbox:{key}", "*", "send", None, payload, reason, sender_backend))
+    return plan

@@ -32,6 +32,7 @@ from deskops.adapters.store import Store
 from .clock import iso, now_utc
 
 CREATE, SET, ADD, REMOVE, DELETE = "create", "set", "add", "remove", "delete"
+SEND = "send"  # a message sent out: done once, never undone
 INVERSE = {CREATE: DELETE, DELETE: CREATE, SET: SET, ADD: REMOVE, REMOVE: ADD}
 
 PLANNED, APPLIED, SKIPPED, CONFLICT, FAILED, NOT_RUN = (
@@ -135,6 +136,8 @@ def _norm(value: Any) -> Any:
 def state_of(change: Change, current: Any) -> str:
     """``applied`` already in place (skip), ``planned`` can apply, ``conflict`` otherwise."""
     cur = _norm(current)
+    if change.op == SEND:
+        return SKIPPED if current is not None else PLANNED
     if change.op in (CREATE, SET):
         if cur == _norm(change.after):
             return SKIPPED
@@ -487,13 +490,18 @@ def undo_plan(store: Store, run_id: str) -> Plan:
     for e in reversed(journal.entries(run_id)):
         if e["outcome"] != APPLIED:
             continue
+        if e["op"] not in INVERSE:
+            plan.problems.append(
+                f"{e['target']}: a {e['op']} cannot be undone (run {run_id}, change {e['seq']})"
+            )
+            continue
         done = Change(
             e["target"], e["field"], e["op"], e["before"], e["after"], e["reason"], e["backend"]
         )
         inv = done.inverse()
         inv.reason = f"undo of run {run_id}"
         plan.add(inv)
-    if not plan.changes:
+    if not plan.changes and not plan.problems:
         raise UsageError(f"run {run_id} applied no change; there is nothing to undo")
     return plan
 

@@ -253,6 +253,89 @@ def classify_cmd(
     )
 
 
+@app.command("bounces")
+def bounces_cmd(
+    ctx: typer.Context,
+    resend: Annotated[
+        bool,
+        typer.Option(
+            "--resend",
+            help="Re-send each bounced reply to the corrected address over "
+            "SMTP (--smtp or OPS_SMTP_URL); journaled, never twice.",
+        ),
+    ] = False,
+    smtp: Annotated[
+        str | None, typer.Option("--smtp", help="smtp://user@host:587?starttls=1 or smtps://…")
+    ] = None,
+    mailbox: MailboxOpt = None,
+    folder: FolderOpt = None,
+    since: SinceOpt = None,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+    fmt: Format = None,
+    fields: Fields = None,
+) -> None:
+    """Find bounces, name the failed recipient and reason, and propose a fix.
+
+    A typo'd domain (gmail.con → gmail.com, docomo.ne.jo → docomo.ne.jp), another
+    address of the same customer (e-mail fields and notes), or a phone number in
+    the original mail or the customer record (→ call). RFC 3464 reports and the
+    free-text bounces of common MTAs and Japanese mobile carriers are read.
+
+    Example: ops -p salon-ja mail bounces --fields recipient,suggested_address,action
+    """
+    import os
+
+    from deskops.commands.mail import BOUNCE_FIELDS, bounce_fixes, plan_resend
+
+    ops = get(ctx)
+    box = open_mailbox(ops, mailbox)
+    rctx = _context(ops)
+    fixes = bounce_fixes(
+        box, box.messages(folder=folder, since=_since(ops, since)), ops.config.profile, rctx
+    )
+    if resend:
+        url = smtp or os.environ.get("OPS_SMTP_URL") or ops.config.section("smtp").get("url")
+        if not url:
+            raise UsageError("--resend needs an SMTP server: --smtp URL or OPS_SMTP_URL")
+        sender = ops.backend(f"smtp:{url}")
+        sender.store = ops.store()
+        plan = plan_resend(fixes, sender.backend, rctx)
+        err = None
+        try:
+            result = ops.run_plan(
+                plan,
+                what="mail bounces --resend",
+                dry_run=dry_run,
+                yes=yes,
+                targets={sender.backend: sender},
+                atomic=False,
+                show=False,
+            )
+        except PartialFailure as exc:
+            result, err = True, exc
+        sent = {c.reason: c.outcome for c in plan.changes if c.op == "send"}
+        for fix in fixes:
+            if fix.resend_to:
+                key = f"bounce of {fix.row['recipient']} → {fix.resend_to}"
+                fix.row["outcome"] = (
+                    "dry run"
+                    if (dry_run or ops.dry_run)
+                    else sent.get(key, "not sent")
+                    if result
+                    else "not sent"
+                )
+        ops.renderer(fmt, fields).render([f.row for f in fixes], BOUNCE_FIELDS)
+        if err:
+            raise err
+        return
+    ops.renderer(fmt, fields).render(
+        [f.row for f in fixes],
+        BOUNCE_FIELDS,
+        ["id", "date", "recipient", "status", "reason", "suggested_address", "action"],
+    )
+
+
 @rules_app.command("test")
 def rules_test(
     ctx: typer.Context,
