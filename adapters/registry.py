@@ -23,6 +23,10 @@ BUILTIN: dict[str, dict[str, str]] = {
         "postgresql": "deskops.adapters.store:PostgresStore",
         "postgres": "deskops.adapters.store:PostgresStore",
     },
+    "smtp": {
+        "smtp": "deskops.adapters.smtp:SmtpSender",
+        "smtps": "deskops.adapters.smtp:SmtpSender",
+    },
     "mail": {
         "maildir": "deskops.adapters.mailbox:MaildirMailbox",
         "imap": "deskops.adapters.imap:ImapMailbox",
