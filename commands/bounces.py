@@ -117,7 +117,7 @@ _WEAK_SUBJECT = re.compile(
 # Auto-replies quote the subject they answer, which may itself say "not delivered".
 _AUTOREPLY_PREFIX = re.compile(
     r"^\s*(?:automatic reply|auto[- ]?reply|autoreply|auto[- ]?response|out of (?:the )?office"
-    r"|абонент|автоответ|автоматический ответ|自動応答|自動返信|不在通知|自动回复|自動回覆)",
+    r"|автоответ|автоматический ответ|自動応答|自動返信|不在通知|自动回复|自動回覆)",
     re.I,
 )
 
@@ -666,11 +666,11 @@ def _reason_after(diag: str, recipient: str) -> str | None:
     """The lines that follow the recipient in qmail/Exim/Postfix-style blocks."""
     lines = diag.split("\n")
     for i, line in enumerate(lines):
-        if recipient not in line.lower():
+        at = line.lower().find(recipient)
+        if at < 0:
             continue
-        tail = line.lower().split(recipient, 1)[1]
-        tail = re.sub(r"^[>\s:]+", "", tail)
-        out: list[str] = [line[len(line) - len(tail) :].strip()] if tail.strip() else []
+        tail = re.sub(r"^[>\s:]+", "", line[at + len(recipient) :]).strip()
+        out: list[str] = [tail] if tail else []
         for nxt in lines[i + 1 :]:
             if not nxt.strip():
                 break  # the block ends; text after a blank line is boilerplate
@@ -718,10 +718,7 @@ def _text_recipient(diag: str, exclude: set[str]) -> str | None:
     if not candidates:
         return None
     # Prefer "<addr>" (qmail, Sendmail, Postfix) but keep document order otherwise.
-    best_rank = min(rank for rank, _ in candidates)
-    first_any = candidates[0][1]
-    first_bracketed = next(a for r, a in candidates if r == best_rank)
-    return first_any if candidates[0][0] == best_rank else first_bracketed
+    return next((a for rank, a in candidates if rank == 0), candidates[0][1])
 
 
 # Enhanced codes for the common sentences of reports that give none (RFC 3463).
@@ -1280,15 +1277,15 @@ def suggest_address(address: str, extra_domains: Iterable[str] = ()) -> str | No
         if extra and extra not in known:
             known.append(extra)
     raw = domain.strip().lower()
-    if any(raw == k or raw.endswith("." + k) for k in known):
+    if raw in known:
         return None
     cleaned = _clean_domain(raw)
     if not cleaned:
         return None
     if cleaned in known:
-        return f"{local}@{cleaned}"
+        return f"{local}@{cleaned}"  # stray or missing dots, full-width letters: "@.au.com"
     if cleaned in _REAL_NEIGHBOURS or any(cleaned.endswith("." + k) for k in known):
-        return None
+        return None  # a real neighbour, or a subdomain such as "mail.biglobe.ne.jp"
     bare = [k for k in known if _split_domain(k)[0] == cleaned]
     if bare:  # "gmail", "docomo": the suffix was left off
         return f"{local}@{bare[0]}" if len(bare) == 1 else None
