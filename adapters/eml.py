@@ -54,18 +54,30 @@ def html_to_text(html: str) -> str:
 
 
 def _content(part: EmailMessage) -> str:
-    try:
-        content = part.get_content()
-    except (LookupError, UnicodeDecodeError, AssertionError):
-        payload = part.get_payload(decode=True)
-        if not isinstance(payload, bytes):
-            return ""
-        charset = part.get_content_charset() or "utf-8"
+    """A text part as str, whatever its declared charset says.
+
+    Mail is often mislabelled: 8-bit text without a charset, CP1251 declared as
+    us-ascii, unknown charset names. The bytes are decoded with the declared
+    charset when that works strictly, else as UTF-8, else with the legacy
+    encoding that fits best.
+    """
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return ""
+    declared = part.get_content_charset()
+    for charset in (declared, "utf-8"):
+        if not charset:
+            continue
         try:
-            content = payload.decode(charset, errors="replace")
-        except LookupError:
-            content = payload.decode("utf-8", errors="replace")
-    return content if isinstance(content, str) else ""
+            return payload.decode(charset)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    try:
+        from .files import detect_encoding
+
+        return payload.decode(detect_encoding(payload[:65536]), errors="replace")
+    except Exception:  # noqa: BLE001 - undecidable: keep what can be read
+        return payload.decode("utf-8", errors="replace")
 
 
 def _header(msg: EmailMessage, name: str) -> str:

@@ -153,3 +153,65 @@ def test_small_helpers() -> None:
     assert parse_duration("42") == 42
     assert parse_party("428 (Иванов Иван)") == ("428", "Иванов Иван")
     assert parse_party("79161234567") == ("79161234567", None)
+
+
+@pytest.mark.parametrize(
+    "raw,subject,body_has",
+    [
+        # raw 8-bit UTF-8 header, no MIME declaration
+        (
+            "From: a@b\nSubject: 予約の件\nDate: Tue, 13 Jan 2026 10:00:00 +0900\n\n本文です".encode(),
+            "予約の件",
+            "本文です",
+        ),
+        # declared charset wrong: says us-ascii, is CP1251
+        (
+            b"From: a@b\r\nSubject: x\r\nDate: Tue, 13 Jan 2026 10:00:00 +0300\r\nMIME-Version: 1.0\r\n"
+            b"Content-Type: text/plain; charset=us-ascii\r\n\r\n"
+            + "Привет, это проверка кодировки письма".encode("cp1251"),
+            "x",
+            "Привет",
+        ),
+        # unknown charset name
+        (
+            b"From: a@b\r\nSubject: y\r\nDate: Tue, 13 Jan 2026 10:00:00 +0300\r\nMIME-Version: 1.0\r\n"
+            b"Content-Type: text/plain; charset=x-unknown-9\r\n\r\nhello",
+            "y",
+            "hello",
+        ),
+        # CR-only line ends
+        (b"From: a@b\rSubject: cr\rDate: Tue, 13 Jan 2026 10:00:00 +0000\r\rbody text", "cr", ""),
+        # multipart with a broken boundary
+        (
+            b"From: a@b\r\nSubject: z\r\nDate: Tue, 13 Jan 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+            b'Content-Type: multipart/mixed; boundary="XX"\r\n\r\n--YY\r\nContent-Type: text/plain'
+            b"\r\n\r\ninside\r\n",
+            "z",
+            "",
+        ),
+        # base64 body with garbage
+        (
+            b"From: a@b\r\nSubject: b\r\nDate: Tue, 13 Jan 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            b"!!!not base64###",
+            "b",
+            "",
+        ),
+    ],
+)
+def test_malformed_mail_still_parses(raw: bytes, subject: str, body_has: str) -> None:
+    rec = parse_message(raw, name="m.eml")
+    assert rec["subject"] == subject
+    assert body_has in rec["body_text"]
+    assert rec["raw"] == raw  # kept whole, byte for byte
+
+
+def test_huge_message_is_parsed_without_blowing_up() -> None:
+    body = ("長い本文の行です。" * 20 + "\n") * 20000  # ~4 MB of text
+    m = EmailMessage()
+    m["From"] = "a@b"
+    m["Subject"] = "big"
+    m["Date"] = "Tue, 13 Jan 2026 10:00:00 +0900"
+    m.set_content(body)
+    rec = parse_message(bytes(m), name="big.eml")
+    assert rec["subject"] == "big" and len(rec["body_text"]) > 1_000_000
