@@ -155,18 +155,21 @@ def test_small_helpers() -> None:
     assert parse_party("79161234567") == ("79161234567", None)
 
 
+HEAD = b"From: a@b\r\nSubject: %s\r\nDate: Tue, 13 Jan 2026 10:00:00 +0300\r\nMIME-Version: 1.0\r\n"
+
+
 @pytest.mark.parametrize(
     "raw,subject,body_has",
     [
         # raw 8-bit UTF-8 header, no MIME declaration
         (
-            "From: a@b\nSubject: 予約の件\nDate: Tue, 13 Jan 2026 10:00:00 +0900\n\n本文です".encode(),
+            "From: a@b\nSubject: 予約の件\nDate: Tue, 13 Jan 2026 10:00:00 +0900\n\n本文です".encode(),  # noqa: E501
             "予約の件",
             "本文です",
         ),
         # declared charset wrong: says us-ascii, is CP1251
         (
-            b"From: a@b\r\nSubject: x\r\nDate: Tue, 13 Jan 2026 10:00:00 +0300\r\nMIME-Version: 1.0\r\n"
+            HEAD % b"x"
             b"Content-Type: text/plain; charset=us-ascii\r\n\r\n"
             + "Привет, это проверка кодировки письма".encode("cp1251"),
             "x",
@@ -174,8 +177,7 @@ def test_small_helpers() -> None:
         ),
         # unknown charset name
         (
-            b"From: a@b\r\nSubject: y\r\nDate: Tue, 13 Jan 2026 10:00:00 +0300\r\nMIME-Version: 1.0\r\n"
-            b"Content-Type: text/plain; charset=x-unknown-9\r\n\r\nhello",
+            HEAD % b"yContent-Type: text/plain; charset=x-unknown-9\r\n\r\nhello",
             "y",
             "hello",
         ),
@@ -183,7 +185,7 @@ def test_small_helpers() -> None:
         (b"From: a@b\rSubject: cr\rDate: Tue, 13 Jan 2026 10:00:00 +0000\r\rbody text", "cr", ""),
         # multipart with a broken boundary
         (
-            b"From: a@b\r\nSubject: z\r\nDate: Tue, 13 Jan 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+            HEAD % b"z"
             b'Content-Type: multipart/mixed; boundary="XX"\r\n\r\n--YY\r\nContent-Type: text/plain'
             b"\r\n\r\ninside\r\n",
             "z",
@@ -191,7 +193,7 @@ def test_small_helpers() -> None:
         ),
         # base64 body with garbage
         (
-            b"From: a@b\r\nSubject: b\r\nDate: Tue, 13 Jan 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+            HEAD % b"b"
             b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
             b"!!!not base64###",
             "b",
