@@ -169,8 +169,8 @@ HEAD = b"From: a@b\r\nSubject: %s\r\nDate: Tue, 13 Jan 2026 10:00:00 +0300\r\nMI
         ),
         # declared charset wrong: says us-ascii, is CP1251
         (
-            HEAD % b"x"
-            b"Content-Type: text/plain; charset=us-ascii\r\n\r\n"
+            (HEAD % b"x")
+            + b"Content-Type: text/plain; charset=us-ascii\r\n\r\n"
             + "Привет, это проверка кодировки письма".encode("cp1251"),
             "x",
             "Привет",
@@ -185,16 +185,16 @@ HEAD = b"From: a@b\r\nSubject: %s\r\nDate: Tue, 13 Jan 2026 10:00:00 +0300\r\nMI
         (b"From: a@b\rSubject: cr\rDate: Tue, 13 Jan 2026 10:00:00 +0000\r\rbody text", "cr", ""),
         # multipart with a broken boundary
         (
-            HEAD % b"z"
-            b'Content-Type: multipart/mixed; boundary="XX"\r\n\r\n--YY\r\nContent-Type: text/plain'
+            (HEAD % b"z")
+            + b'Content-Type: multipart/mixed; boundary="XX"\r\n\r\n--YY\r\nContent-Type: text/plain'
             b"\r\n\r\ninside\r\n",
             "z",
             "",
         ),
         # base64 body with garbage
         (
-            HEAD % b"b"
-            b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            (HEAD % b"b")
+            + b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
             b"!!!not base64###",
             "b",
             "",
