@@ -177,7 +177,7 @@ HEAD = b"From: a@b\r\nSubject: %s\r\nDate: Tue, 13 Jan 2026 10:00:00 +0300\r\nMI
         ),
         # unknown charset name
         (
-            HEAD % b"yContent-Type: text/plain; charset=x-unknown-9\r\n\r\nhello",
+            (HEAD % b"y") + b"Content-Type: text/plain; charset=x-unknown-9\r\n\r\nhello",
             "y",
             "hello",
         ),
@@ -186,16 +186,16 @@ HEAD = b"From: a@b\r\nSubject: %s\r\nDate: Tue, 13 Jan 2026 10:00:00 +0300\r\nMI
         # multipart with a broken boundary
         (
             (HEAD % b"z")
-            + b'Content-Type: multipart/mixed; boundary="XX"\r\n\r\n--YY\r\nContent-Type: text/plain'
-            b"\r\n\r\ninside\r\n",
+            + b'Content-Type: multipart/mixed; boundary="XX"\r\n\r\n'
+            + b"--YY\r\nContent-Type: text/plain\r\n\r\ninside\r\n",
             "z",
             "",
         ),
         # base64 body with garbage
         (
             (HEAD % b"b")
-            + b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-            b"!!!not base64###",
+            + b"Content-Type: text/plain; charset=utf-8\r\n"
+            + b"Content-Transfer-Encoding: base64\r\n\r\n!!!not base64###",
             "b",
             "",
         ),
