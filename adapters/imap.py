@@ -318,6 +318,17 @@ class ImapMailbox:
             else:
                 key = (ch.field, "set", bool(ch.after), folder)
             groups.setdefault(key, []).append((ch, uid))
+        try:
+            self._write_groups(groups)
+        except OpsError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - connection lost, or the server said NO/BAD
+            # Groups already done are marked applied; the executor journals the rest as failed.
+            raise BackendUnreachable(
+                f"{self.display}: {type(exc).__name__}: {_text(exc)}"
+            ) from None
+
+    def _write_groups(self, groups: dict[tuple[str, str, Any, str], list[tuple[Any, int]]]) -> None:
         c = self.connect()
         for (field, op, value, folder), items in groups.items():
             uids = [u for _, u in items]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 from test_imap import dovecot, fill, imap_user, message  # noqa: F401  (fixtures)
@@ -25,7 +26,52 @@ def test_checkpoint_reads_only_new_mail(cli, isolated: Path, imap_user) -> None:
     assert [row["message_id"] for row in json.loads(r.out)] == ["b0@c", "b1@c"]
     r = cli("mail", "label", "--mailbox", url, "--rules", str(rules), "--yes", "-o", "json")
     assert json.loads(r.out) == []
-    r = cli("mail", "label", "--mailbox", url, "--rules", str(rules), "--all", "--dry-run",
-            "-o", "json")
+    r = cli(
+        "mail", "label", "--mailbox", url, "--rules", str(rules), "--all", "--dry-run", "-o", "json"
+    )
     rows = json.loads(r.out)
     assert len(rows) == 7 and {row["changes"] for row in rows} == {"(in place)"}
+
+
+def test_interrupted_run_converges_on_rerun(imap_user, isolated: Path) -> None:  # noqa: F811
+    """The connection drops after the first COPY; the rerun finishes, nothing twice."""
+    from deskops.adapters.imap import ImapMailbox
+    from deskops.adapters.store import Store
+    from deskops.commands import plan as planmod
+    from deskops.commands.clock import now_utc, zone
+    from deskops.commands.mail import plan_label
+    from deskops.commands.mailrules import RuleContext, load_rules
+
+    user, port = imap_user
+    fill(user, port, [message(f"i{i}@c", "x@example.jp", "SEO") for i in range(30)])
+    url = f"imap://{user}@127.0.0.1:{port}/INBOX"
+    rules = load_rules(
+        [{"name": "r", "when": {"subject": "SEO"}, "add_labels": ["確認"], "trash": True}], "t.toml"
+    )
+    ctx = RuleContext(tz=zone("Asia/Tokyo"), now=now_utc())
+    store = Store.open(str(isolated / "s.sqlite"))
+
+    box = ImapMailbox(url, password="secret")
+    res = plan_label(box, rules, ctx, store=None)
+    real_copy = box.client.copy
+
+    def copy_then_drop(*args, **kwargs):  # type: ignore[no-untyped-def]
+        out = real_copy(*args, **kwargs)
+        box.client._imap.sock.shutdown(socket.SHUT_RDWR)  # the line dies after the copy
+        return out
+
+    box.client.copy = copy_then_drop
+    result = planmod.execute(res.plan, store, {box.backend: box}, atomic=False)
+    assert result.status == "partial"
+    assert result.counts.get("applied") == 30 and result.counts.get("failed") == 30
+
+    box2 = ImapMailbox(url, password="secret")
+    res2 = plan_label(box2, rules, ctx, store=None)
+    assert {c.field for c in res2.plan.changes} == {"folder"}  # the labels are in place
+    result2 = planmod.execute(res2.plan, store, {box2.backend: box2}, atomic=False)
+    assert result2.counts == {"applied": 30}
+    box3 = ImapMailbox(url, password="secret")
+    assert list(box3.messages()) == []
+    assert len(list(box3.messages(folder="確認"))) == 30  # one copy each, not two
+    assert len(list(box3.messages(folder="Trash"))) == 30
+    store.close()
