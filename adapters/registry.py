@@ -31,6 +31,7 @@ BUILTIN: dict[str, dict[str, str]] = {
         "maildir": "deskops.adapters.mailbox:MaildirMailbox",
         "imap": "deskops.adapters.imap:ImapMailbox",
         "imaps": "deskops.adapters.imap:ImapMailbox",
+        "gmail": "deskops.adapters.gmail:GmailMailbox",
     },
 }
 

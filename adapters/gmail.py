@@ -1,0 +1,610 @@
+"""Gmail through its REST API (``gmail://USER/LABEL?q=...``).
+
+``USER`` is the mailbox address or ``me``; ``LABEL`` the label read by
+default (``INBOX`` when absent; nested names as ``関東/新宿店``); ``q`` a Gmail
+search added to every listing. The OAuth access token comes from
+``OPS_GMAIL_TOKEN``, the file named by ``OPS_GMAIL_TOKEN_FILE`` (the plain
+token, or JSON with ``access_token``), or the mail password of the profile —
+never from the URL, and it never appears in messages or the journal.
+
+Requests, and why:
+
+- reading: one ``labels.list`` (label ids → names), ``messages.list`` pages
+  of 500 ids, then one ``messages.get?format=raw`` per message (the API has no
+  bulk read of raw messages outside its multipart batch endpoint);
+- writing: changes become label edits grouped by identical add/remove sets,
+  one ``messages.batchModify`` per group and 1,000 ids (the API's limit), so
+  1,500 messages given one label cost two calls. Folders are labels here:
+  Archive removes ``INBOX``, Trash adds ``TRASH`` (the delete endpoints are
+  never called), any other folder adds its label and removes ``INBOX``.
+  Missing labels are created parents first (``関東`` before ``関東/新宿店``),
+  because Gmail does not create nested parents itself.
+
+Every HTTP request goes through :meth:`GmailMailbox._request`: 429, 5xx, a
+403 that is a rate limit, and network errors are retried with exponential
+backoff (``Retry-After`` honoured) before giving up with
+:class:`BackendUnreachable`; 401/403 are :class:`AuthError`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Any
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+import httpx
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+from .eml import parse_message
+from .errors import AuthError, BackendUnreachable, OpsError, UsageError
+from .mailbox import MailMessage, from_record
+
+DEFAULT_API = "https://gmail.googleapis.com"
+BATCH_MAX = 1000  # ids per users.messages.batchModify (documented limit)
+PAGE_SIZE = 500  # ids per users.messages.list page (documented maximum)
+RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"}
+
+# Folder names that are Gmail system labels (compared case-folded).
+_FOLDER_KIND = {
+    "inbox": "INBOX",
+    "trash": "TRASH",
+    "[gmail]/trash": "TRASH",
+    "[gmail]/bin": "TRASH",
+    "spam": "SPAM",
+    "junk": "SPAM",
+    "[gmail]/spam": "SPAM",
+    "archive": "ARCHIVE",
+    "all mail": "ARCHIVE",
+    "[gmail]/all mail": "ARCHIVE",
+}
+_KIND_NAME = {"INBOX": "INBOX", "TRASH": "Trash", "SPAM": "Spam", "ARCHIVE": "Archive"}
+
+
+def folder_kind(name: str | None) -> str | None:
+    """``INBOX``/``TRASH``/``SPAM``/``ARCHIVE`` for a folder name that is one, else None."""
+    return _FOLDER_KIND.get(name.casefold()) if name else None
+
+
+class _Retry(Exception):
+    """A failure worth another attempt (network, 429, 5xx, rate-limit 403)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+class NotFound(OpsError):
+    """HTTP 404: the message or label is gone."""
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _b64url(data: str) -> bytes:
+    return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+
+
+class GmailMailbox:
+    """The mailbox port over the Gmail API; targets are ``messages:<gmail id>``."""
+
+    # Retry policy (tests make the waits short through these, or replace ``sleep``).
+    attempts = 5
+    backoff = 1.0  # seconds before the 2nd attempt, doubled each time
+    max_wait = 60.0
+    timeout = 30.0
+
+    def __init__(self, url: str, *, token: str | None = None, password: str | None = None) -> None:
+        parts = urlsplit(url)
+        if parts.scheme != "gmail":
+            raise UsageError(f"{url.split('?')[0]}: not a gmail:// URL")
+        user = unquote(parts.netloc)
+        if not user or ":" in user.rpartition("@")[0]:
+            raise UsageError(
+                f"{url.split('?')[0]}: give the mailbox, gmail://me/INBOX or "
+                "gmail://user@example.com/INBOX (the token comes from OPS_GMAIL_TOKEN)"
+            )
+        self.user = user
+        self.label = unquote(parts.path.strip("/")) or "INBOX"
+        self.query = " ".join(parse_qs(parts.query).get("q", []))
+        self.api = (os.environ.get("OPS_GMAIL_API_URL") or DEFAULT_API).rstrip("/")
+        self.backend = f"mail:gmail://{quote(self.user, safe='@')}/{quote(self.label, safe='/')}"
+        self.display = f"gmail {self.user}/{self.label}"
+        self._explicit_token = token
+        self._password = password
+        self._token: str | None = None
+        self.client: httpx.Client | None = None
+        self.commands = 0  # HTTP requests sent, retries included (for benchmarks and tests)
+        self.sleep: Callable[[float], None] = time.sleep
+        self._names: dict[str, str] | None = None  # label id → name
+        self._ids: dict[str, str] = {}  # label name → id
+        self._state: dict[str, set[str]] = {}  # gmail id → label ids
+
+    @classmethod
+    def from_config(cls, url: str, profile: dict[str, Any], password: str | None) -> GmailMailbox:
+        """``password`` (the profile's mail secret) is a fallback for the access token."""
+        return cls(url, password=password)
+
+    # -- connection --------------------------------------------------------------------------
+    def _access_token(self) -> str:
+        if self._token:
+            return self._token
+        token = self._explicit_token or os.environ.get("OPS_GMAIL_TOKEN")
+        path = os.environ.get("OPS_GMAIL_TOKEN_FILE")
+        if not token and path:
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    text = fh.read().strip()
+            except OSError as exc:
+                raise AuthError(
+                    f"{self.display}: cannot read OPS_GMAIL_TOKEN_FILE {path} ({exc.strerror})"
+                ) from None
+            if text.startswith("{"):
+                try:
+                    data = json.loads(text)
+                except ValueError:
+                    raise AuthError(f"{path}: not valid JSON (OPS_GMAIL_TOKEN_FILE)") from None
+                token = data.get("access_token") if isinstance(data, dict) else None
+                if not token:
+                    raise AuthError(f"{path}: no access_token in OPS_GMAIL_TOKEN_FILE")
+            else:
+                token = text
+        token = token or self._password
+        if not token:
+            raise AuthError(
+                f"{self.display}: no access token",
+                hint="set OPS_GMAIL_TOKEN or OPS_GMAIL_TOKEN_FILE to an OAuth access token",
+            )
+        self._token = str(token).strip()
+        return self._token
+
+    def connect(self) -> httpx.Client:
+        if self.client is None:
+            base = f"{self.api}/gmail/v1/users/{quote(self.user, safe='@')}/"
+            self.client = httpx.Client(
+                base_url=base,
+                headers={
+                    "Authorization": f"Bearer {self._access_token()}",
+                    "Accept": "application/json",
+                    "User-Agent": "deskops",
+                },
+                timeout=httpx.Timeout(self.timeout, connect=10.0),
+            )
+        return self.client
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._token, "***") if self._token else text
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(exc, _Retry) and exc.retry_after is not None:
+            return min(exc.retry_after, self.max_wait)
+        return float(min(self.backoff * 2 ** (state.attempt_number - 1), self.max_wait))
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """One API call, retried; the decoded JSON object (``{}`` for an empty body)."""
+        client = self.connect()
+        what = f"{method} {path.split('?')[0]}"
+        retrying = Retrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(_Retry),
+            sleep=self.sleep,
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    resp = self._send(client, method, path, params, body, what)
+        except _Retry as exc:
+            raise BackendUnreachable(
+                self._scrub(f"{self.display}: {what}: {exc.message}, {self.attempts} attempts"),
+                hint="try again later",
+            ) from None
+        if not resp.content.strip():
+            return {}
+        try:
+            data = resp.json()
+        except ValueError:
+            snippet = resp.text[:60].replace("\n", " ")
+            raise OpsError(
+                self._scrub(f"{self.display}: {what}: malformed response, not JSON ({snippet!r})")
+            ) from None
+        if not isinstance(data, dict):
+            raise OpsError(f"{self.display}: {what}: malformed response, not a JSON object")
+        return data
+
+    def _send(
+        self,
+        client: httpx.Client,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        body: dict[str, Any] | None,
+        what: str,
+    ) -> httpx.Response:
+        self.commands += 1
+        try:
+            resp = client.request(method, path, params=params, json=body)
+        except httpx.TransportError as exc:
+            raise _Retry(f"cannot reach {self.api} ({type(exc).__name__}: {exc})") from None
+        code = resp.status_code
+        if code < 400:
+            return resp
+        message, reason = _api_error(resp)
+        if code == 429 or code >= 500 or (code == 403 and reason in RATE_REASONS):
+            raise _Retry(
+                f"HTTP {code} {message}".strip(), retry_after(resp.headers.get("Retry-After"))
+            )
+        text = self._scrub(f"{self.display}: {what}: HTTP {code} {message}".strip())
+        if code in (401, 403):
+            raise AuthError(
+                text, hint="renew the OAuth access token in OPS_GMAIL_TOKEN or OPS_GMAIL_TOKEN_FILE"
+            )
+        if code == 404:
+            raise NotFound(text)
+        raise OpsError(text)
+
+    # -- labels ------------------------------------------------------------------------------
+    def _load_labels(self) -> dict[str, str]:
+        data = self._request("GET", "labels")
+        labels = data.get("labels") or []
+        if not isinstance(labels, list):
+            raise OpsError(f"{self.display}: GET labels: malformed response, no label list")
+        names: dict[str, str] = {}
+        for lab in labels:
+            if isinstance(lab, dict) and lab.get("id"):
+                names[str(lab["id"])] = str(lab.get("name") or lab["id"])
+        self._names = names
+        self._ids = {name: lid for lid, name in names.items()}
+        return names
+
+    def labels(self) -> dict[str, str]:
+        """Label id → name, read once per run."""
+        return self._names if self._names is not None else self._load_labels()
+
+    def label_id(self, name: str) -> str | None:
+        """The id of a label name; system labels also match case-insensitively (``Inbox``)."""
+        self.labels()
+        if name in self._ids:
+            return self._ids[name]
+        upper = name.upper()
+        if upper in self._ids and self._ids[upper] == upper:  # system labels: id == name
+            return upper
+        return None
+
+    def label_name(self, lid: str) -> str:
+        names = self.labels()
+        if lid not in names:
+            names = self._load_labels()  # created elsewhere since we listed
+        return names.get(lid, lid)
+
+    def ensure_label(self, name: str) -> str:
+        """The id of ``name``, creating it and its missing parents first."""
+        lid = self.label_id(name)
+        if lid is not None:
+            return lid
+        parts = name.split("/")
+        for i in range(1, len(parts) + 1):
+            part = "/".join(parts[:i])
+            if not part or self.label_id(part) is not None:
+                continue
+            try:
+                made = self._request(
+                    "POST",
+                    "labels",
+                    body={
+                        "name": part,
+                        "labelListVisibility": "labelShow",
+                        "messageListVisibility": "show",
+                    },
+                )
+            except OpsError as exc:
+                if isinstance(exc, AuthError | BackendUnreachable):
+                    raise
+                self._load_labels()  # 409: made meanwhile (or by a retried request)
+                if self.label_id(part) is None:
+                    raise OpsError(
+                        f"{self.display}: cannot create label {part!r} ({exc})"
+                    ) from None
+                continue
+            if not made.get("id"):
+                raise OpsError(f"{self.display}: POST labels: malformed response, no label id")
+            assert self._names is not None
+            self._names[str(made["id"])] = str(made.get("name") or part)
+            self._ids[str(made.get("name") or part)] = str(made["id"])
+        lid = self.label_id(name)
+        if lid is None:
+            raise OpsError(f"{self.display}: label {name!r} is missing after creating it")
+        return lid
+
+    # -- reading -----------------------------------------------------------------------------
+    def _list_label(self, folder: str) -> str:
+        kind = folder_kind(folder)
+        if kind == "ARCHIVE":
+            raise UsageError(f"{self.display}: Archive is not a Gmail label; read a label instead")
+        lid = kind if kind else self.label_id(folder)
+        if lid is None:
+            raise UsageError(f"{self.display}: no label {folder!r} in this mailbox")
+        return lid
+
+    def list_ids(self, *, label_id: str | None, query: str, spam_trash: bool = False) -> list[str]:
+        """Message ids of a label and search, every page, newest first as Gmail gives them."""
+        out: list[str] = []
+        seen: set[str] = set()
+        token: str | None = None
+        tokens: set[str] = set()
+        while True:
+            params: dict[str, Any] = {"maxResults": PAGE_SIZE}
+            if label_id:
+                params["labelIds"] = label_id
+            if spam_trash or label_id in ("TRASH", "SPAM"):
+                params["includeSpamTrash"] = "true"
+            if query:
+                params["q"] = query
+            if token:
+                params["pageToken"] = token
+            data = self._request("GET", "messages", params=params)
+            page = data.get("messages") or []  # absent when there is nothing
+            if not isinstance(page, list):
+                raise OpsError(f"{self.display}: GET messages: malformed response, no list")
+            for item in page:
+                mid = str(item.get("id") or "") if isinstance(item, dict) else ""
+                if mid and mid not in seen:
+                    seen.add(mid)
+                    out.append(mid)
+            token = data.get("nextPageToken") or None
+            if not token or token in tokens:  # a repeated token would loop for ever
+                return out
+            tokens.add(token)
+
+    def _get(self, mid: str, fmt: str) -> dict[str, Any]:
+        return self._request("GET", f"messages/{quote(mid, safe='')}", params={"format": fmt})
+
+    def messages(
+        self,
+        *,
+        folder: str | None = None,
+        since: datetime | None = None,
+        ids: list[str] | None = None,
+    ) -> Iterator[MailMessage]:
+        """Messages of the label (oldest first), or the given ids (Gmail ids or Message-IDs)."""
+        name = folder or self.label
+        query = self.query
+        if since is not None:
+            query = f"{query} after:{int(since.timestamp())}".strip()
+        if ids:
+            wanted: list[str] = []
+            for one in ids:
+                if "@" in one:  # a Message-ID, wherever the message is
+                    q = f"rfc822msgid:{one.strip('<>')}"
+                    wanted += self.list_ids(label_id=None, query=q, spam_trash=True)
+                else:
+                    wanted.append(one)
+            found = list(dict.fromkeys(wanted))
+        else:
+            found = list(reversed(self.list_ids(label_id=self._list_label(name), query=query)))
+        for mid in found:
+            try:
+                data = self._get(mid, "raw")
+            except NotFound:
+                continue  # deleted between the listing and now
+            msg = self._message(data, name)
+            if msg is None or (since is not None and msg.date < since):
+                continue
+            yield msg
+
+    def _message(self, data: dict[str, Any], listed: str) -> MailMessage | None:
+        mid = str(data.get("id") or "")
+        raw_text = data.get("raw")
+        if not mid or not isinstance(raw_text, str):
+            raise OpsError(f"{self.display}: GET messages/{mid}: malformed response, no raw")
+        try:
+            raw = _b64url(raw_text)
+        except (binascii.Error, ValueError):
+            raise OpsError(
+                f"{self.display}: message {mid}: raw is not base64url; malformed response"
+            ) from None
+        lids = {str(x) for x in data.get("labelIds") or []}
+        self._state[mid] = lids
+        try:
+            rec = parse_message(raw, name=f"gmail:{mid}", mailbox=self.user)
+        except OpsError:
+            date = _internal_date(data)
+            if date is None:
+                return None
+            try:  # no usable Date header: Gmail's own receive time stands in
+                dated = b"Date: " + date.encode() + b"\r\n" + raw
+                rec = parse_message(dated, name=f"gmail:{mid}", mailbox=self.user)
+            except OpsError:
+                return None
+        msg = from_record(
+            {
+                **rec,
+                "folder": self._folder_of(lids, [listed]),
+                "labels": sorted(self.label_name(x) for x in lids),
+                "seen": "UNREAD" not in lids,
+                "flagged": "STARRED" in lids,
+            }
+        )
+        msg.id = mid
+        return msg
+
+    # -- change target -----------------------------------------------------------------------
+    def _folder_of(self, lids: set[str], hints: Iterable[str | None]) -> str:
+        """The folder a message is in, named as the change that put it there named it."""
+        names = [h for h in hints if h]
+        kind: str | None = next((k for k in ("TRASH", "SPAM", "INBOX") if k in lids), None)
+        if kind is None:
+            for h in names:
+                if folder_kind(h) is None and self.label_id(h) in lids:
+                    return h
+            kind = "ARCHIVE"
+        return next((h for h in names if folder_kind(h) == kind), _KIND_NAME[kind])
+
+    def _labels_of(self, mid: str) -> set[str]:
+        if mid not in self._state:
+            try:
+                data = self._get(mid, "minimal")
+            except NotFound:
+                raise OpsError(f"message {mid} is not in {self.display}") from None
+            self._state[mid] = {str(x) for x in data.get("labelIds") or []}
+        return self._state[mid]
+
+    def read(self, change: Any) -> Any:
+        lids = self._labels_of(change.key)
+        if change.field == "labels":
+            return sorted(self.label_name(x) for x in lids)
+        if change.field == "folder":
+            return self._folder_of(lids, [change.before, change.after])
+        if change.field == "seen":
+            return "UNREAD" not in lids
+        if change.field == "flagged":
+            return "STARRED" in lids
+        raise OpsError(f"gmail cannot change {change.field!r}")
+
+    def _edit(self, change: Any) -> tuple[frozenset[str], frozenset[str]]:
+        """The label ids a change adds and removes."""
+        add: set[str] = set()
+        remove: set[str] = set()
+        if change.field == "labels":
+            if change.op == "add":
+                add.add(self.ensure_label(str(change.after)))
+            else:
+                lid = self.label_id(str(change.before))
+                if lid:
+                    remove.add(lid)
+        elif change.field == "folder":
+            lids = self._labels_of(change.key)
+            target = str(change.after)
+            kind = folder_kind(target)
+            if kind in ("INBOX", "TRASH", "SPAM"):
+                add.add(str(kind))
+            elif kind is None:
+                add.add(self.ensure_label(target))
+            # leave where it is now: INBOX, Trash/Spam, or the label it was moved to
+            remove |= {k for k in ("INBOX", "TRASH", "SPAM") if k in lids}
+            before = change.before
+            if before and folder_kind(before) is None:
+                lid = self.label_id(before)
+                if lid in lids:
+                    remove.add(str(lid))
+        elif change.field == "seen":
+            (remove if change.after else add).add("UNREAD")
+        elif change.field == "flagged":
+            (add if change.after else remove).add("STARRED")
+        else:
+            raise OpsError(f"gmail cannot change {change.field!r}")
+        return frozenset(add), frozenset(remove - add)
+
+    def write(self, change: Any) -> None:
+        self.write_batch([change])
+
+    def write_batch(self, changes: list[Any]) -> None:
+        """One ``batchModify`` per distinct add/remove set and 1,000 ids.
+
+        A group the API refuses is marked failed and the others go on; losing
+        the token or the network stops the batch (what is left is failed).
+        """
+        groups: dict[tuple[frozenset[str], frozenset[str]], list[Any]] = {}
+        for ch in changes:
+            try:
+                key = self._edit(ch)
+            except (AuthError, BackendUnreachable):
+                raise
+            except OpsError as exc:
+                ch.outcome, ch.error = "failed", str(exc)
+                continue
+            groups.setdefault(key, []).append(ch)
+        for (add, remove), items in groups.items():
+            if not add and not remove:
+                for ch in items:
+                    ch.outcome = "applied"
+                continue
+            by_id: dict[str, list[Any]] = {}
+            for ch in items:
+                by_id.setdefault(ch.key, []).append(ch)
+            mids = list(by_id)
+            for i in range(0, len(mids), BATCH_MAX):
+                part = mids[i : i + BATCH_MAX]
+                body: dict[str, Any] = {"ids": part}
+                if add:
+                    body["addLabelIds"] = sorted(add)
+                if remove:
+                    body["removeLabelIds"] = sorted(remove)
+                try:
+                    self._request("POST", "messages/batchModify", body=body)
+                except (AuthError, BackendUnreachable):
+                    raise
+                except OpsError as exc:
+                    for mid in part:
+                        for ch in by_id[mid]:
+                            ch.outcome, ch.error = "failed", str(exc)
+                    continue
+                for mid in part:
+                    state = self._state.get(mid)
+                    if state is not None:
+                        state -= remove
+                        state |= add
+                    for ch in by_id[mid]:
+                        ch.outcome = "applied"  # this call went through
+
+    def transaction(self) -> Any:
+        from contextlib import nullcontext
+
+        return nullcontext()
+
+
+def _api_error(resp: httpx.Response) -> tuple[str, str]:
+    """Message and first reason of a Google API error body (``{"error": {...}}``)."""
+    try:
+        data = resp.json()
+    except ValueError:
+        return resp.reason_phrase or "", ""
+    err = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(err, dict):
+        return (str(err) if err else resp.reason_phrase or ""), ""
+    reasons = [e.get("reason") for e in err.get("errors") or [] if isinstance(e, dict)]
+    return str(err.get("message") or resp.reason_phrase or ""), str(reasons[0] if reasons else "")
+
+
+def _internal_date(data: dict[str, Any]) -> str | None:
+    try:
+        ms = int(data.get("internalDate") or "")
+    except ValueError:
+        return None
+    return format_datetime(datetime.fromtimestamp(ms / 1000, UTC))
