@@ -73,6 +73,7 @@ class Config:
     values: dict[str, Value] = field(default_factory=dict)
     profile: dict[str, Any] = field(default_factory=dict)
     profile_path: Path | None = None
+    dotenv: dict[str, str] = field(default_factory=dict)  # for secrets adapters ask by name
 
     def get(self, key: str, default: Any = None) -> Any:
         v = self.values.get(key)
@@ -275,6 +276,7 @@ def load_config(
         from dotenv import dotenv_values
 
         dotenv = {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}
+    cfg.dotenv = dotenv
 
     def layered(envname: str) -> tuple[Any, str] | None:
         if envname in env:
@@ -359,8 +361,9 @@ def secret(cfg: Config, env_name: str, env: dict[str, str] | None = None) -> str
     if key and cfg.get(key) is not None:
         return str(cfg.get(key))
     env = os.environ if env is None else env
-    if env_name in env:
-        return env[env_name]
-    if env_name + "_FILE" in env:
-        return read_secret_file(env_name + "_FILE", env[env_name + "_FILE"])
+    for source in (env, cfg.dotenv):  # the environment wins over .env
+        if env_name in source:
+            return source[env_name]
+        if env_name + "_FILE" in source:
+            return read_secret_file(env_name + "_FILE", source[env_name + "_FILE"])
     return None

@@ -84,9 +84,22 @@ class Ops:
             raise UsageError(f"cannot reopen backend {name!r} of the journal")
         cls = resolve(port, url)
         if hasattr(cls, "from_config"):
+            from deskops.adapters.registry import scheme_of
+
             from .config import secret
 
-            password = secret(self.config, f"OPS_{port.upper()}_PASSWORD")
+            # The secret for this backend: a scheme's own (OPS_GMAIL_TOKEN, OPS_SMTP_PASSWORD)
+            # first, then the port's (OPS_MAIL_PASSWORD); env, .env or *_FILE.
+            names = {
+                "gmail": ["OPS_GMAIL_TOKEN"],
+                "smtp": ["OPS_SMTP_PASSWORD"],
+                "smtps": ["OPS_SMTP_PASSWORD"],
+            }.get(scheme_of(url), [])
+            password = None
+            for env_name in [*names, f"OPS_{port.upper()}_PASSWORD"]:
+                password = secret(self.config, env_name)
+                if password:
+                    break
             return cls.from_config(url, self.config.profile, password)
         return cls(url)
 

@@ -42,4 +42,7 @@ def undo(
         dry_run=dry_run,
         yes=yes,
         targets=targets,
+        # All-or-nothing on the store; a mailbox or an API is written in batches instead,
+        # each change journaled with what happened to it.
+        atomic=not targets,
     )
