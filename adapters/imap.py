@@ -309,6 +309,14 @@ class ImapMailbox:
         groups: dict[tuple[str, str, Any, str], list[tuple[Any, int]]] = {}
         for ch in changes:
             mid = ch.key
+            if (
+                ch.field == "labels"
+                and ch.op == "remove"
+                and self._label_kind(ch.before) == "folder"
+            ):
+                # The copy in the label folder goes; where the message itself is does not matter.
+                groups.setdefault(("labels", "remove", ch.before, ch.before), []).append((ch, 0))
+                continue
             folder, uid = self._locate(mid, [ch.before if ch.field == "folder" else None])
             if ch.field == "labels":
                 value = ch.after if ch.op == "add" else ch.before
@@ -345,10 +353,12 @@ class ImapMailbox:
                     kind = self._label_kind(value)
                     if kind == "gmail":
                         gl = _gmail_label(value)
-                        (c.add_gmail_labels if op == "add" else c.remove_gmail_labels)(seq, [gl])
+                        (c.add_gmail_labels if op == "add" else c.remove_gmail_labels)(
+                            seq, [gl], silent=True
+                        )
                     elif kind == "keyword":
                         kw = self.keywords[value]
-                        (c.add_flags if op == "add" else c.remove_flags)(seq, [kw])
+                        (c.add_flags if op == "add" else c.remove_flags)(seq, [kw], silent=True)
                     else:
                         self._ensure_folder(value)
                         c.copy(seq, value)
@@ -358,13 +368,13 @@ class ImapMailbox:
                 elif field == "folder":
                     self._ensure_folder(value)
                     if self.gmail and value == "Archive":
-                        c.remove_gmail_labels(seq, ["\\Inbox"])
+                        c.remove_gmail_labels(seq, ["\\Inbox"], silent=True)
                         continue
                     if self._has_move:
                         c.move(seq, value)
                     else:  # COPY, then mark the source \Deleted and expunge only those UIDs
                         c.copy(seq, value)
-                        c.add_flags(seq, [b"\\Deleted"])
+                        c.add_flags(seq, [b"\\Deleted"], silent=True)
                         if self._has_uidplus:
                             c.uid_expunge(seq)
                         else:
@@ -373,7 +383,7 @@ class ImapMailbox:
                         self._where.pop(ch.key, None)
                 else:
                     flag = b"\\Seen" if field == "seen" else b"\\Flagged"
-                    (c.add_flags if value else c.remove_flags)(seq, [flag])
+                    (c.add_flags if value else c.remove_flags)(seq, [flag], silent=True)
             for ch, _ in items:
                 self._forget(ch)
                 ch.outcome = "applied"  # this group's commands went through
@@ -403,7 +413,7 @@ class ImapMailbox:
         self._select(folder)
         for part in chunks(sorted(uids), SET_CHUNK):
             seq = compress(part)
-            c.add_flags(seq, [b"\\Deleted"])
+            c.add_flags(seq, [b"\\Deleted"], silent=True)
             if self._has_uidplus:
                 c.uid_expunge(seq)
             else:

@@ -539,8 +539,8 @@ def test_cli_label_then_undo(cli, isolated: Path, gmail: FakeGmail) -> None:  # 
     assert {mid: gmail.names(mid) for mid in gmail.messages} == before
     # undo runs atomically, a change at a time: 8 changes on 5 messages →
     # 5 format=minimal reads + labels.list + 8 batchModify
-    assert len(gmail.log) == 14, gmail.log
-    assert gmail.calls("POST", "batchModify") == 8
+    assert len(gmail.log) <= 9, gmail.log  # batched: label reads + one batchModify per set
+    assert gmail.calls("POST", "batchModify") == 3  # one per distinct add/remove set
 
     stores = list((isolated.parent / "data").rglob("*.sqlite*"))
     assert stores

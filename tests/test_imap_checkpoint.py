@@ -75,3 +75,33 @@ def test_interrupted_run_converges_on_rerun(imap_user, isolated: Path) -> None: 
     assert len(list(box3.messages(folder="確認"))) == 30  # one copy each, not two
     assert len(list(box3.messages(folder="Trash"))) == 30
     store.close()
+
+
+def test_read_and_flag_over_uid_ranges(imap_user, isolated: Path) -> None:  # noqa: F811
+    import imapclient
+
+    from deskops.adapters.imap import ImapMailbox
+    from deskops.adapters.store import Store
+    from deskops.commands import plan as planmod
+    from deskops.commands.clock import now_utc, zone
+    from deskops.commands.mail import plan_label
+    from deskops.commands.mailrules import RuleContext, load_rules
+
+    user, port = imap_user
+    fill(user, port, [message(f"f{i}@c", "x@example.jp", "注文") for i in range(12)])
+    box = ImapMailbox(f"imap://{user}@127.0.0.1:{port}/INBOX", password="secret")
+    rules = load_rules(
+        [{"name": "r", "when": {"subject": "注文"}, "mark_read": True, "flag": True}], "t.toml"
+    )
+    res = plan_label(box, rules, RuleContext(tz=zone("UTC"), now=now_utc()), store=None)
+    store = Store.open(str(isolated / "s.sqlite"))
+    assert planmod.execute(res.plan, store, {box.backend: box}, atomic=False).counts == {
+        "applied": 24
+    }
+    c = imapclient.IMAPClient("127.0.0.1", port=port, ssl=False)
+    c.login(user, "secret")
+    c.select_folder("INBOX", readonly=True)
+    flags = c.get_flags(c.search(["ALL"]))
+    assert all({b"\\Seen", b"\\Flagged"} <= set(f) for f in flags.values()) and len(flags) == 12
+    c.logout()
+    store.close()
