@@ -462,3 +462,46 @@ def test_classify_command(cli, salon) -> None:
     assert "r1@salon" not in rows  # our own replies are not classified
     r = cli("mail", "classify", "q1@c", "--fields", "message_id,kind")
     assert r.out.splitlines() == ["message_id\tkind", "q1@c\treservation_request"]
+
+
+def test_mail_import_mbox_and_single_eml(cli, isolated: Path) -> None:
+    import mailbox as mb
+
+    path = isolated / "export.mbox"
+    box = mb.mbox(str(path))
+    for i in range(3):
+        m = EmailMessage()
+        m["From"] = f"c{i}@example.cn"
+        m["Subject"] = f"预约 {i}"
+        m["Date"] = "Wed, 25 Nov 2026 10:00:00 +0800"
+        m["Message-ID"] = f"<mb{i}@example.cn>"
+        m.set_content("12月5日下午三点可以预约吗", charset="gb18030")
+        box.add(m)
+    box.close()
+    r = cli("mail", "import", str(path), "--mailbox", "stores", "--yes")
+    assert r.code == 0, r.err
+    got = json.loads(
+        cli(
+            "store",
+            "export",
+            "-t",
+            "messages",
+            "--fields",
+            "id,mailbox,subject,body_text",
+            "-o",
+            "json",
+        ).out
+    )
+    assert [g["subject"] for g in got] == ["预约 0", "预约 1", "预约 2"]
+    assert got[0]["mailbox"] == "stores" and "下午三点" in got[0]["body_text"]
+    single = isolated / "one.eml"
+    eml(
+        single,
+        mid="one@x",
+        frm="a@b.example",
+        subject="単品",
+        body="本文",
+        date="Wed, 25 Nov 2026 10:00:00 +0900",
+    )
+    assert cli("mail", "import", str(single), "--yes").code == 0
+    assert cli("mail", "import", str(isolated / "missing.mbox")).code == 2
