@@ -337,56 +337,65 @@ class ImapMailbox:
             ) from None
 
     def _write_groups(self, groups: dict[tuple[str, str, Any, str], list[tuple[Any, int]]]) -> None:
-        c = self.connect()
-        for (field, op, value, folder), items in groups.items():
-            uids = [u for _, u in items]
-            if field == "labels" and self._label_kind(value) == "folder" and op == "remove":
-                self._remove_label_copies(value, [ch.key for ch, _ in items])
+        for key, items in groups.items():
+            try:
+                self._write_group(key, items)
+            except OpsError as exc:  # this action cannot be done (a folder name refused…)
                 for ch, _ in items:
-                    self._forget(ch)
-                    ch.outcome = "applied"
-                continue
-            self._select(folder)
-            for part in chunks(sorted(uids), SET_CHUNK):
-                seq = compress(part)
-                if field == "labels":
-                    kind = self._label_kind(value)
-                    if kind == "gmail":
-                        gl = _gmail_label(value)
-                        (c.add_gmail_labels if op == "add" else c.remove_gmail_labels)(
-                            seq, [gl], silent=True
-                        )
-                    elif kind == "keyword":
-                        kw = self.keywords[value]
-                        (c.add_flags if op == "add" else c.remove_flags)(seq, [kw], silent=True)
-                    else:
-                        self._ensure_folder(value)
-                        c.copy(seq, value)
-                        index = self._label_folders.setdefault(value, {})
-                        for ch, _ in items:
-                            index.setdefault(ch.key, 0)
-                elif field == "folder":
-                    self._ensure_folder(value)
-                    if self.gmail and value == "Archive":
-                        c.remove_gmail_labels(seq, ["\\Inbox"], silent=True)
-                        continue
-                    if self._has_move:
-                        c.move(seq, value)
-                    else:  # COPY, then mark the source \Deleted and expunge only those UIDs
-                        c.copy(seq, value)
-                        c.add_flags(seq, [b"\\Deleted"], silent=True)
-                        if self._has_uidplus:
-                            c.uid_expunge(seq)
-                        else:
-                            c.expunge()
-                    for ch, _ in items:
-                        self._where.pop(ch.key, None)
-                else:
-                    flag = b"\\Seen" if field == "seen" else b"\\Flagged"
-                    (c.add_flags if value else c.remove_flags)(seq, [flag], silent=True)
+                    if ch.outcome != "applied":
+                        ch.outcome, ch.error = "failed", str(exc)
+
+    def _write_group(self, key: tuple[str, str, Any, str], items: list[tuple[Any, int]]) -> None:
+        c = self.connect()
+        field, op, value, folder = key
+        uids = [u for _, u in items]
+        if field == "labels" and self._label_kind(value) == "folder" and op == "remove":
+            self._remove_label_copies(value, [ch.key for ch, _ in items])
             for ch, _ in items:
                 self._forget(ch)
-                ch.outcome = "applied"  # this group's commands went through
+                ch.outcome = "applied"
+            return
+        self._select(folder)
+        for part in chunks(sorted(uids), SET_CHUNK):
+            seq = compress(part)
+            if field == "labels":
+                kind = self._label_kind(value)
+                if kind == "gmail":
+                    gl = _gmail_label(value)
+                    (c.add_gmail_labels if op == "add" else c.remove_gmail_labels)(
+                        seq, [gl], silent=True
+                    )
+                elif kind == "keyword":
+                    kw = self.keywords[value]
+                    (c.add_flags if op == "add" else c.remove_flags)(seq, [kw], silent=True)
+                else:
+                    self._ensure_folder(value)
+                    c.copy(seq, value)
+                    index = self._label_folders.setdefault(value, {})
+                    for ch, _ in items:
+                        index.setdefault(ch.key, 0)
+            elif field == "folder":
+                self._ensure_folder(value)
+                if self.gmail and value == "Archive":
+                    c.remove_gmail_labels(seq, ["\\Inbox"], silent=True)
+                    continue
+                if self._has_move:
+                    c.move(seq, value)
+                else:  # COPY, then mark the source \Deleted and expunge only those UIDs
+                    c.copy(seq, value)
+                    c.add_flags(seq, [b"\\Deleted"], silent=True)
+                    if self._has_uidplus:
+                        c.uid_expunge(seq)
+                    else:
+                        c.expunge()
+                for ch, _ in items:
+                    self._where.pop(ch.key, None)
+            else:
+                flag = b"\\Seen" if field == "seen" else b"\\Flagged"
+                (c.add_flags if value else c.remove_flags)(seq, [flag], silent=True)
+        for ch, _ in items:
+            self._forget(ch)
+            ch.outcome = "applied"  # this group's commands went through
 
     def _forget(self, ch: Any) -> None:
         if ch.field == "labels":

@@ -195,10 +195,13 @@ def plan_label(
 
 
 def outcome_of(changes: list[Change]) -> str:
+    """One word for a message's changes; a failure carries its reason."""
     if not changes:
         return "in place"
     kinds = {c.outcome for c in changes}
-    return kinds.pop() if len(kinds) == 1 else ", ".join(sorted(kinds))
+    text = kinds.pop() if len(kinds) == 1 else ", ".join(sorted(kinds))
+    errors = sorted({c.error for c in changes if c.error and c.outcome in ("failed", "conflict")})
+    return f"{text}: {'; '.join(errors)}" if errors else text
 
 
 # -- staff labels -------------------------------------------------------------------

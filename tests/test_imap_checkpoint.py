@@ -105,3 +105,23 @@ def test_read_and_flag_over_uid_ranges(imap_user, isolated: Path) -> None:  # no
     assert all({b"\\Seen", b"\\Flagged"} <= set(f) for f in flags.values()) and len(flags) == 12
     c.logout()
     store.close()
+
+
+def test_label_that_cannot_be_created_fails_alone(cli, isolated: Path, imap_user) -> None:  # noqa: F811
+    user, port = imap_user
+    fill(user, port, [message(f"L{i}@c", "x@example.jp", "件名") for i in range(3)])
+    rules = isolated / "r.toml"
+    rules.write_text(
+        '[[mail.rules]]\nname = "bad"\nwhen = {}\nadd_labels = ["~bad"]\n\n'
+        '[[mail.rules]]\nname = "good"\nwhen = {}\nflag = true\n',
+        encoding="utf-8",
+    )
+    url = f"imap://{user}@127.0.0.1:{port}/INBOX"
+    r = cli("mail", "label", "--mailbox", url, "--rules", str(rules), "--yes", "-o", "json")
+    assert r.code == 3, r.err
+    assert "cannot create folder '~bad'" in r.out
+    r = cli(
+        "mail", "label", "--mailbox", url, "--rules", str(rules), "--all", "--dry-run", "-o", "json"
+    )
+    changes = {row["changes"] for row in json.loads(r.out)}
+    assert changes == {"+~bad"}  # the flags went through; only the label is left to do
