@@ -44,9 +44,13 @@ class _Text(HTMLParser):
 
 
 def html_to_text(html: str) -> str:
+    """Readable text of an HTML body: blocks become lines, scripts and styles go."""
     parser = _Text()
-    parser.feed(html)
-    parser.close()
+    try:
+        parser.feed(html)
+        parser.close()
+    except (AssertionError, ValueError):  # markup too broken to parse: strip the tags
+        return re.sub(r"<[^>]*>", " ", html).strip()
     text = "".join(parser.parts)
     text = re.sub(r"[ \t\u00a0]+", " ", text)
     text = re.sub(r" *\n *", "\n", text)

@@ -29,8 +29,9 @@ from email.message import Message
 from email.parser import BytesHeaderParser, HeaderParser
 from email.policy import compat32
 from email.utils import getaddresses, parseaddr
-from html.parser import HTMLParser
 from typing import Any
+
+from deskops.adapters.eml import html_to_text
 
 __all__ = [
     "Bounce",
@@ -311,43 +312,6 @@ def _part_text(part: Message, predecoded: bool = False) -> str:
     return ""
 
 
-class _TextOnly(HTMLParser):
-    _BLOCK = frozenset({"p", "div", "br", "tr", "li", "h1", "h2", "h3", "table", "hr"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag in ("script", "style", "head"):
-            self._skip += 1
-        elif tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "head"):
-            self._skip = max(0, self._skip - 1)
-        elif tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
-
-
-def _html_to_text(html: str) -> str:
-    """HTML-only reports (Exchange, QQ) read as text; markup is irrelevant here."""
-    parser = _TextOnly()
-    try:
-        parser.feed(html)
-        parser.close()
-    except (AssertionError, ValueError):
-        return re.sub(r"<[^>]*>", " ", html)
-    text = re.sub(r"[ \t\u00a0]+", " ", "".join(parser.parts))
-    return re.sub(r" *\n *", "\n", text).strip()
-
-
 def _newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
@@ -439,7 +403,7 @@ def _collect(part: Message, rep: _Report, depth: int = 0) -> None:
         # one string; read it as free text rather than losing it.
         rep.texts.append(_newlines(_part_text(part)))
     elif ctype == "text/html":
-        rep.htmls.append(_html_to_text(_part_text(part)))
+        rep.htmls.append(html_to_text(_part_text(part)))
     elif ctype == "text/plain" or ctype == "text/enriched":
         rep.texts.append(_newlines(_part_text(part)))
 
@@ -869,7 +833,7 @@ def _body_text(msg: Message, predecoded: bool = False) -> str | None:
         if ctype == "text/plain" and plain is None:
             plain = _newlines(_part_text(part, predecoded))
         elif ctype == "text/html" and html is None:
-            html = _html_to_text(_part_text(part, predecoded))
+            html = html_to_text(_part_text(part, predecoded))
     text = plain if plain and plain.strip() else html
     return text.strip() if text and text.strip() else None
 
