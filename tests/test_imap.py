@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
+import sys
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -17,88 +12,23 @@ import pytest
 from conftest import integration_skip
 from test_mail import PROFILE
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+from dovecot import Dovecot, DovecotUnavailable  # noqa: E402  (tools/dovecot.py)
+
 USERS = [f"u{i}" for i in range(1, 10)]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
 def dovecot() -> Iterator[int]:
-    binary = shutil.which("dovecot") or (
-        "/usr/sbin/dovecot" if os.path.exists("/usr/sbin/dovecot") else None
-    )
-    if not binary:
-        integration_skip("dovecot is not installed (Debian package dovecot-imapd)")
-    if os.geteuid() != 0:
-        integration_skip("the throwaway Dovecot needs root")
-    d = Path(tempfile.mkdtemp(prefix="ops-dovecot-"))
-    d.chmod(0o755)  # Dovecot's auth process (user dovecot) reads the users file
-    for sub in ("run", "state", "log", "mail"):
-        (d / sub).mkdir()
-    (d / "users").write_text("".join(f"{u}:{{PLAIN}}secret\n" for u in USERS))
-    shutil.chown(d / "mail", "nobody", "nogroup")
-    port = free_port()
-    (d / "dovecot.conf").write_text(f"""
-protocols = imap
-listen = 127.0.0.1
-base_dir = {d}/run
-state_dir = {d}/state
-log_path = {d}/log/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-mail_location = maildir:{d}/mail/%u/Maildir
-mail_fsync = never
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {d}/users
-}}
-userdb {{
-  driver = static
-  args = uid=nobody gid=nogroup home={d}/mail/%u
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-namespace inbox {{
-  inbox = yes
-  separator = /
-}}
-""")
-    proc = subprocess.Popen(
-        [binary, "-c", str(d / "dovecot.conf"), "-F"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.time() + 15
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            if proc.poll() is not None:
-                integration_skip(f"dovecot exited: {proc.stderr.read().decode()[-300:]}")
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        integration_skip("dovecot did not start listening")
-    yield port
-    proc.terminate()
     try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    shutil.rmtree(d, ignore_errors=True)
+        server = Dovecot(USERS)
+        port, _paths = server.start()
+    except DovecotUnavailable as exc:
+        integration_skip(str(exc))
+    try:
+        yield port
+    finally:
+        server.stop()
 
 
 _next_user = iter(USERS)
