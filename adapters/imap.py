@@ -326,6 +326,9 @@ class ImapMailbox:
             else:
                 key = (ch.field, "set", bool(ch.after), folder)
             groups.setdefault(key, []).append((ch, uid))
+        # Copies and flag stores act on UIDs in the source folder: they go before the moves
+        # that take those UIDs away (a COPY of moved UIDs answers OK and copies nothing).
+        groups = dict(sorted(groups.items(), key=lambda kv: kv[0][0] == "folder"))
         try:
             self._write_groups(groups)
         except OpsError:

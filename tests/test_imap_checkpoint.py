@@ -125,3 +125,38 @@ def test_label_that_cannot_be_created_fails_alone(cli, isolated: Path, imap_user
     )
     changes = {row["changes"] for row in json.loads(r.out)}
     assert changes == {"+~bad"}  # the flags went through; only the label is left to do
+
+
+def test_copies_run_before_moves_of_the_same_uids(imap_user, isolated: Path) -> None:  # noqa: F811
+    from deskops.adapters.imap import ImapMailbox
+    from deskops.adapters.store import Store
+    from deskops.commands import plan as planmod
+    from deskops.commands.clock import now_utc, zone
+    from deskops.commands.mail import plan_label
+    from deskops.commands.mailrules import RuleContext, load_rules
+
+    user, port = imap_user
+    fill(
+        user,
+        port,
+        [
+            message("only-move@c", "x@example.jp", "move me"),
+            message("both@c", "x@example.jp", "label and move me"),
+        ],
+    )
+    rules = load_rules(
+        [
+            {"name": "label", "when": {"subject": "label"}, "add_labels": ["ラベル"]},
+            {"name": "move", "when": {"subject": "move"}, "move": "Done"},
+        ],
+        "t.toml",
+    )
+    box = ImapMailbox(f"imap://{user}@127.0.0.1:{port}/INBOX", password="secret")
+    res = plan_label(box, rules, RuleContext(tz=zone("UTC"), now=now_utc()), store=None)
+    assert [c.field for c in res.plan.changes] == ["folder", "labels", "folder"]
+    store = Store.open(str(isolated / "s.sqlite"))
+    planmod.execute(res.plan, store, {box.backend: box}, atomic=False)
+    check = ImapMailbox(f"imap://{user}@127.0.0.1:{port}/INBOX", password="secret")
+    assert [m.message_id for m in check.messages(folder="ラベル")] == ["both@c"]
+    assert len(list(check.messages(folder="Done"))) == 2
+    store.close()
