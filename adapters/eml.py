@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from email import message_from_bytes, policy
-from email.message import EmailMessage
+from email import message_from_bytes
+from email.header import decode_header, make_header
+from email.message import Message
 from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from html.parser import HTMLParser
 from typing import Any
@@ -57,7 +58,7 @@ def html_to_text(html: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
-def _content(part: EmailMessage) -> str:
+def _content(part: Message) -> str:
     """A text part as str, whatever its declared charset says.
 
     Mail is often mislabelled: 8-bit text without a charset, CP1251 declared as
@@ -84,29 +85,59 @@ def _content(part: EmailMessage) -> str:
         return payload.decode("utf-8", errors="replace")
 
 
-def _header(msg: EmailMessage, name: str) -> str:
-    try:
-        value = msg.get(name)
-    except (ValueError, IndexError, AttributeError):  # a header the parser cannot read
+_SURROGATES = re.compile("[\udc80-\udcff]")
+_FOLD = re.compile(r"\r?\n[ \t]+")
+
+
+def decode_text(value: Any) -> str:
+    """A header value as text: raw 8-bit bytes (UTF-8 or a legacy charset) and
+    RFC 2047 encoded-words decoded, folding undone.
+
+    The compat32 parser is used on purpose: it is several times faster than
+    ``policy.default``, which builds an object for every header of every message.
+    """
+    if value is None:
         return ""
-    return str(value).strip() if value is not None else ""
+    text = value if isinstance(value, str) else str(value)
+    if _SURROGATES.search(text):  # raw 8-bit bytes in a header
+        data = text.encode("ascii", "surrogateescape")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            from .files import detect_encoding
+
+            try:
+                text = data.decode(detect_encoding(data, "header"), errors="replace")
+            except Exception:  # noqa: BLE001
+                text = data.decode("utf-8", errors="replace")
+    text = _FOLD.sub(" ", text)
+    if "=?" in text:
+        try:
+            text = str(make_header(decode_header(text)))
+        except (LookupError, ValueError, UnicodeDecodeError, AssertionError):
+            pass  # an unknown charset or a broken encoded-word: keep it as written
+    return text.strip()
 
 
-def _from(msg: EmailMessage) -> tuple[str, str]:
-    """Display name and address; the structured header copes with raw UTF-8 names."""
-    try:
-        addresses = msg["From"].addresses if msg["From"] is not None else ()
-    except (AttributeError, ValueError, IndexError):
-        addresses = ()
-    if addresses:
-        name, addr = addresses[0].display_name or "", addresses[0].addr_spec or ""
-    else:
-        name, addr = parseaddr(_header(msg, "From"))
+def raw_headers(msg: Message) -> dict[str, list[str]]:
+    """Header values as the parser read them (raw 8-bit kept as surrogate escapes)."""
+    out: dict[str, list[str]] = {}
+    for k, v in msg.raw_items():
+        out.setdefault(k.lower(), []).append(v if isinstance(v, str) else str(v))
+    return out
+
+
+def _from(value: str) -> tuple[str, str]:
+    """Display name and address of the sender (the decoded From header)."""
+    name, addr = parseaddr(value)
     # Some mailers encode "Name <addr>" whole into one encoded-word: dig the address out.
     m = re.search(r"<([^<>@\s]+@[^<>\s]+)>", addr)
     if m:
         name = (name or addr[: m.start()]).strip().strip('"').strip()
         addr = m.group(1)
+    elif "@" not in addr:
+        m = re.search(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", value)
+        addr = m.group(0) if m else addr
     return name, addr
 
 
@@ -116,7 +147,7 @@ def strip_id(value: str) -> str:
     return (m.group(1) if m else value).strip()
 
 
-def body_and_attachments(msg: EmailMessage) -> tuple[str, list[dict[str, Any]]]:
+def body_and_attachments(msg: Message) -> tuple[str, list[dict[str, Any]]]:
     attachments: list[dict[str, Any]] = []
     plain: str | None = None
     html: str | None = None
@@ -125,7 +156,7 @@ def body_and_attachments(msg: EmailMessage) -> tuple[str, list[dict[str, Any]]]:
             continue
         ctype = part.get_content_type()
         disposition = part.get_content_disposition()
-        filename = part.get_filename()
+        filename = decode_text(part.get_filename()) or None
         if (
             disposition == "attachment"
             or (filename and disposition != "inline")
@@ -156,9 +187,15 @@ def parse_message(raw: bytes, *, name: str, mailbox: str = "", folder: str = "")
     """A message record; a message without a usable Date is an error naming the file."""
     if not raw.strip():
         raise UsageError(f"{name}: empty file, not a message")
-    msg = message_from_bytes(raw, policy=policy.default)
+    msg = message_from_bytes(raw)
     if not msg.keys():
         raise UsageError(f"{name}: no headers, not an RFC 5322 message")
+    hdrs = raw_headers(msg)
+
+    def _header(_msg: Message, field: str) -> str:
+        values = hdrs.get(field.lower())
+        return decode_text(values[0]) if values else ""
+
     date_text = _header(msg, "Date")
     try:
         date = parsedate_to_datetime(date_text) if date_text else None
@@ -176,16 +213,12 @@ def parse_message(raw: bytes, *, name: str, mailbox: str = "", folder: str = "")
     refs = re.findall(r"<([^<>]+)>", _header(msg, "References"))
     in_reply_to = strip_id(_header(msg, "In-Reply-To")) or None
     thread = refs[0] if refs else (in_reply_to or mid)
-    from_name, from_addr = _from(msg)
+    from_name, from_addr = _from(_header(msg, "From"))
     body, attachments = body_and_attachments(msg)
     headers: dict[str, list[str]] = {}
-    for key in msg.keys():
-        if key.lower() in headers:
-            continue
-        try:
-            headers[key] = [str(v) for v in msg.get_all(key) or []]
-        except (ValueError, IndexError, AttributeError):
-            continue
+    for key, value in msg.raw_items():
+        same = next((k for k in headers if k.lower() == key.lower()), key)
+        headers.setdefault(same, []).append(decode_text(value))
 
     def addrs(field: str) -> str:
         return ", ".join(a for _, a in getaddresses([_header(msg, field)]) if a)
