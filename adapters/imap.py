@@ -82,6 +82,9 @@ class ImapMailbox:
         self.commands = 0  # IMAP commands sent (for benchmarks and tests)
         self.gmail = False
         self._selected: str | None = None
+        self._selected_ro = True
+        self._known_folders: set[str] | None = None
+        self._delim = "/"
         self._where: dict[str, tuple[str, int]] = {}  # Message-ID → (folder, uid)
         self._labels: dict[str, set[str]] = {}  # Message-ID → labels
         self._flags: dict[str, set[str]] = {}
@@ -145,6 +148,9 @@ class ImapMailbox:
 
     def _select(self, folder: str, readonly: bool = False) -> dict[bytes, Any]:
         c = self.connect()
+        # A read-write selection serves reads too: no second SELECT per action group.
+        if self._selected == folder and (readonly or not self._selected_ro):
+            return {}
         try:
             info = c.select_folder(folder, readonly=readonly)
         except Exception as exc:  # imapclient raises IMAPClientError subclasses
@@ -152,6 +158,7 @@ class ImapMailbox:
                 f"{self.display}: cannot open folder {folder!r} ({_text(exc)})"
             ) from None
         self._selected = folder
+        self._selected_ro = readonly
         self.uidvalidity = int(info.get(b"UIDVALIDITY", 0))
         return dict(info)
 
@@ -169,6 +176,7 @@ class ImapMailbox:
         since: datetime | None = None,
         ids: list[str] | None = None,
         after_uid: int | None = None,
+        headers_only: bool = False,
     ) -> Iterator[MailMessage]:
         folder = folder or self.default_folder
         self._select(folder, readonly=True)
@@ -183,7 +191,8 @@ class ImapMailbox:
         uids = sorted(c.search(criteria))
         if after_uid is not None:
             uids = [u for u in uids if u > after_uid]
-        want = [b"FLAGS", b"BODY.PEEK[]"]
+        body_item = b"BODY.PEEK[HEADER]" if headers_only else b"BODY.PEEK[]"
+        want = [b"FLAGS", body_item]
         if self.gmail:
             want.append(b"X-GM-LABELS")
         for chunk in chunks(uids, CHUNK):
@@ -194,7 +203,7 @@ class ImapMailbox:
                 item = data.get(uid)
                 if not item:
                     continue
-                raw = item.get(b"BODY[]") or b""
+                raw = item.get(b"BODY[HEADER]" if headers_only else b"BODY[]") or b""
                 try:
                     rec = parse_message(
                         raw, name=f"{folder}/{uid}", mailbox=self.user, folder=folder
@@ -240,7 +249,7 @@ class ImapMailbox:
         if folder not in self._label_folders:
             c = self.connect()
             index: dict[str, int] = {}
-            if c.folder_exists(folder):
+            if folder in self.known_folders():
                 self._select(folder, readonly=True)
                 uids = c.search(["ALL"])
                 for chunk in chunks(sorted(uids), CHUNK * 4):
@@ -258,7 +267,7 @@ class ImapMailbox:
             return self._where[message_id]
         c = self.connect()
         for folder in [*[f for f in folders if f], self.default_folder]:
-            if not c.folder_exists(folder):
+            if folder not in self.known_folders():
                 continue
             self._select(folder, readonly=True)
             found = c.search(["HEADER", "Message-ID", message_id])
@@ -436,16 +445,13 @@ class ImapMailbox:
     def _ensure_folder(self, folder: str) -> None:
         """Create a folder and its parents (``関東/新宿店`` needs ``関東``) when missing."""
         c = self.connect()
-        if getattr(self, "_known_folders", None) is None:
-            self._known_folders = {_text(f[2]) for f in c.list_folders()}
-            delim = c.list_folders()[0][1] if c.list_folders() else b"/"
-            self._delim = _text(delim) if delim else "/"
-        if folder in self._known_folders:
+        known = self.known_folders()
+        if folder in known:
             return
         parts = folder.split("/")
         for i in range(1, len(parts) + 1):
             name = self._delim.join(parts[:i]) if self._delim != "/" else "/".join(parts[:i])
-            if name not in self._known_folders:
+            if name not in known:
                 try:
                     c.create_folder(name)
                 except Exception as exc:  # noqa: BLE001
@@ -453,7 +459,16 @@ class ImapMailbox:
                         raise OpsError(
                             f"{self.display}: cannot create folder {name!r} ({_text(exc)})"
                         ) from None
-                self._known_folders.add(name)
+                known.add(name)
+
+    def known_folders(self) -> set[str]:
+        """The server's folders, listed once per run (one LIST, not one per label)."""
+        if self._known_folders is None:
+            listing = self.connect().list_folders()
+            self._known_folders = {_text(f[2]) for f in listing}
+            if listing and listing[0][1]:
+                self._delim = _text(listing[0][1])
+        return self._known_folders
 
     def transaction(self) -> Any:
         from contextlib import nullcontext

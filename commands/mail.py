@@ -174,6 +174,8 @@ def plan_label(
     rows: list[dict[str, Any]] = []
     by_row: list[list[Change]] = []
     extra: dict[str, Any] = {"after_uid": after_uid} if after_uid is not None else {}
+    if hasattr(mailbox, "folder_state") and not any(r.needs_body for r in rules):
+        extra["headers_only"] = True  # IMAP: header rules need no bodies on the wire
     for msg in mailbox.messages(folder=folder, since=since, ids=ids, **extra):
         d = decide(rules, msg, ctx)
         changes = decision_changes(d, mailbox.backend, ctx, store, number_re)

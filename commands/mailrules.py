@@ -72,6 +72,30 @@ def parse_duration(text: str, where: str) -> timedelta:
     }[unit]  # fmt: skip
 
 
+# Conditions that read more than the headers: with none of them, IMAP fetches headers only.
+BODY_KEYS = {
+    "body", "text", "body_regex", "text_regex", "has_attachment", "attachment_name",
+    "is_bounce", "is_reservation_request", "is_solicitation", "customer_store", "language",
+    "script",
+}  # fmt: skip
+
+
+def _needs_body(spec: Any, actions: dict[str, Any]) -> bool:
+    def walk(node: Any) -> bool:
+        if isinstance(node, dict):
+            return any(k in BODY_KEYS or walk(v) for k, v in node.items())
+        if isinstance(node, list):
+            return any(walk(v) for v in node)
+        return False
+
+    templates = " ".join(str(v) for v in actions.values())
+    return (
+        walk(spec)
+        or "customer_store" in templates
+        or any(k in actions for k in ("order_comment", "order_flags"))
+    )
+
+
 @dataclass
 class Rule:
     name: str
@@ -79,6 +103,7 @@ class Rule:
     actions: dict[str, Any]
     stop: bool
     line: int
+    needs_body: bool = True
 
 
 class Facts:
@@ -428,7 +453,8 @@ def load_rules(rules: Any, source: str) -> list[Rule]:
         if "move" in actions and not isinstance(actions["move"], str):
             raise UsageError(f"{where}: move takes a folder name")
         when = compile_when(spec.get("when", {}), where)
-        out.append(Rule(name, when, actions, bool(spec.get("stop", False)), line))
+        out.append(Rule(name, when, actions, bool(spec.get("stop", False)), line,
+                        _needs_body(spec.get("when", {}), actions)))  # fmt: skip
     return out
 
 
