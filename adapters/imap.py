@@ -206,7 +206,11 @@ class ImapMailbox:
                 raw = item.get(b"BODY[HEADER]" if headers_only else b"BODY[]") or b""
                 try:
                     rec = parse_message(
-                        raw, name=f"{folder}/{uid}", mailbox=self.user, folder=folder
+                        raw,
+                        name=f"{folder}/{uid}",
+                        mailbox=self.user,
+                        folder=folder,
+                        decode_headers=False,
                     )
                 except OpsError:
                     continue

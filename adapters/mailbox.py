@@ -54,10 +54,16 @@ class MailMessage:
     thread_id: str | None = None
     in_reply_to: str | None = None
     raw: bytes | None = None
+    headers_raw: bool = False  # header values still encoded as read; decoded on access
 
     def header(self, name: str) -> list[str]:
         low = name.lower()
-        return [v for k, vs in self.headers.items() if k.lower() == low for v in vs]
+        values = [v for k, vs in self.headers.items() if k.lower() == low for v in vs]
+        if self.headers_raw:
+            from .eml import decode_text
+
+            return [decode_text(v) for v in values]
+        return values
 
 
 def _split(addrs: str | None) -> list[str]:
@@ -91,6 +97,7 @@ def from_record(rec: dict[str, Any], *, mid: str | None = None) -> MailMessage:
         thread_id=rec.get("thread_id"),
         in_reply_to=rec.get("in_reply_to"),
         raw=rec.get("raw"),
+        headers_raw=bool(rec.get("headers_raw")),
     )
 
 
