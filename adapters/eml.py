@@ -85,6 +85,7 @@ def _content(part: Message) -> str:
         return payload.decode("utf-8", errors="replace")
 
 
+_ADDR = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 _SURROGATES = re.compile("[\udc80-\udcff]")
 _FOLD = re.compile(r"\r?\n[ \t]+")
 
@@ -184,17 +185,29 @@ def body_and_attachments(msg: Message) -> tuple[str, list[dict[str, Any]]]:
 
 
 def parse_message(
-    raw: bytes, *, name: str, mailbox: str = "", folder: str = "", decode_headers: bool = True
+    raw: bytes,
+    *,
+    name: str,
+    mailbox: str = "",
+    folder: str = "",
+    decode_headers: bool = True,
+    headers_only: bool = False,
 ) -> dict[str, Any]:
     """A message record; a message without a usable Date is an error naming the file.
 
     ``decode_headers=False`` leaves the ``headers`` values as read (``headers_raw``
     is set): a run over thousands of messages decodes only the headers a rule
-    asks for.
+    asks for. ``headers_only``: ``raw`` is the header block alone (an IMAP
+    ``BODY[HEADER]``), so the body is not parsed.
     """
     if not raw.strip():
         raise UsageError(f"{name}: empty file, not a message")
-    msg = message_from_bytes(raw)
+    if headers_only:
+        from email.parser import BytesParser
+
+        msg = BytesParser().parsebytes(raw, headersonly=True)
+    else:
+        msg = message_from_bytes(raw)
     if not msg.keys():
         raise UsageError(f"{name}: no headers, not an RFC 5322 message")
     hdrs = raw_headers(msg)
@@ -221,14 +234,19 @@ def parse_message(
     in_reply_to = strip_id(_header(msg, "In-Reply-To")) or None
     thread = refs[0] if refs else (in_reply_to or mid)
     from_name, from_addr = _from(_header(msg, "From"))
-    body, attachments = body_and_attachments(msg)
+    body, attachments = ("", []) if headers_only else body_and_attachments(msg)
     headers: dict[str, list[str]] = {}
     for key, value in msg.raw_items():
         same = next((k for k in headers if k.lower() == key.lower()), key)
         headers.setdefault(same, []).append(decode_text(value) if decode_headers else value)
 
     def addrs(field: str) -> str:
-        return ", ".join(a for _, a in getaddresses([_header(msg, field)]) if a)
+        value = _header(msg, field)
+        if not value:
+            return ""
+        if '"' in value or "(" in value:  # quoted names or comments: the full parser
+            return ", ".join(a for _, a in getaddresses([value]) if a)
+        return ", ".join(_ADDR.findall(value))
 
     return {
         "id": mid,

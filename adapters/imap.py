@@ -211,6 +211,7 @@ class ImapMailbox:
                         mailbox=self.user,
                         folder=folder,
                         decode_headers=False,
+                        headers_only=headers_only,
                     )
                 except OpsError:
                     continue
