@@ -130,6 +130,10 @@ class ChangeTarget(Protocol):
 
 def _norm(value: Any) -> Any:
     """Comparable form: JSON round trip (tuples → lists, ints vs floats kept)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value  # already what the round trip would give; most changes are these
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
     return json.loads(json.dumps(value, default=_json_default, sort_keys=True))
 
 
