@@ -240,7 +240,12 @@ class ImapMailbox:
         )
         if typ != "OK":
             raise OpsError(f"{self.display}: FETCH failed ({_text(data)})")
-        return dict(parse_fetch_response([d for d in data if d is not None], True, True))
+        data = [d for d in data if d is not None]
+        if not self.gmail:
+            fast = _parse_simple_fetch(data)
+            if fast is not None:
+                return fast
+        return dict(parse_fetch_response(data, True, True))
 
     def _label_kind(self, label: str) -> str:
         if self.gmail and self.label_mode != "folders":
@@ -479,6 +484,41 @@ class ImapMailbox:
         from contextlib import nullcontext
 
         return nullcontext()
+
+
+_UID = re.compile(rb"\bUID (\d+)")
+_FLAGS = re.compile(rb"\bFLAGS \(([^)]*)\)")
+_LITERAL_ITEM = re.compile(rb"(BODY\[[^\]]*\](?:<\d+>)?) \{\d+\}$")
+
+
+def _parse_simple_fetch(data: list[Any]) -> dict[int, dict[bytes, Any]] | None:
+    """UID, FLAGS and one body literal per message, read with three regexes.
+
+    imapclient's general response lexer is most of the time spent on a FETCH of
+    thousands of messages; for the items we ask (not Gmail's quoted labels)
+    this is enough. Anything unexpected returns None and the general parser
+    reads the response instead.
+    """
+    out: dict[int, dict[bytes, Any]] = {}
+    i = 0
+    while i < len(data):
+        item = data[i]
+        if not isinstance(item, tuple) or len(item) != 2:
+            return None
+        head, literal = item
+        tail = data[i + 1] if i + 1 < len(data) and isinstance(data[i + 1], bytes) else b""
+        i += 2 if tail else 1
+        text = head + b" " + tail
+        uid = _UID.search(text)
+        body = _LITERAL_ITEM.search(head)
+        if not uid or not body:
+            return None
+        flags = _FLAGS.search(text)
+        out[int(uid.group(1))] = {
+            body.group(1).replace(b".PEEK", b""): literal,
+            b"FLAGS": tuple(flags.group(1).split()) if flags else (),
+        }
+    return out
 
 
 def _gmail_label(label: str) -> str:

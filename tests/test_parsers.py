@@ -217,3 +217,24 @@ def test_huge_message_is_parsed_without_blowing_up() -> None:
     m.set_content(body)
     rec = parse_message(bytes(m), name="big.eml")
     assert rec["subject"] == "big" and len(rec["body_text"]) > 1_000_000
+
+
+def test_split_headers_agrees_with_the_stdlib_parser() -> None:
+    """The fast header splitter (IMAP BODY[HEADER]) reads what the email package reads."""
+    from email import message_from_bytes
+
+    from deskops.adapters.eml import decode_text, split_headers
+    from deskops.fixtures import FIXTURES_DIR
+
+    files = sorted(FIXTURES_DIR.glob("*/mail/**/*.eml"))
+    assert len(files) > 500
+    for f in files:
+        raw = f.read_bytes()
+        ours = [(k.lower(), decode_text(v)) for k, v in split_headers(raw)]
+        theirs = [(k.lower(), decode_text(v)) for k, v in message_from_bytes(raw).raw_items()]
+        assert ours == theirs, f
+        head = raw.split(b"\r\n\r\n", 1)[0] if b"\r\n\r\n" in raw else raw.split(b"\n\n", 1)[0]
+        full = parse_message(raw, name=f.name)
+        fast = parse_message(head, name=f.name, headers_only=True)
+        for key in ("id", "date", "from_addr", "subject", "to_addrs", "thread_id"):
+            assert fast[key] == full[key], (f, key)
