@@ -115,11 +115,47 @@ def decode_text(value: Any) -> str:
                 text = data.decode("utf-8", errors="replace")
     text = _FOLD.sub(" ", text)
     if "=?" in text:
+        fast = _decode_words(text)
+        if fast is not None:
+            return fast.strip()
         try:
             text = str(make_header(decode_header(text)))
         except (LookupError, ValueError, UnicodeDecodeError, AssertionError):
             pass  # an unknown charset or a broken encoded-word: keep it as written
     return text.strip()
+
+
+_WORD = re.compile(r"=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=")
+_BETWEEN_WORDS = re.compile(r"(\?=)[ \t]+(?==\?)")
+
+
+def _decode_words(text: str) -> str | None:
+    """RFC 2047 encoded-words, the usual shapes, without the email.header machinery.
+
+    Whitespace between adjacent encoded-words is dropped, as the RFC says. None
+    (so the general decoder runs) for anything it does not handle cleanly.
+    """
+    import base64
+    import binascii
+    import quopri
+
+    parts: list[str] = []
+    pos = 0
+    text = _BETWEEN_WORDS.sub(r"\1", text)
+    for m in _WORD.finditer(text):
+        parts.append(text[pos : m.start()])
+        charset, enc, payload = m.group(1).split("*", 1)[0], m.group(2).upper(), m.group(3)
+        try:
+            if enc == "B":
+                data = base64.b64decode(payload + "=" * (-len(payload) % 4))
+            else:
+                data = quopri.decodestring(payload.replace("_", " ").encode("ascii"), header=True)
+            parts.append(data.decode(charset))
+        except (LookupError, UnicodeDecodeError, binascii.Error, ValueError):
+            return None
+        pos = m.end()
+    parts.append(text[pos:])
+    return "".join(parts)
 
 
 _HEADER_LINE = re.compile(rb"^([!-9;-~]+)[ \t]*:[ \t]?(.*)$")
@@ -155,8 +191,15 @@ def raw_headers(msg: Message) -> dict[str, list[str]]:
     return out
 
 
+_NAME_ADDR = re.compile(r'^\s*"?([^"<>]*?)"?\s*<([^<>\s@]+@[^<>\s]+)>\s*$')
+_BARE_ADDR = re.compile(r"^\s*<?([^<>\s@\"(),;:]+@[^<>\s\"(),;:]+)>?\s*$")
+
+
 def _from(value: str) -> tuple[str, str]:
     """Display name and address of the sender (the decoded From header)."""
+    m = _NAME_ADDR.match(value) or _BARE_ADDR.match(value)
+    if m:  # the usual shapes: "Name <a@b>", a@b, <a@b>
+        return (m.group(1).strip(), m.group(2)) if m.re is _NAME_ADDR else ("", m.group(1))
     name, addr = parseaddr(value)
     # Some mailers encode "Name <addr>" whole into one encoded-word: dig the address out.
     m = re.search(r"<([^<>@\s]+@[^<>\s]+)>", addr)

@@ -238,3 +238,26 @@ def test_split_headers_agrees_with_the_stdlib_parser() -> None:
         fast = parse_message(head, name=f.name, headers_only=True)
         for key in ("id", "date", "from_addr", "subject", "to_addrs", "thread_id"):
             assert fast[key] == full[key], (f, key)
+
+
+def test_fast_header_decoding_agrees_with_the_email_package() -> None:
+    from email.header import decode_header, make_header
+    from email.utils import parseaddr
+
+    from deskops.adapters.eml import _from, decode_text, split_headers
+    from deskops.fixtures import FIXTURES_DIR
+
+    checked = 0
+    for f in sorted(FIXTURES_DIR.glob("*/mail/**/*.eml")):
+        for name, value in split_headers(f.read_bytes()):
+            if "=?" in value and value.isascii():
+                unfolded = " ".join(value.split())
+                assert decode_text(value) == str(make_header(decode_header(unfolded))), (f, name)
+                checked += 1
+            if name.lower() == "from":
+                text = decode_text(value)
+                theirs = parseaddr(text)[1].lower()
+                if "@" in theirs:  # (the stdlib gives up on an unquoted comma in a name)
+                    assert _from(text)[1].lower() == theirs, (f, text)
+                assert "@" in _from(text)[1], (f, text)
+    assert checked > 300
