@@ -134,6 +134,18 @@ class Store:
                 raise mapped from exc
             raise
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        try:
+            cur = self.conn.cursor()
+            cur.executemany(self._sql(sql), [tuple(r) for r in rows])
+        except Exception as exc:
+            mapped = self._translate_error(exc)
+            if mapped is not None:
+                raise mapped from exc
+            raise
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Record]:
         cur = self.execute(sql, params)
         cols = [d[0] for d in cur.description]

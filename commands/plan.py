@@ -273,23 +273,31 @@ class Journal:
                     raise
 
     def record(self, run_id: str, seq: int, c: Change) -> None:
-        self.store.execute(
+        self.record_many(run_id, [(seq, c)])
+
+    def record_many(self, run_id: str, items: list[tuple[int, Change]]) -> None:
+        """Journal entries in one statement (a batch of thousands is one round trip)."""
+        at = iso(now_utc())
+        self.store.executemany(
             "INSERT INTO journal_entries (run_id, seq, backend, target, field, op, before, after,"
             " reason, outcome, error, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                run_id,
-                seq,
-                c.backend,
-                c.target,
-                c.field,
-                c.op,
-                dumps(c.before),
-                dumps(c.after),
-                c.reason,
-                c.outcome,
-                c.error,
-                iso(now_utc()),
-            ),
+            [
+                (
+                    run_id,
+                    seq,
+                    c.backend,
+                    c.target,
+                    c.field,
+                    c.op,
+                    dumps(c.before),
+                    dumps(c.after),
+                    c.reason,
+                    c.outcome,
+                    c.error,
+                    at,
+                )
+                for seq, c in items
+            ],  # fmt: skip
         )
 
     def finish(self, run_id: str, status: str, summary: dict[str, Any]) -> None:
@@ -443,8 +451,7 @@ def _apply_all(plan, store, journal, run_id, apply_one, atomic, targets, progres
         for backend, group in batched.items():
             _apply_batch(targets[backend], group, progress)
             with store.transaction():
-                for c in group:
-                    journal.record(run_id, seqs[id(c)], c)
+                journal.record_many(run_id, [(seqs[id(c)], c) for c in group])
         with store.transaction():
             _mark_undone(store, plan, run_id)
         return None
