@@ -261,3 +261,20 @@ def test_fast_header_decoding_agrees_with_the_email_package() -> None:
                     assert _from(text)[1].lower() == theirs, (f, text)
                 assert "@" in _from(text)[1], (f, text)
     assert checked > 300
+
+
+def test_one_part_fast_path_reads_what_the_mime_parser_reads() -> None:
+    from email import message_from_bytes
+
+    from deskops.adapters.eml import _simple_body, body_and_attachments, split_headers
+    from deskops.fixtures import FIXTURES_DIR
+
+    fast = 0
+    for f in sorted(FIXTURES_DIR.glob("*/mail/**/*.eml")):
+        for raw in (f.read_bytes(), f.read_bytes().replace(b"\n", b"\r\n")):
+            text = _simple_body(raw, split_headers(raw))
+            if text is None:
+                continue
+            fast += 1
+            assert text == body_and_attachments(message_from_bytes(raw))[0], f
+    assert fast > 500
