@@ -27,7 +27,7 @@ import random
 import struct
 import zlib
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime, timedelta, tzinfo
 from email.charset import BASE64, QP, Charset
 from email.header import Header
 from email.message import Message
@@ -40,6 +40,19 @@ from email.mime.text import MIMEText
 from email.policy import compat32
 from email.utils import format_datetime, formataddr
 from pathlib import Path
+
+# ============================================================ the shared time frame
+# Every dataset is anchored at one day, its "today"; the demo loader moves it to the
+# real today. Activity covers the eight days before it (a weekend and a Monday).
+ROOT = Path(__file__).resolve().parents[1]
+ANCHOR = date(2026, 1, 14)
+START = ANCHOR - timedelta(days=8)
+DAYS = [START + timedelta(days=i) for i in range(9)]
+
+
+def end_of_anchor(tz: tzinfo) -> datetime:
+    """The last minute of the anchor day in the profile's time zone."""
+    return datetime(ANCHOR.year, ANCHOR.month, ANCHOR.day, 23, 59, 0, tzinfo=tz)
 
 
 # ============================================================ records, tables

@@ -32,9 +32,12 @@ import shutil
 from datetime import date, datetime, timedelta, timezone
 from email.mime.text import MIMEText
 from email.utils import format_datetime
-from pathlib import Path
 
 from fixturelib import (
+    ANCHOR,
+    DAYS,
+    ROOT,
+    START,
     MailBox,
     attachment,
     delivery_status,
@@ -49,13 +52,10 @@ from fixturelib import (
 )
 
 PROFILE = "pharmacy-uk"
-ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "fixtures" / PROFILE
 
 TZ = timezone(timedelta(hours=2), "EET")
-ANCHOR = date(2026, 1, 14)
-DAY0 = ANCHOR - timedelta(days=8)
-DAYS = [DAY0 + timedelta(days=i) for i in range(9)]
+DAY0 = START
 END = datetime(2026, 1, 14, 23, 59, 59, tzinfo=TZ)
 # Ukraine, January 2026: 1 January is the only public holiday (7 January is no longer one since 2024);
 # under martial law holidays are working days anyway.

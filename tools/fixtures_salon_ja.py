@@ -27,14 +27,18 @@ from email.mime.message import MIMEMessage
 from email.mime.multipart import MIMEMultipart
 from email.policy import compat32
 from email.utils import format_datetime
-from pathlib import Path
 
 from fixturelib import (
+    ANCHOR,
+    DAYS,
+    ROOT,
+    START,
     Mailer,
     addr,
     attach,
     boundary,
     delivery_status,
+    end_of_anchor,
     fake_xlsx,
     finalize,
     html_doc,
@@ -49,14 +53,10 @@ from fixturelib import (
 )
 
 PROFILE = "salon-ja"
-ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "fixtures" / PROFILE
 
 TZ = timezone(timedelta(hours=9))
-ANCHOR = date(2026, 1, 14)
-START = ANCHOR - timedelta(days=8)
-DAYS = [START + timedelta(days=i) for i in range(9)]
-END_DT = datetime(2026, 1, 14, 23, 59, 0, tzinfo=TZ)
+END_DT = end_of_anchor(TZ)
 HOLIDAYS = {date(2026, 1, 1): "元日", date(2026, 1, 12): "成人の日"}
 WD = "月火水木金土日"
 

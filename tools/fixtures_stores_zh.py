@@ -23,14 +23,18 @@ from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime
-from pathlib import Path
 
 from fixturelib import (
+    ANCHOR,
+    DAYS,
+    ROOT,
+    START,
     Mailer,
     addr,
     attach,
     boundary,
     delivery_status,
+    end_of_anchor,
     finalize,
     html_doc,
     iso,
@@ -43,14 +47,10 @@ from fixturelib import (
 )
 
 PROFILE = "stores-zh"
-ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "fixtures" / PROFILE
 
 TZ = timezone(timedelta(hours=8))
-ANCHOR = date(2026, 1, 14)
-START = ANCHOR - timedelta(days=8)
-DAYS = [START + timedelta(days=i) for i in range(9)]
-END_DT = datetime(2026, 1, 14, 23, 59, 0, tzinfo=TZ)
+END_DT = end_of_anchor(TZ)
 NOW = datetime(2026, 1, 14, 17, 0, 0, tzinfo=TZ)  # "now" for statuses of today's appointments
 WD = "一二三四五六日"
 

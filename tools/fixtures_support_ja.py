@@ -21,14 +21,18 @@ from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime
-from pathlib import Path
 
 from fixturelib import (
+    ANCHOR,
+    DAYS,
+    ROOT,
+    START,
     Mailer,
     addr,
     attach,
     boundary,
     delivery_status,
+    end_of_anchor,
     finalize,
     html_doc,
     iso,
@@ -40,14 +44,10 @@ from fixturelib import (
 )
 
 PROFILE = "support-ja"
-ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "fixtures" / PROFILE
 
 TZ = timezone(timedelta(hours=9))
-ANCHOR = date(2026, 1, 14)
-START = ANCHOR - timedelta(days=8)
-DAYS = [START + timedelta(days=i) for i in range(9)]
-END_DT = datetime(2026, 1, 14, 23, 59, 0, tzinfo=TZ)
+END_DT = end_of_anchor(TZ)
 HOLIDAYS = {date(2026, 1, 1): "元日", date(2026, 1, 12): "成人の日"}
 WD = "月火水木金土日"
 

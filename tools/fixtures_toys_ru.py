@@ -36,9 +36,12 @@ from email.message import Message
 from email.mime.message import MIMEMessage
 from email.mime.text import MIMEText
 from email.utils import format_datetime
-from pathlib import Path
 
 from fixturelib import (
+    ANCHOR,
+    DAYS,
+    ROOT,
+    START,
     MailBox,
     attachment,
     delivery_status,
@@ -53,13 +56,10 @@ from fixturelib import (
 )
 
 PROFILE = "toys-ru"
-ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "fixtures" / PROFILE
 
 TZ = timezone(timedelta(hours=3), "MSK")
-ANCHOR = date(2026, 1, 14)
-DAY0 = ANCHOR - timedelta(days=8)  # Tuesday 2026-01-06
-DAYS = [DAY0 + timedelta(days=i) for i in range(9)]
+DAY0 = START  # Tuesday 2026-01-06
 
 
 def at(d: date, h: int, m: int = 0, s: int = 0) -> datetime:
