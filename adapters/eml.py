@@ -234,14 +234,6 @@ def _simple_body(raw: bytes, items: list[tuple[str, str]]) -> str | None:
     return text.replace("\r\n", "\n").strip()
 
 
-def raw_headers(msg: Message) -> dict[str, list[str]]:
-    """Header values as the parser read them (raw 8-bit kept as surrogate escapes)."""
-    out: dict[str, list[str]] = {}
-    for k, v in msg.raw_items():
-        out.setdefault(k.lower(), []).append(v if isinstance(v, str) else str(v))
-    return out
-
-
 _NAME_ADDR = re.compile(r'^\s*"?([^"<>]*?)"?\s*<([^<>\s@]+@[^<>\s]+)>\s*$')
 _BARE_ADDR = re.compile(r"^\s*<?([^<>\s@\"(),;:]+@[^<>\s\"(),;:]+)>?\s*$")
 
@@ -334,11 +326,11 @@ def parse_message(
     for k, v in items:
         hdrs.setdefault(k.lower(), []).append(v)
 
-    def _header(_msg: Any, field: str) -> str:
+    def header(field: str) -> str:
         values = hdrs.get(field.lower())
         return decode_text(values[0]) if values else ""
 
-    date_text = _header(msg, "Date")
+    date_text = header("Date")
     try:
         date = parsedate_to_datetime(date_text) if date_text else None
     except (TypeError, ValueError, IndexError):
@@ -349,13 +341,13 @@ def parse_message(
         from datetime import UTC
 
         date = date.replace(tzinfo=UTC)
-    mid = strip_id(_header(msg, "Message-ID"))
+    mid = strip_id(header("Message-ID"))
     if not mid:
         mid = f"sha1-{hashlib.sha1(raw).hexdigest()[:20]}@deskops.invalid"
-    refs = re.findall(r"<([^<>]+)>", _header(msg, "References"))
-    in_reply_to = strip_id(_header(msg, "In-Reply-To")) or None
+    refs = re.findall(r"<([^<>]+)>", header("References"))
+    in_reply_to = strip_id(header("In-Reply-To")) or None
     thread = refs[0] if refs else (in_reply_to or mid)
-    from_name, from_addr = _from(_header(msg, "From"))
+    from_name, from_addr = _from(header("From"))
     if msg is not None:
         body, attachments = body_and_attachments(msg)
     else:
@@ -366,7 +358,7 @@ def parse_message(
         headers.setdefault(same, []).append(decode_text(value) if decode_headers else value)
 
     def addrs(field: str) -> str:
-        value = _header(msg, field)
+        value = header(field)
         if not value:
             return ""
         if '"' in value or "(" in value:  # quoted names or comments: the full parser
@@ -385,7 +377,7 @@ def parse_message(
         "to_addrs": addrs("To") or None,
         "cc_addrs": addrs("Cc") or None,
         "reply_to": addrs("Reply-To") or None,
-        "subject": _header(msg, "Subject") or None,
+        "subject": header("Subject") or None,
         "body_text": body,
         "has_attachments": bool(attachments),
         "attachments": attachments or None,

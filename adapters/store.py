@@ -1,6 +1,6 @@
 """The store: the embedded SQLite default, or PostgreSQL for a team sharing one queue.
 
-Both speak the same SQL; what differs between them (placeholders, column
+Both speak the same SQL; what differs between them (parameter markers, column
 types, how a transaction starts, error classes) is confined to the two small
 subclasses at the bottom. The store holds the domain records of
 ``schema.ENTITIES`` and the toolkit's own state (journal, claims, checkpoints).
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -58,7 +59,7 @@ def decode_value(kind: str, value: Any) -> Any:
     return value
 
 
-class Store:
+class Store(ABC):
     """Common SQL over a DB-API connection; subclasses supply the dialect."""
 
     dialect = "sql"
@@ -73,8 +74,9 @@ class Store:
         self.conn: Any = None
 
     # -- dialect hooks -------------------------------------------------
-    def _connect(self) -> Any:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _connect(self) -> Any:
+        """Open the DB-API connection (each dialect its own)."""
 
     def _sql(self, sql: str) -> str:
         return sql
@@ -85,7 +87,7 @@ class Store:
     def _translate_error(self, exc: Exception) -> Exception | None:
         return None
 
-    def _lock_for_migrations(self) -> None:
+    def _lock_for_migrations(self) -> None:  # noqa: B027 - SQLite needs none (BEGIN IMMEDIATE)
         """Serialise concurrent migrators (inside the migration transaction)."""
 
     # -- connection ----------------------------------------------------

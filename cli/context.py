@@ -16,7 +16,7 @@ from typing import IO, Any
 
 import typer
 
-from deskops.adapters.errors import LockHeld, OpsError, UsageError
+from deskops.adapters.errors import LockHeld, OpsError, PartialFailure, UsageError
 
 from .config import Config, load_config, user_data_dir
 from .output import Renderer
@@ -187,7 +187,7 @@ class Ops:
                 + (f" ({plan.unchanged} already up to date)" if plan.unchanged else "")
             )
             if plan.problems:
-                raise planmod.PartialFailure(f"{what}: {len(plan.problems)} rejected")
+                raise PartialFailure(f"{what}: {len(plan.problems)} rejected")
             return None
         if dry_run or self.dry_run:
             planmod.check_plan(plan, store, targets)
@@ -198,7 +198,7 @@ class Ops:
                 "planned; nothing was changed"
             )
             if plan.problems:
-                raise planmod.PartialFailure(f"{what}: {len(plan.problems)} rejected")
+                raise PartialFailure(f"{what}: {len(plan.problems)} rejected")
             return None
         if plan.is_bulk() and not (yes or self.yes):
             self._confirm(plan, what)

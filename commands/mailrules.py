@@ -466,7 +466,7 @@ def _lookup_table(ctx: RuleContext, path: str) -> dict[str, Any]:
 
 
 def render_template(template: str, facts: Facts) -> str | None:
-    """Fill ``{name}`` / ``{name:table}``; None when a placeholder has no value."""
+    """Fill ``{name}`` / ``{name:table}``; None when a name in braces has no value."""
     missing = False
 
     def sub(m: re.Match[str]) -> str:

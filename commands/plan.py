@@ -436,7 +436,17 @@ def _apply_batch(target: Any, group: list[Change], progress: Callable[[int], Non
         progress(len(group))
 
 
-def _apply_all(plan, store, journal, run_id, apply_one, atomic, targets, progress) -> Change | None:  # type: ignore[no-untyped-def]
+def _apply_all(
+    plan: Plan,
+    store: Store,
+    journal: Journal,
+    run_id: str,
+    apply_one: Callable[[Change], None],
+    atomic: bool,
+    targets: dict[str, ChangeTarget],
+    progress: Callable[[int], None] | None,
+) -> Change | None:
+    """Apply every change; the change that aborted an atomic run, or None."""
     if not atomic:
         seqs = {id(c): seq for seq, c in enumerate(plan.changes, 1)}
         batched: dict[str, list[Change]] = {}
