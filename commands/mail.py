@@ -282,9 +282,24 @@ class Thread:
 
 
 def threads(messages: Iterable[MailMessage]) -> list[Thread]:
+    """Messages grouped by conversation.
+
+    The thread is the first of References; a client that sends only the
+    parent's id (In-Reply-To, short References) still joins its parent's thread.
+    """
+    msgs = list(messages)
+    by_id = {m.message_id: m for m in msgs}
+
+    def root(m: MailMessage) -> str:
+        seen: set[str] = set()
+        while m.in_reply_to in by_id and m.message_id not in seen:
+            seen.add(m.message_id)
+            m = by_id[m.in_reply_to]
+        return m.thread_id or m.message_id
+
     by: dict[str, list[MailMessage]] = {}
-    for m in messages:
-        by.setdefault(m.thread_id or m.message_id, []).append(m)
+    for m in msgs:
+        by.setdefault(root(m), []).append(m)
     out = [Thread(k, sorted(v, key=lambda m: m.date)) for k, v in by.items()]
     return sorted(out, key=lambda t: t.last.date)
 
@@ -300,10 +315,14 @@ def awaiting(
     label: str,
     ctx: RuleContext,
     *,
+    clear: bool,
     expire: bool,
     backend: str,
 ) -> tuple[Plan, list[dict[str, Any]]]:
     """Threads carrying the awaiting-reply label and what becomes of them.
+
+    The plan holds only what was asked: removing the label from answered
+    threads (``clear``, implied by ``expire``) and expiring old ones (``expire``).
 
     ``answered``: the customer wrote after our labelled message → the label
     goes. ``expired`` (only with ``expire``): the last message is from before
@@ -348,7 +367,7 @@ def awaiting(
             "state": state,
         }
         rows.append(row)
-        if state in ("answered", "expired"):
+        if (state == "answered" and (clear or expire)) or state == "expired":
             for m in tagged:
                 plan.add(Change(f"messages:{m.id}", "labels", REMOVE, label, None,
                                 f"awaiting reply: {state}", backend))  # fmt: skip

@@ -505,3 +505,48 @@ def test_mail_import_mbox_and_single_eml(cli, isolated: Path) -> None:
     )
     assert cli("mail", "import", str(single), "--yes").code == 0
     assert cli("mail", "import", str(isolated / "missing.mbox")).code == 2
+
+
+def test_awaiting_clear_on_a_maildir(cli, isolated: Path) -> None:
+    (isolated / "ops.toml").write_text(PROFILE, encoding="utf-8")
+    root = isolated / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (root / sub).mkdir(parents=True)
+        (root / ".返信待ち" / sub).mkdir(parents=True)
+    eml(
+        root / "cur" / "1.M1P1.h:2,S",
+        mid="q1@c",
+        frm="yamada@example.jp",
+        subject="問い合わせ",
+        body="明日空いてますか",
+        date="Tue, 24 Nov 2026 10:00:00 +0900",
+    )
+    eml(
+        root / "cur" / "2.M2P1.h:2,S",
+        mid="r1@salon",
+        frm="reservation1@salon.example",
+        to="yamada@example.jp",
+        subject="Re: 問い合わせ",
+        body="ご返信をお待ちしております",
+        reply_to="q1@c",
+        date="Tue, 24 Nov 2026 11:00:00 +0900",
+    )
+    (root / ".返信待ち" / "cur" / "3.M3P1.h:2,S").write_bytes(
+        (root / "cur" / "2.M2P1.h:2,S").read_bytes()
+    )
+    eml(
+        root / "cur" / "4.M4P1.h:2,S",
+        mid="c2@c",
+        frm="yamada@example.jp",
+        subject="Re: Re: 問い合わせ",
+        body="では15時で",
+        reply_to="r1@salon",
+        date="Tue, 24 Nov 2026 12:00:00 +0900",
+    )
+    url = f"maildir://{root}"
+    r = cli("--as-of", AS_OF, "mail", "awaiting", "--mailbox", url, "-o", "json")
+    assert [row["state"] for row in json.loads(r.out)] == ["answered"]
+    assert MaildirMailbox(url).labels_of("r1@salon") == ["返信待ち"]  # listing changes nothing
+    r = cli("--as-of", AS_OF, "mail", "awaiting", "--mailbox", url, "--clear", "--yes")
+    assert r.code == 0, r.err
+    assert MaildirMailbox(url).labels_of("r1@salon") == []

@@ -399,12 +399,13 @@ def awaiting_cmd(
     label_name = str(labels.get("awaiting_reply", "返信待ち"))
     box = open_mailbox(ops, mailbox)
     plan, rows = awaiting(
-        box.messages(), label_name, _context(ops), expire=expire, backend=box.backend
+        box.messages(),
+        label_name,
+        _context(ops),
+        clear=clear,
+        expire=expire,
+        backend=box.backend,
     )
-    if not expire and not clear:
-        plan.changes = []
-    elif clear and not expire:
-        plan.changes = [c for c in plan.changes if "answered" in c.reason]
     if plan.changes or dry_run or ops.dry_run:
         ops.run_plan(
             plan,
@@ -412,7 +413,7 @@ def awaiting_cmd(
             dry_run=dry_run,
             yes=yes,
             atomic=False,
-            targets={"mail": box} if box.backend == "mail" else None,
+            targets={box.backend: box} if box.backend != "store" else None,
             show=False,
         )
     ops.renderer(fmt, fields).render(rows, AWAITING_FIELDS)
