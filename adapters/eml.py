@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import datetime, timedelta, timezone, tzinfo
 from email import message_from_bytes
 from email.header import decode_header, make_header
 from email.message import Message
@@ -106,6 +107,18 @@ def decode_text(value: Any) -> str:
     text = value if isinstance(value, str) else str(value)
     if text.isascii() and "=?" not in text and "\n" not in text:
         return text.strip()  # the common case: nothing to decode
+    done = _DECODED.get(text)
+    if done is None:
+        if len(_DECODED) > 8192:  # senders and subjects repeat; a run over a big mailbox
+            _DECODED.clear()  # keeps the cache bounded
+        done = _DECODED[text] = _decode_text(text)
+    return done
+
+
+_DECODED: dict[str, str] = {}
+
+
+def _decode_text(text: str) -> str:
     if _SURROGATES.search(text):  # raw 8-bit bytes in a header
         data = text.encode("ascii", "surrogateescape")
         try:
@@ -162,28 +175,43 @@ def _decode_words(text: str) -> str | None:
     return "".join(parts)
 
 
-_HEADER_LINE = re.compile(rb"^([!-9;-~]+)[ \t]*:[ \t]?(.*)$")
+_HEADER_FIELD = re.compile(r"^([!-9;-~]+)[ \t]*:[ \t]?(.*(?:\n[ \t].*)*)", re.M)
+_UNFOLD = re.compile(r"[ \t]*\r?\n[ \t]*")
+
+
+def header_end(raw: bytes) -> int:
+    """Where the header block ends (the blank line), or len(raw) when there is none."""
+    crlf, lf = raw.find(b"\r\n\r\n"), raw.find(b"\n\n")
+    if crlf < 0:
+        return lf if lf >= 0 else len(raw)
+    return crlf if lf < 0 or crlf < lf else lf
+
+
+def body_start(raw: bytes) -> int:
+    """Where the body begins, after the blank line (len(raw) when there is none)."""
+    end = header_end(raw)
+    if raw.startswith(b"\r\n\r\n", end):
+        return end + 4
+    return min(end + 2, len(raw))
 
 
 def split_headers(raw: bytes) -> list[tuple[str, str]]:
     """(name, value) pairs of a header block, unfolded, 8-bit kept as surrogate escapes.
 
-    What the stdlib parser does for headers, without building a Message: for
-    thousands of ``BODY[HEADER]`` fetches this is most of the parsing time.
+    What the stdlib parser does for headers, without building a Message: one
+    regex pass over the block. For thousands of ``BODY[HEADER]`` fetches this
+    is most of the parsing time.
     """
-    end = re.search(rb"\r?\n\r?\n", raw)
-    block = raw[: end.start()] if end else raw
+    block = raw[: header_end(raw)]
+    if b"\r" in block and block.count(b"\r") != block.count(b"\r\n"):  # bare CR line ends
+        raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        block = raw[: header_end(raw)]
+    text = block.decode("ascii", "surrogateescape")
     out: list[tuple[str, str]] = []
-    for line in re.split(rb"\r?\n|\r", block):
-        if line[:1] in (b" ", b"\t") and out:
-            name, value = out[-1]
-            out[-1] = (name, value + " " + line.strip().decode("ascii", "surrogateescape"))
-            continue
-        m = _HEADER_LINE.match(line)
-        if m:
-            out.append(
-                (m.group(1).decode("ascii"), m.group(2).rstrip().decode("ascii", "surrogateescape"))
-            )
+    for name, value in _HEADER_FIELD.findall(text):
+        if "\n" in value:
+            value = _UNFOLD.sub(" ", value)
+        out.append((name, value.rstrip()))
     return out
 
 
@@ -215,8 +243,7 @@ def _simple_body(raw: bytes, items: list[tuple[str, str]]) -> str | None:
             return None
     if ctype not in ("text/plain", "text/html") or not raw.isascii() and cte in ("base64",):
         return None
-    end = re.search(rb"\r?\n\r?\n", raw)
-    payload = raw[end.end() :] if end else b""
+    payload = raw[body_start(raw) :]
     try:
         if cte == "base64":
             data = base64.b64decode(b"".join(payload.split()), validate=True)
@@ -232,6 +259,40 @@ def _simple_body(raw: bytes, items: list[tuple[str, str]]) -> str | None:
     if ctype == "text/html":
         return html_to_text(text)
     return text.replace("\r\n", "\n").strip()
+
+
+_DATE = re.compile(
+    r"\s*(?:[A-Za-z]{3},\s*)?(\d{1,2})\s+([A-Za-z]{3})\s+(\d{4})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?"
+    r"\s+([+-])(\d{2})(\d{2})(?:\s*\([^()]*\))?\s*$",
+    re.ASCII,
+)
+_MONTHS = {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
+_ZONES: dict[str, tzinfo] = {}
+
+
+def parse_date(text: str) -> datetime | None:
+    """An RFC 5322 date; the usual shape read by one regex, anything else by the stdlib."""
+    if not text:
+        return None
+    m = _DATE.match(text)
+    if m:
+        day, mon, year, hh, mm, ss, sign, zh, zm = m.groups()
+        month = _MONTHS.get(mon.lower())
+        key = sign + zh + zm
+        zone = _ZONES.get(key)
+        if zone is None:
+            offset = timedelta(hours=int(zh), minutes=int(zm))
+            zone = _ZONES[key] = timezone(-offset if sign == "-" else offset)
+        if month:
+            try:
+                return datetime(int(year), month, int(day), int(hh), int(mm), int(ss or 0),
+                                tzinfo=zone)  # fmt: skip
+            except ValueError:
+                pass
+    try:
+        return parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
 
 
 _NAME_ADDR = re.compile(r'^\s*"?([^"<>]*?)"?\s*<([^<>\s@]+@[^<>\s]+)>\s*$')
@@ -297,6 +358,15 @@ def body_and_attachments(msg: Message) -> tuple[str, list[dict[str, Any]]]:
     return (plain or "").replace("\r\n", "\n").strip(), attachments
 
 
+def body_of(raw: bytes) -> tuple[str, list[dict[str, Any]]]:
+    """Body text and attachments of a whole message (its headers are not decoded)."""
+    items = split_headers(raw)
+    simple = _simple_body(raw, items)
+    if simple is not None:
+        return simple, []
+    return body_and_attachments(message_from_bytes(raw))
+
+
 def parse_message(
     raw: bytes,
     *,
@@ -322,40 +392,47 @@ def parse_message(
         items = [(k, v if isinstance(v, str) else str(v)) for k, v in msg.raw_items()]
     if not items:
         raise UsageError(f"{name}: no headers, not an RFC 5322 message")
-    hdrs: dict[str, list[str]] = {}
+    hdrs: dict[str, list[str]] = {}  # lower-case name → values as read
+    headers: dict[str, list[str]] = {}  # the first spelling of a name → values
+    decoded: dict[str, list[str]] = {}
     for k, v in items:
-        hdrs.setdefault(k.lower(), []).append(v)
+        low = k.lower()
+        values = hdrs.get(low)
+        if values is None:
+            values = hdrs[low] = []
+            if decode_headers:
+                headers[k] = decoded[low] = []
+            else:
+                headers[k] = values
+        values.append(v)
+        if decode_headers:
+            decoded[low].append(decode_text(v))
 
     def header(field: str) -> str:
         values = hdrs.get(field.lower())
         return decode_text(values[0]) if values else ""
 
-    date_text = header("Date")
-    try:
-        date = parsedate_to_datetime(date_text) if date_text else None
-    except (TypeError, ValueError, IndexError):
-        date = None
+    date_text = header("date")
+    date = parse_date(date_text)
     if date is None:
         raise UsageError(f"{name}: missing or malformed Date header ({date_text or 'absent'})")
     if date.tzinfo is None:
         from datetime import UTC
 
         date = date.replace(tzinfo=UTC)
-    mid = strip_id(header("Message-ID"))
+    mid = strip_id(header("message-id"))
     if not mid:
-        mid = f"sha1-{hashlib.sha1(raw).hexdigest()[:20]}@deskops.invalid"
-    refs = re.findall(r"<([^<>]+)>", header("References"))
-    in_reply_to = strip_id(header("In-Reply-To")) or None
+        # Of the header block: the same id whether the body was read or not.
+        head = raw[: header_end(raw)]
+        mid = f"sha1-{hashlib.sha1(head).hexdigest()[:20]}@deskops.invalid"
+    refs = re.findall(r"<([^<>]+)>", header("references"))
+    in_reply_to = strip_id(header("in-reply-to")) or None
     thread = refs[0] if refs else (in_reply_to or mid)
-    from_name, from_addr = _from(header("From"))
+    from_name, from_addr = _from(header("from"))
     if msg is not None:
         body, attachments = body_and_attachments(msg)
     else:
         body, attachments = (simple or ""), []
-    headers: dict[str, list[str]] = {}
-    for key, value in items:
-        same = next((k for k in headers if k.lower() == key.lower()), key)
-        headers.setdefault(same, []).append(decode_text(value) if decode_headers else value)
 
     def addrs(field: str) -> str:
         value = header(field)
@@ -377,7 +454,7 @@ def parse_message(
         "to_addrs": addrs("To") or None,
         "cc_addrs": addrs("Cc") or None,
         "reply_to": addrs("Reply-To") or None,
-        "subject": header("Subject") or None,
+        "subject": header("subject") or None,
         "body_text": body,
         "has_attachments": bool(attachments),
         "attachments": attachments or None,

@@ -22,16 +22,18 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .eml import parse_message, strip_id
+from .eml import body_of, parse_message, strip_id
 from .errors import AuthError, BackendUnreachable, OpsError, UsageError
 from .mailbox import MailMessage, from_record
 from .store import mask_url
 
 CHUNK = 500  # UIDs per FETCH
+PIPELINE = 3  # FETCH commands in flight
 SET_CHUNK = 2000  # UIDs per STORE/COPY/MOVE before the range string is compressed
 GMAIL_SYSTEM = {"\\Inbox": "INBOX", "\\Important": "Important", "\\Starred": "Starred"}
 
@@ -90,6 +92,8 @@ class ImapMailbox:
         self._flags: dict[str, set[str]] = {}
         self._label_folders: dict[str, dict[str, int]] = {}  # folder → Message-ID → uid
         self.uidvalidity: int | None = None
+        self._inflight: list[list[Any]] = []  # pipelined FETCHes: [tag, data or None]
+        self._sending_fetch = False
 
     @classmethod
     def from_config(cls, url: str, profile: dict[str, Any], password: str | None) -> ImapMailbox:
@@ -124,6 +128,8 @@ class ImapMailbox:
 
         def counted(*args: Any, **kwargs: Any) -> Any:
             counter.commands += 1
+            if counter._inflight and not counter._sending_fetch:
+                counter._drain()  # answers to pipelined FETCHes come first
             return original(*args, **kwargs)
 
         client._imap._command = counted
@@ -191,61 +197,151 @@ class ImapMailbox:
         uids = sorted(c.search(criteria))
         if after_uid is not None:
             uids = [u for u in uids if u > after_uid]
-        body_item = b"BODY.PEEK[HEADER]" if headers_only else b"BODY.PEEK[]"
-        want = [b"FLAGS", body_item]
+        yield from self._read(folder, list(chunks(uids, CHUNK)), headers_only=headers_only)
+
+    def bodies(self, partial: list[MailMessage]) -> Iterator[MailMessage]:
+        """The given header-only messages read whole: one ``BODY.PEEK[TEXT]`` FETCH per
+        chunk, joined to the header block already read. Flags and labels stay as first
+        read (one snapshot per run). A message gone meanwhile is left out."""
+        by_folder: dict[str, list[MailMessage]] = {}
+        for msg in partial:
+            by_folder.setdefault(msg.folder or self.default_folder, []).append(msg)
+        for folder, msgs in by_folder.items():
+            head: dict[int, MailMessage] = {m.uid: m for m in msgs if m.uid is not None}
+            yield from self._read(folder, list(chunks(sorted(head), CHUNK)), text_of=head)
+
+    def _read(
+        self,
+        folder: str,
+        uid_chunks: list[list[int]],
+        *,
+        headers_only: bool = False,
+        text_of: dict[int, MailMessage] | None = None,
+    ) -> Iterator[MailMessage]:
+        item_name = b"BODY[HEADER]" if headers_only else b"BODY[TEXT]" if text_of else b"BODY[]"
+        want = [b"FLAGS", item_name.replace(b"BODY[", b"BODY.PEEK[")]
         if self.gmail:
             want.append(b"X-GM-LABELS")
-        for chunk in chunks(uids, CHUNK):
-            if self._selected != folder:  # a caller looked into a label folder meanwhile
-                self._select(folder, readonly=True)
-            data = self._fetch(compress(chunk), want)
-            for uid in chunk:
-                item = data.get(uid)
-                if not item:
-                    continue
-                raw = item.get(b"BODY[HEADER]" if headers_only else b"BODY[]") or b""
-                try:
-                    rec = parse_message(
-                        raw,
-                        name=f"{folder}/{uid}",
-                        mailbox=self.user,
-                        folder=folder,
-                        decode_headers=False,
-                        headers_only=headers_only,
-                    )
-                except OpsError:
-                    continue
-                flags = {_text(f) for f in item.get(b"FLAGS", ())}
-                msg = from_record({**rec, "uid": uid, "seen": "\\Seen" in flags,
-                                   "flagged": "\\Flagged" in flags})  # fmt: skip
-                msg.id = msg.message_id
-                if self.gmail:
-                    labels = {_text(x) for x in item.get(b"X-GM-LABELS", ())}
-                    msg.labels = sorted(GMAIL_SYSTEM.get(x, x) for x in labels
-                                        if x not in ("\\Sent", "\\Draft"))  # fmt: skip
-                else:
-                    msg.labels = sorted(k for k, kw in self.keywords.items() if kw in flags)
-                self._where[msg.message_id] = (folder, uid)
-                self._labels[msg.message_id] = set(msg.labels)
-                self._flags[msg.message_id] = flags
-                yield msg
+        fetched = self._fetch_many(folder, uid_chunks, want)
+        for chunk, data in zip(uid_chunks, fetched, strict=False):
+            yield from self._chunk(folder, chunk, data, item_name, headers_only, text_of)
+
+    def _chunk(
+        self,
+        folder: str,
+        chunk: list[int],
+        data: dict[int, Any],
+        item_name: bytes,
+        headers_only: bool,
+        text_of: dict[int, MailMessage] | None,
+    ) -> Iterator[MailMessage]:
+        for uid in chunk:
+            item = data.get(uid)
+            if not item:
+                continue
+            raw = item.get(item_name) or b""
+            if text_of is not None:  # the body of a message whose headers were read
+                first = text_of[uid]
+                raw = (first.raw or b"").rstrip(b"\r\n") + b"\r\n\r\n" + raw
+                body, attachments = body_of(raw)
+                yield replace(first, body_text=body, attachments=attachments, raw=raw,
+                              partial=False)  # fmt: skip
+                continue
+            try:
+                rec = parse_message(
+                    raw,
+                    name=f"{folder}/{uid}",
+                    mailbox=self.user,
+                    folder=folder,
+                    decode_headers=False,
+                    headers_only=headers_only,
+                )
+            except OpsError:
+                continue
+            flags = {_text(f) for f in item.get(b"FLAGS", ())}
+            msg = from_record({**rec, "uid": uid, "seen": "\\Seen" in flags,
+                               "flagged": "\\Flagged" in flags})  # fmt: skip
+            msg.id = msg.message_id
+            msg.partial = headers_only
+            if self.gmail:
+                labels = {_text(x) for x in item.get(b"X-GM-LABELS", ())}
+                msg.labels = sorted(GMAIL_SYSTEM.get(x, x) for x in labels
+                                    if x not in ("\\Sent", "\\Draft"))  # fmt: skip
+            else:
+                msg.labels = sorted(k for k, kw in self.keywords.items() if kw in flags)
+            self._where[msg.message_id] = (folder, uid)
+            self._labels[msg.message_id] = set(msg.labels)
+            self._flags[msg.message_id] = flags
+            yield msg
 
     # -- change target -------------------------------------------------------------------------
-    def _fetch(self, seq: str, items: list[bytes]) -> dict[int, Any]:
+    def _fetch(self, uids: list[int], items: list[bytes]) -> dict[int, Any]:
         """One UID FETCH over a compressed range (imapclient's fetch wants a list of ints)."""
-        from imapclient.response_parser import parse_fetch_response
+        return next(self._fetch_many(self._selected or self.default_folder, [uids], items))
 
-        typ, data = self.client._imap.uid(
-            "FETCH", seq, "(" + " ".join(i.decode() for i in items) + ")"
-        )
+    def _fetch_many(
+        self, folder: str, uid_chunks: list[list[int]], items: list[bytes]
+    ) -> Iterator[dict[int, Any]]:
+        """UID FETCH over chunks of UIDs of one folder, pipelined: a few commands are in
+        flight at once, so the server prepares the next chunk while this one is parsed
+        and a slow link costs a round trip per window, not per chunk. Yields each
+        chunk's data in order. The server may interleave the answers of pipelined
+        commands (FETCH responses name no command), so data is pooled by UID; a chunk
+        is complete once its own command has completed. Any other command sent
+        meanwhile (the consumer looking into a label folder) first reads the answers
+        in flight (:meth:`_drain`)."""
+        imap = self.client._imap
+        spec = "(" + " ".join(i.decode() for i in items) + ")"
+        mine: list[list[Any]] = []  # [tag, data or None], oldest first
+        todo = [compress(c) for c in uid_chunks]
+        waiting = list(uid_chunks)
+        pool: dict[int, Any] = {}
+        try:
+            while todo or mine:
+                while todo and len(mine) < PIPELINE:
+                    if self._selected != folder:
+                        self._select(folder, readonly=True)
+                    if any(all(e is not m for m in mine) for e in self._inflight):
+                        self._drain()  # another reader's answers first: one reader in flight
+                    self._sending_fetch = True
+                    try:
+                        entry = [imap._command("UID", "FETCH", todo.pop(0), spec), None]
+                    finally:
+                        self._sending_fetch = False
+                    mine.append(entry)
+                    self._inflight.append(entry)
+                entry = mine.pop(0)
+                if entry[1] is None:
+                    self._complete(entry)
+                pool.update(entry[1])
+                chunk = waiting.pop(0)
+                yield {u: pool.pop(u) for u in chunk if u in pool}
+        finally:
+            try:
+                self._drain()  # a consumer that stopped early: read what is still coming
+            except Exception:  # noqa: BLE001 - the connection is gone; that error stands
+                self._inflight.clear()
+
+    def _complete(self, entry: list[Any]) -> None:
+        imap = self.client._imap
+        typ, dat = imap._command_complete("UID", entry[0])
+        typ, data = imap._untagged_response(typ, dat, "FETCH")
+        self._inflight = [e for e in self._inflight if e is not entry]
         if typ != "OK":
             raise OpsError(f"{self.display}: FETCH failed ({_text(data)})")
         data = [d for d in data if d is not None]
-        if not self.gmail:
-            fast = _parse_simple_fetch(data)
-            if fast is not None:
-                return fast
-        return dict(parse_fetch_response(data, True, True))
+        parsed = None if self.gmail else _parse_simple_fetch(data)
+        if parsed is None:
+            from imapclient.response_parser import parse_fetch_response
+
+            parsed = dict(parse_fetch_response(data, True, True))
+        entry[1] = parsed
+
+    def _drain(self) -> None:
+        """Read the answers to FETCH commands still in flight, in order, and keep them."""
+        for entry in list(self._inflight):
+            if entry[1] is None:
+                self._complete(entry)
 
     def _label_kind(self, label: str) -> str:
         if self.gmail and self.label_mode != "folders":
@@ -263,7 +359,7 @@ class ImapMailbox:
                 self._select(folder, readonly=True)
                 uids = c.search(["ALL"])
                 for chunk in chunks(sorted(uids), CHUNK * 4):
-                    data = self._fetch(compress(chunk), [b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+                    data = self._fetch(chunk, [b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
                     for uid, item in data.items():
                         head = next((v for k, v in item.items() if k.startswith(b"BODY[")), b"")
                         mid = strip_id(_text(head).partition(":")[2])

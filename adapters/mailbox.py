@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
-from .eml import parse_message
+from .eml import decode_text, parse_message
 from .errors import OpsError, UsageError
 from .schema import MESSAGES
 from .store import Store
@@ -55,13 +55,17 @@ class MailMessage:
     in_reply_to: str | None = None
     raw: bytes | None = None
     headers_raw: bool = False  # header values still encoded as read; decoded on access
+    partial: bool = False  # read with its headers only (``raw`` is the header block)
 
     def header(self, name: str) -> list[str]:
-        low = name.lower()
-        values = [v for k, vs in self.headers.items() if k.lower() == low for v in vs]
+        index = self.__dict__.get("_header_index")
+        if index is None or index[0] is not self.headers:  # built once per headers dict
+            lowered: dict[str, list[str]] = {}
+            for k, vs in self.headers.items():
+                lowered.setdefault(k.lower(), []).extend(vs)
+            index = self.__dict__["_header_index"] = (self.headers, lowered)
+        values = index[1].get(name.lower(), [])
         if self.headers_raw:
-            from .eml import decode_text
-
             return [decode_text(v) for v in values]
         return values
 

@@ -25,6 +25,8 @@ EMAIL_RE = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", re.UNICODE)
 
 def fold(text: str) -> str:
     """Width and case folding: full-width digits, letters and @ become ASCII."""
+    if text.isascii():
+        return text.lower()  # the same as NFKC + casefold for ASCII, several times faster
     return unicodedata.normalize("NFKC", text).casefold()
 
 

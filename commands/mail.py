@@ -21,7 +21,7 @@ from deskops.adapters.store import Store
 
 from .clock import iso
 from .lookup import CustomerIndex, fold
-from .mailrules import Decision, Rule, RuleContext, decide
+from .mailrules import BodyNeeded, Decision, Rule, RuleContext, decide
 from .plan import ADD, CREATE, REMOVE, SET, SKIPPED, Change, Plan, actor, state_of
 
 LABEL_FIELDS = ["id", "message_id", "date", "from", "subject", "rules", "changes", "outcome"]
@@ -174,13 +174,28 @@ def plan_label(
     rows: list[dict[str, Any]] = []
     by_row: list[list[Change]] = []
     extra: dict[str, Any] = {"after_uid": after_uid} if after_uid is not None else {}
-    if hasattr(mailbox, "folder_state") and not any(r.needs_body for r in rules):
-        extra["headers_only"] = True  # IMAP: header rules need no bodies on the wire
-    for msg in mailbox.messages(folder=folder, since=since, ids=ids, **extra):
-        d = decide(rules, msg, ctx)
-        changes = decision_changes(d, mailbox.backend, ctx, store, number_re)
+    two_phase = hasattr(mailbox, "bodies")
+    if two_phase:
+        # Headers first; a body is read only for a message whose rules ask for it.
+        extra["headers_only"] = True
+    decided: list[tuple[int, Decision]] = []
+    pending: dict[str, int] = {}  # message id → position, for messages whose body is needed
+    partial: list[MailMessage] = []
+    for pos, msg in enumerate(mailbox.messages(folder=folder, since=since, ids=ids, **extra)):
+        try:
+            decided.append((pos, decide(rules, msg, ctx)))
+        except BodyNeeded:
+            pending[msg.id] = pos
+            partial.append(msg)
+    if partial:
+        for msg in mailbox.bodies(partial):  # type: ignore[attr-defined]
+            decided.append((pending[msg.id], decide(rules, msg, ctx)))
+        decided.sort(key=lambda pd: pd[0])
+    for _, d in decided:
         if not d.rules:
             continue
+        msg = d.msg
+        changes = decision_changes(d, mailbox.backend, ctx, store, number_re)
         if hasattr(mailbox, "read"):
             # Some state is not on the message itself (IMAP label folders): ask the backend.
             changes = [c for c in changes if c.backend != mailbox.backend

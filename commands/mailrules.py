@@ -72,28 +72,12 @@ def parse_duration(text: str, where: str) -> timedelta:
     }[unit]  # fmt: skip
 
 
-# Conditions that read more than the headers: with none of them, IMAP fetches headers only.
-BODY_KEYS = {
-    "body", "text", "body_regex", "text_regex", "has_attachment", "attachment_name",
-    "is_bounce", "is_reservation_request", "is_solicitation", "customer_store", "language",
-    "script",
-}  # fmt: skip
+class BodyNeeded(Exception):
+    """A rule asked for the body of a message that was read with its headers only.
 
-
-def _needs_body(spec: Any, actions: dict[str, Any]) -> bool:
-    def walk(node: Any) -> bool:
-        if isinstance(node, dict):
-            return any(k in BODY_KEYS or walk(v) for k, v in node.items())
-        if isinstance(node, list):
-            return any(walk(v) for v in node)
-        return False
-
-    templates = " ".join(str(v) for v in actions.values())
-    return (
-        walk(spec)
-        or "customer_store" in templates
-        or any(k in actions for k in ("order_comment", "order_flags"))
-    )
+    Whoever read headers only (IMAP, to keep bodies off the wire) reads the body
+    of just that message and decides again.
+    """
 
 
 @dataclass
@@ -103,7 +87,6 @@ class Rule:
     actions: dict[str, Any]
     stop: bool
     line: int
-    needs_body: bool = True
 
 
 class Facts:
@@ -120,13 +103,23 @@ class Facts:
             self._cache[key] = fn()
         return self._cache[key]
 
+    def need_body(self) -> MailMessage:
+        """The message, when its body was read; else BodyNeeded."""
+        if self.msg.partial:
+            raise BodyNeeded(self.msg.id)
+        return self.msg
+
     @property
     def text(self) -> str:
-        return self._memo("text", lambda: fold(f"{self.msg.subject}\n{self.msg.body_text}"))
+        return self._memo("text", lambda: fold(f"{self.msg.subject}\n{self.need_body().body_text}"))
 
     @property
     def body(self) -> str:
-        return self._memo("body", lambda: fold(self.msg.body_text))
+        return self._memo("body", lambda: fold(self.need_body().body_text))
+
+    @property
+    def attachments(self) -> list[dict[str, Any]]:
+        return self.need_body().attachments
 
     @property
     def subject(self) -> str:
@@ -134,20 +127,22 @@ class Facts:
 
     def addresses(self, which: str) -> list[str]:
         m = self.msg
-        return {
-            "from": [m.from_addr],
-            "to": m.to_addrs,
-            "cc": m.cc_addrs,
-            "reply_to": m.reply_to,
-            "sender": [m.from_addr, *m.reply_to],
-        }[which]
+        if which == "from":
+            return [m.from_addr]
+        if which == "to":
+            return m.to_addrs
+        if which == "cc":
+            return m.cc_addrs
+        if which == "reply_to":
+            return m.reply_to
+        return [m.from_addr, *m.reply_to]
 
     @property
     def is_bounce(self) -> bool:
         def check() -> bool:
             from .bounces import is_bounce
 
-            raw = self.msg.raw
+            raw = self.need_body().raw
             if raw is None:
                 return False
             return is_bounce(raw)
@@ -159,7 +154,7 @@ class Facts:
         def check() -> bool:
             from .classify import classify
 
-            return classify(self.msg.body_text, self.msg.date, self.ctx.tz).kind == (
+            return classify(self.need_body().body_text, self.msg.date, self.ctx.tz).kind == (
                 "reservation_request"
             )
 
@@ -175,9 +170,8 @@ class Facts:
             if self.ctx.customers is None or self.from_us:
                 return []
             emails = [a for a in self.addresses("sender") if a]
-            phones = (
-                phones_in_text(self.msg.body_text, self.ctx.region) if self.msg.body_text else []
-            )
+            body = self.need_body().body_text
+            phones = phones_in_text(body, self.ctx.region) if body else []
             return self.ctx.customers.find(emails, phones)
 
         return list(self._memo("customers", find))
@@ -213,7 +207,7 @@ class Facts:
     def script(self) -> set[str]:
         def find() -> set[str]:
             found = set()
-            for ch in self.msg.subject + self.msg.body_text[:2000]:
+            for ch in self.msg.subject + self.need_body().body_text[:2000]:
                 cp = ord(ch)
                 for name, ranges in SCRIPTS.items():
                     if any(a <= cp <= b for a, b in ranges):
@@ -253,21 +247,33 @@ def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else [value]
 
 
-def _address_match(patterns: list[str], addresses: list[str]) -> bool:
+def _address_test(patterns: list[str]) -> Callable[[list[str]], bool]:
+    """Whole addresses match exactly; ``@domain`` or ``domain`` match the domain and its
+    subdomains."""
+    exact: set[str] = set()
+    domains: list[str] = []
     for pat in patterns:
         p = fold(str(pat)).strip()
+        if "@" in p and not p.startswith("@"):
+            exact.add(p)
+        else:
+            domains.append(p.lstrip("@"))
+    suffixes = tuple("." + d for d in domains)
+    domain_set = set(domains)
+
+    def test(addresses: list[str]) -> bool:
         for addr in addresses:
             if not addr:
                 continue
-            if "@" in p and not p.startswith("@"):
-                if addr == p:
+            if addr in exact:
+                return True
+            if domains:
+                host = addr.rpartition("@")[2]
+                if host in domain_set or host.endswith(suffixes):
                     return True
-            else:
-                dom = p.lstrip("@")
-                host = addr.rsplit("@", 1)[-1]
-                if host == dom or host.endswith("." + dom):
-                    return True
-    return False
+        return False
+
+    return test
 
 
 def compile_when(spec: Any, where: str) -> Callable[[Facts], bool]:
@@ -277,6 +283,11 @@ def compile_when(spec: Any, where: str) -> Callable[[Facts], bool]:
     tests: list[Callable[[Facts], bool]] = []
     for key, value in spec.items():
         tests.append(_condition(key, value, where))
+    if len(tests) == 1:
+        return tests[0]
+    if len(tests) == 2:
+        first, second = tests
+        return lambda f: first(f) and second(f)
     return lambda f: all(t(f) for t in tests)
 
 
@@ -303,8 +314,8 @@ def _condition(key: str, value: Any, where: str) -> Callable[[Facts], bool]:
         sub = compile_when(value, where)
         return lambda f: not sub(f)
     if key in ADDRESS_KEYS:
-        pats = [str(v) for v in _as_list(value)]
-        return lambda f: _address_match(pats, f.addresses(key))
+        match = _address_test([str(v) for v in _as_list(value)])
+        return lambda f: match(f.addresses(key))
     if key in TEXT_KEYS:
         needles = [fold(str(v)) for v in _as_list(value)]
         return _text_test(key, needles)
@@ -313,8 +324,12 @@ def _condition(key: str, value: Any, where: str) -> Callable[[Facts], bool]:
         field_ = key[: -len("_regex")]
 
         def test_re(f: Facts) -> bool:
-            hay = {"subject": f.subject, "body": f.body, "text": f.text,
-                   "from": fold(f.msg.from_addr)}[field_]  # fmt: skip
+            hay = (
+                f.subject if field_ == "subject"
+                else f.body if field_ == "body"
+                else f.text if field_ == "text"
+                else fold(f.msg.from_addr)
+            )  # fmt: skip
             for p in regexes:
                 m = p.search(hay)
                 if m:
@@ -327,7 +342,7 @@ def _condition(key: str, value: Any, where: str) -> Callable[[Facts], bool]:
         if not isinstance(value, bool):
             raise UsageError(f"{where}: {key} takes true or false")
         getter: Callable[[Facts], bool] = {
-            "has_attachment": lambda f: bool(f.msg.attachments),
+            "has_attachment": lambda f: bool(f.attachments),
             "is_bounce": lambda f: f.is_bounce,
             "is_reservation_request": lambda f: f.is_reservation_request,
             "is_solicitation": lambda f: f.is_solicitation,
@@ -393,18 +408,28 @@ def _condition(key: str, value: Any, where: str) -> Callable[[Facts], bool]:
 
 
 def _text_test(key: str, needles: list[str]) -> Callable[[Facts], bool]:
+    if key in ("subject", "body", "text"):
+        one: Callable[[Facts], str] = {
+            "subject": lambda f: f.subject,
+            "body": lambda f: f.body,
+            "text": lambda f: f.text,
+        }[key]
+        if len(needles) == 1:
+            needle = needles[0]
+            return lambda f: needle in one(f)
+
+        def test_one(f: Facts) -> bool:
+            hay = one(f)
+            return any(n in hay for n in needles)
+
+        return test_one
+
     def hay(f: Facts) -> list[str]:
         m = f.msg
-        if key == "subject":
-            return [f.subject]
-        if key == "body":
-            return [f.body]
-        if key == "text":
-            return [f.text]
         if key == "list_id":
             return [fold(v) for v in m.header("List-Id")]
         if key == "attachment_name":
-            return [fold(a.get("filename") or "") for a in m.attachments]
+            return [fold(a.get("filename") or "") for a in f.attachments]
         if key == "mailbox":
             return [fold(m.mailbox or "")]
         return [fold(m.folder or "")]
@@ -453,8 +478,7 @@ def load_rules(rules: Any, source: str) -> list[Rule]:
         if "move" in actions and not isinstance(actions["move"], str):
             raise UsageError(f"{where}: move takes a folder name")
         when = compile_when(spec.get("when", {}), where)
-        out.append(Rule(name, when, actions, bool(spec.get("stop", False)), line,
-                        _needs_body(spec.get("when", {}), actions)))  # fmt: skip
+        out.append(Rule(name, when, actions, bool(spec.get("stop", False)), line))
     return out
 
 
@@ -517,8 +541,10 @@ def decide(rules: Iterable[Rule], msg: MailMessage, ctx: RuleContext) -> Decisio
         facts.groups = {}
         if not rule.when(facts):
             continue
-        d.rules.append(rule.name)
         a = rule.actions
+        if msg.partial and ("order_comment" in a or "order_flags" in a):
+            raise BodyNeeded(msg.id)  # the order is looked up in the body too
+        d.rules.append(rule.name)
         for t in a.get("add_labels", []):
             label = render_template(t, facts)
             if label and label not in d.add:

@@ -141,3 +141,76 @@ def test_imap_commands_do_not_grow_with_messages(imap_user, isolated: Path) -> N
     assert box.commands - before < 20, box.commands - before
     box.close()
     store.close()
+
+
+def test_headers_first_then_only_the_bodies_rules_ask_for(imap_user, monkeypatch) -> None:
+    """IMAP label reads headers, then bodies only of messages a body rule reaches; the
+    FETCHes are pipelined in small chunks (the server may interleave their answers) and
+    the decisions are those of reading every message whole."""
+    from deskops.adapters import imap as imapmod
+    from deskops.adapters.eml import parse_message
+    from deskops.adapters.imap import ImapMailbox
+    from deskops.adapters.mailbox import from_record
+    from deskops.commands.clock import now_utc, zone
+    from deskops.commands.mail import plan_label
+    from deskops.commands.mailrules import RuleContext, decide, load_rules
+
+    monkeypatch.setattr(imapmod, "CHUNK", 7)
+    user, port = imap_user
+    msgs = [message(f"n{i}@news", "news@partner.example", f"通信 {i}") for i in range(25)]
+    msgs += [
+        message(
+            f"c{i}@cust", "guest@example.jp", "ご相談", "キャンセルしたいです" if i % 3 else "空き"
+        )
+        for i in range(30)
+    ]
+    fill(user, port, msgs)
+    rules = load_rules(
+        [
+            {"name": "news", "when": {"from": "@partner.example"}, "move": "News", "stop": True},
+            {"name": "cancel", "when": {"body": "キャンセル"}, "add_labels": ["取消"]},
+            {"name": "any", "when": {"subject": "ご相談"}, "flag": True},
+        ],
+        "t.toml",
+    )
+    ctx = RuleContext(tz=zone("Asia/Tokyo"), now=now_utc())
+    box = ImapMailbox(f"imap://{user}@127.0.0.1:{port}/INBOX", password="secret")
+    fetched: list[str] = []
+    real = box._fetch_many
+
+    def spy(folder, uid_chunks, items):
+        fetched.extend(i.decode() for i in items if b"BODY" in i for _ in uid_chunks)
+        return real(folder, uid_chunks, items)
+
+    monkeypatch.setattr(box, "_fetch_many", spy)
+    res = plan_label(box, rules, ctx, store=None)
+    box.close()
+    assert fetched.count("BODY.PEEK[HEADER]") == 8  # 55 messages in chunks of 7
+    assert fetched.count("BODY.PEEK[TEXT]") == 5  # only the 30 that reach the body rule
+    whole = [from_record(parse_message(m, name="m")) for m in msgs]
+    expected = {m.message_id: decide(rules, m, ctx).rules for m in whole}
+    got = {row["message_id"]: row["rules"] for row in res.rows}
+    assert got == {k: "; ".join(v) for k, v in expected.items() if v}
+    assert sum("+取消" in row["changes"] for row in res.rows) == 20
+
+
+def test_pipelined_reads_survive_a_look_into_another_folder(imap_user, monkeypatch) -> None:
+    from deskops.adapters import imap as imapmod
+    from deskops.adapters.imap import ImapMailbox
+
+    monkeypatch.setattr(imapmod, "CHUNK", 5)
+    user, port = imap_user
+    fill(
+        user,
+        port,
+        [message(f"m{i}@x", "a@example.jp", f"件名 {i}", f"本文 {i}") for i in range(40)],
+    )
+    box = ImapMailbox(f"imap://{user}@127.0.0.1:{port}/INBOX", password="secret")
+    seen = []
+    for i, msg in enumerate(box.messages()):
+        seen.append((msg.subject, msg.body_text))
+        if i in (3, 17):  # commands in flight while another folder is opened
+            box._label_folders.pop("INBOX", None)
+            assert len(box._folder_index("INBOX")) == 40
+    box.close()
+    assert seen == [(f"件名 {i}", f"本文 {i}") for i in range(40)]
