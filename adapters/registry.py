@@ -27,6 +27,12 @@ BUILTIN: dict[str, dict[str, str]] = {
         "smtp": "deskops.adapters.smtp:SmtpSender",
         "smtps": "deskops.adapters.smtp:SmtpSender",
     },
+    "orders": {
+        "retailcrm+https": "deskops.adapters.retailcrm:RetailCrmOrders",
+        "retailcrm+http": "deskops.adapters.retailcrm:RetailCrmOrders",
+        "magento+https": "deskops.adapters.magento:MagentoOrders",
+        "magento+http": "deskops.adapters.magento:MagentoOrders",
+    },
     "mail": {
         "maildir": "deskops.adapters.mailbox:MaildirMailbox",
         "imap": "deskops.adapters.imap:ImapMailbox",

@@ -271,6 +271,7 @@ class Store(ABC):
         order: str | None = None,
         children: bool = True,
         limit: int | None = None,
+        offset: int = 0,
     ) -> Iterator[Record]:
         """Records with their child collections, streamed in pages."""
         sql = f"SELECT {', '.join(entity.field_names)} FROM {entity.table}"
@@ -279,6 +280,8 @@ class Store(ABC):
         sql += f" ORDER BY {order or self.id_order}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
+            if offset:
+                sql += f" OFFSET {int(offset)}"
         page: list[Record] = []
         for row in self.iter_query(sql, params):
             page.append(self._decode_row(entity, row))

@@ -41,6 +41,10 @@ GROUPS: dict[str, tuple[str, str]] = {
         "deskops.cli.groups.mail",
         "Label mail by rules, follow replies, find bounces and unanswered mail.",
     ),
+    "orders": (
+        "deskops.cli.groups.orders",
+        "Work the order confirmation queue, record calls, find duplicates, set flags.",
+    ),
     "store": (
         "deskops.cli.groups.store",
         "Import, export and inspect the records in the store.",

@@ -94,6 +94,10 @@ class Ops:
                 "gmail": ["OPS_GMAIL_TOKEN"],
                 "smtp": ["OPS_SMTP_PASSWORD"],
                 "smtps": ["OPS_SMTP_PASSWORD"],
+                "retailcrm+https": ["OPS_RETAILCRM_KEY"],
+                "retailcrm+http": ["OPS_RETAILCRM_KEY"],
+                "magento+https": ["OPS_MAGENTO_TOKEN"],
+                "magento+http": ["OPS_MAGENTO_TOKEN"],
             }.get(scheme_of(url), [])
             password = None
             for env_name in [*names, f"OPS_{port.upper()}_PASSWORD"]:

@@ -106,3 +106,34 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def smtp_server():
+    """An SMTP sink (aiosmtpd) on loopback: (sink with .messages, port)."""  # type: ignore[no-untyped-def]
+    from aiosmtpd.controller import Controller
+
+    class Sink:
+        def __init__(self) -> None:
+            self.messages: list[tuple[str, list[str], bytes]] = []
+
+        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+            self.messages.append(
+                (
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    envelope.original_content or envelope.content,
+                )
+            )
+            return "250 OK"
+
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sink = Sink()
+    ctl = Controller(sink, hostname="127.0.0.1", port=port)
+    ctl.start()
+    yield sink, port
+    ctl.stop()

@@ -92,36 +92,6 @@ def test_bounce_rows_name_recipient_and_fix(cli, bounced) -> None:
     assert row["alternatives"] == []
 
 
-@pytest.fixture
-def smtp_server():  # type: ignore[no-untyped-def]
-    from aiosmtpd.controller import Controller
-
-    class Sink:
-        def __init__(self) -> None:
-            self.messages: list[tuple[str, list[str], bytes]] = []
-
-        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
-            self.messages.append(
-                (
-                    envelope.mail_from,
-                    list(envelope.rcpt_tos),
-                    envelope.original_content or envelope.content,
-                )
-            )
-            return "250 OK"
-
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    sink = Sink()
-    ctl = Controller(sink, hostname="127.0.0.1", port=port)
-    ctl.start()
-    yield sink, port
-    ctl.stop()
-
-
 def test_resend_goes_out_once_and_is_not_undone(cli, bounced, smtp_server) -> None:
     sink, port = smtp_server
     url = f"smtp://127.0.0.1:{port}"
