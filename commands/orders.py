@@ -12,8 +12,9 @@ toy shop's procedures are data, not code.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
@@ -458,38 +459,65 @@ def confirm_queue(
     limit: int | None = None,
     stock: dict[str, float] | None = None,
 ) -> list[QueueRow]:
-    query = queue_query(cfg, now)
-    query.limit = limit
-    orders = list(backend.orders(query))
-    attempts = attempts_of(store, [str(o["id"]) for o in orders])
+    rows = queue_rows(backend, store, cfg, now, stock=stock)
+    return [r for _, r in zip(range(limit), rows, strict=False)] if limit else list(rows)
+
+
+def queue_rows(
+    backend: OrdersBackend,
+    store: Store,
+    cfg: OrdersConfig,
+    now: datetime,
+    *,
+    stock: dict[str, float] | None = None,
+    query: OrderQuery | None = None,
+) -> Iterator[QueueRow]:
+    """The queue in order, read a page at a time (attempts and claims per page), so the
+    first rows come without reading a long queue whole."""
+    query = query or queue_query(cfg, now)
     claims = live_claims(store, now)
-    out = []
     today = now.astimezone(cfg.tz).date()
-    for o in orders:
-        att = attempts.get(str(o["id"]), [])
-        nxt = next_attempt(att, cfg, now)
-        last = att[-1] if att else None
-        claim = claims.get(str(o["id"]))
-        row = order_row(o, cfg)
-        row.update(
-            {
-                "attempts_today": sum(
-                    1
-                    for a in att
-                    if (t := _at(a.get("at"))) and t.astimezone(cfg.tz).date() == today
-                ),
-                "last_attempt": (
-                    f"{_local(last.get('at'), cfg)} {last.get('outcome')}" if last else ""
-                ),
-                "next_attempt": nxt.astimezone(cfg.tz).isoformat(timespec="minutes"),
-                "due": nxt <= now,
-                "stock": stock_check(o, stock),
-                "bank_details_sent": bank_details_sent(o, store),
-                "claimed_by": (claim or {}).get("agent") or "",
-            }
-        )
-        out.append(QueueRow(o, att, nxt, row))
-    return out
+    page: list[dict[str, Any]] = []
+    source = backend.orders(query)
+    while True:
+        page = list(itertools.islice(source, 200))
+        if not page:
+            return
+        attempts = attempts_of(store, [str(o["id"]) for o in page])
+        for o in page:
+            yield _queue_row(
+                o, attempts.get(str(o["id"]), []), claims, cfg, now, today, stock, store
+            )
+
+
+def _queue_row(
+    o: dict[str, Any],
+    att: list[dict[str, Any]],
+    claims: dict[str, dict[str, Any]],
+    cfg: OrdersConfig,
+    now: datetime,
+    today: date,
+    stock: dict[str, float] | None,
+    store: Store,
+) -> QueueRow:
+    nxt = next_attempt(att, cfg, now)
+    last = att[-1] if att else None
+    claim = claims.get(str(o["id"]))
+    row = order_row(o, cfg)
+    row.update(
+        {
+            "attempts_today": sum(
+                1 for a in att if (t := _at(a.get("at"))) and t.astimezone(cfg.tz).date() == today
+            ),
+            "last_attempt": f"{_local(last.get('at'), cfg)} {last.get('outcome')}" if last else "",
+            "next_attempt": nxt.astimezone(cfg.tz).isoformat(timespec="minutes"),
+            "due": nxt <= now,
+            "stock": stock_check(o, stock),
+            "bank_details_sent": bank_details_sent(o, store),
+            "claimed_by": (claim or {}).get("agent") or "",
+        }
+    )
+    return QueueRow(o, att, nxt, row)
 
 
 def _local(value: Any, cfg: OrdersConfig) -> str:
@@ -522,19 +550,34 @@ def claim_next(
     stock: dict[str, float] | None = None,
 ) -> QueueRow | None:
     """The first order of the queue that is due and free, claimed for ``agent``; an
-    order the agent already holds comes back to them first."""
-    rows = confirm_queue(backend, store, cfg, now, stock=stock)
-    mine = [r for r in rows if r.row["claimed_by"] == agent]
-    for r in mine + [r for r in rows if r.row["due"] and not r.row["claimed_by"]]:
-        with store.transaction():
-            won = try_claim(store, str(r.order["id"]), agent, now, cfg.claim_ttl)
-        if won:
-            r.row["claimed_by"] = agent
-            r.row["claimed_until"] = (
-                (now + cfg.claim_ttl).astimezone(cfg.tz).isoformat(timespec="minutes")
-            )
+    order the agent already holds (and still in the queue) comes back to them first."""
+    query = queue_query(cfg, now)
+    held = [
+        str(c["id"]).partition(":")[2]
+        for c in store.iter_records(
+            CLAIMS, "agent = ? AND expires_at > ?", (agent, iso(now)), children=False
+        )
+    ]
+    if held:
+        mine = OrderQuery(**{**query.__dict__, "ids": held, "limit": None})
+        for r in queue_rows(backend, store, cfg, now, stock=stock, query=mine):
+            if _claim(store, r, agent, now, cfg):
+                return r
+    for r in queue_rows(backend, store, cfg, now, stock=stock, query=query):
+        if r.row["due"] and not r.row["claimed_by"] and _claim(store, r, agent, now, cfg):
             return r
     return None
+
+
+def _claim(store: Store, r: QueueRow, agent: str, now: datetime, cfg: OrdersConfig) -> bool:
+    with store.transaction():
+        won = try_claim(store, str(r.order["id"]), agent, now, cfg.claim_ttl)
+    if won:
+        r.row["claimed_by"] = agent
+        r.row["claimed_until"] = (
+            (now + cfg.claim_ttl).astimezone(cfg.tz).isoformat(timespec="minutes")
+        )
+    return won
 
 
 def call_sheet(r: QueueRow, store: Store, cfg: OrdersConfig) -> dict[str, Any]:
