@@ -459,8 +459,9 @@ def confirm_queue(
     limit: int | None = None,
     stock: dict[str, float] | None = None,
 ) -> list[QueueRow]:
-    rows = queue_rows(backend, store, cfg, now, stock=stock)
-    return [r for _, r in zip(range(limit), rows, strict=False)] if limit else list(rows)
+    query = queue_query(cfg, now)
+    query.limit = limit  # the store then reads a page the size of the limit, not a long one
+    return list(queue_rows(backend, store, cfg, now, stock=stock, query=query))
 
 
 def queue_rows(
