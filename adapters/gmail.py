@@ -35,7 +35,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import format_datetime
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
@@ -44,6 +44,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from .eml import parse_message
 from .errors import AuthError, BackendUnreachable, OpsError, UsageError
+from .http import Retryable, backoff_wait, retry_after
 from .mailbox import MailMessage, from_record
 
 DEFAULT_API = "https://gmail.googleapis.com"
@@ -72,35 +73,8 @@ def folder_kind(name: str | None) -> str | None:
     return _FOLDER_KIND.get(name.casefold()) if name else None
 
 
-class _Retry(Exception):
-    """A failure worth another attempt (network, 429, 5xx, rate-limit 403)."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retry_after = retry_after
-
-
 class NotFound(OpsError):
     """HTTP 404: the message or label is gone."""
-
-
-def retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def _b64url(data: str) -> bytes:
@@ -203,10 +177,7 @@ class GmailMailbox:
         return text.replace(self._token, "***") if self._token else text
 
     def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome is not None else None
-        if isinstance(exc, _Retry) and exc.retry_after is not None:
-            return min(exc.retry_after, self.max_wait)
-        return float(min(self.backoff * 2 ** (state.attempt_number - 1), self.max_wait))
+        return backoff_wait(state, self.backoff, self.max_wait)
 
     def _request(
         self,
@@ -222,7 +193,7 @@ class GmailMailbox:
         retrying = Retrying(
             stop=stop_after_attempt(self.attempts),
             wait=self._wait,
-            retry=retry_if_exception_type(_Retry),
+            retry=retry_if_exception_type(Retryable),
             sleep=self.sleep,
             reraise=True,
         )
@@ -230,7 +201,7 @@ class GmailMailbox:
             for attempt in retrying:
                 with attempt:
                     resp = self._send(client, method, path, params, body, what)
-        except _Retry as exc:
+        except Retryable as exc:
             raise BackendUnreachable(
                 self._scrub(f"{self.display}: {what}: {exc.message}, {self.attempts} attempts"),
                 hint="try again later",
@@ -261,13 +232,13 @@ class GmailMailbox:
         try:
             resp = client.request(method, path, params=params, json=body)
         except httpx.TransportError as exc:
-            raise _Retry(f"cannot reach {self.api} ({type(exc).__name__}: {exc})") from None
+            raise Retryable(f"cannot reach {self.api} ({type(exc).__name__}: {exc})") from None
         code = resp.status_code
         if code < 400:
             return resp
         message, reason = _api_error(resp)
         if code == 429 or code >= 500 or (code == 403 and reason in RATE_REASONS):
-            raise _Retry(
+            raise Retryable(
                 f"HTTP {code} {message}".strip(), retry_after(resp.headers.get("Retry-After"))
             )
         text = self._scrub(f"{self.display}: {what}: HTTP {code} {message}".strip())

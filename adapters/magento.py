@@ -52,7 +52,7 @@ import httpx
 
 from .errors import AuthError, BackendUnreachable, OpsError, UsageError
 from .orders import OrderQuery
-from .retailcrm import (
+from .vendor import (
     NotFound,
     VendorOrders,
     _as_dict,

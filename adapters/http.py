@@ -1,0 +1,46 @@
+"""What every HTTP adapter (Gmail, RetailCRM, Magento) shares: which failures are worth
+another attempt, how long a ``Retry-After`` says to wait, and the backoff between tries.
+
+httpx and tenacity are imported by the adapters that use this, never on the start-up path.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+
+class Retryable(Exception):
+    """A failure worth another attempt (network, timeout, 429, 5xx, a rate-limit 403)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def backoff_wait(state: Any, backoff: float, max_wait: float) -> float:
+    """tenacity ``wait``: the server's ``Retry-After`` when it gave one, else doubling."""
+    exc = state.outcome.exception() if state.outcome is not None else None
+    if isinstance(exc, Retryable) and exc.retry_after is not None:
+        return min(exc.retry_after, max_wait)
+    return float(min(backoff * 2 ** (state.attempt_number - 1), max_wait))
