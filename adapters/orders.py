@@ -25,9 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from .phones import e164
 from .schema import ORDERS
 from .store import Store
 
@@ -71,7 +72,7 @@ class OrderQuery:
         if self.phone and e164(str(order.get("phone") or ""), self.region) != self.phone:
             return False
         if self.created_from or self.created_to:
-            created = _when(order.get("created_at"))
+            created = when_of(order.get("created_at"))
             if created is None:
                 return False
             if self.created_from and created < self.created_from:
@@ -81,30 +82,19 @@ class OrderQuery:
         return True
 
 
-def e164(text: str, region: str) -> str | None:
-    """A written phone number in E.164 (``+380734268208``), or None when it is not one."""
-    import phonenumbers
-
-    if sum(c.isdigit() for c in text) < 6:
-        return None
-    try:
-        num = phonenumbers.parse(text, region or None)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(num):
-        return None
-    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
-
-
-def _when(value: Any) -> datetime | None:
+def when_of(value: Any) -> datetime | None:
+    """A record's time (ISO-8601 text or a datetime) as an aware datetime; a time without
+    an offset is taken as UTC, so comparisons never mix naive and aware times."""
     if isinstance(value, datetime):
-        return value
-    if not value:
+        dt = value
+    elif not value:
         return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
+    else:
+        try:
+            dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 class OrdersBackend(Protocol):

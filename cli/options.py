@@ -43,3 +43,37 @@ def command_app(help_: str) -> typer.Typer:
         add_completion=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
+
+
+def read_ids(ids: list[str] | None, keys: tuple[str, ...] = ("id",)) -> list[str] | None:
+    """Ids from arguments, or from stdin when given as ``-``: one per line, the first
+    column of TSV (its header row skipped), or JSON lines (the first of ``keys`` present),
+    so ``ops … list -o jsonl | ops … flag -`` works."""
+    if not ids:
+        return None
+    if ids != ["-"]:
+        return ids
+    import json
+    import sys
+
+    from deskops.adapters.errors import UsageError
+
+    out = []
+    for n, line in enumerate(sys.stdin, 1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("{"):
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                raise UsageError(f"stdin:{n}: not a JSON object") from None
+            value = next((obj[k] for k in keys if isinstance(obj, dict) and obj.get(k)), None)
+            if value is None:
+                raise UsageError(f"stdin:{n}: no {' or '.join(keys)} in the JSON object")
+            out.append(str(value))
+        else:
+            first = line.split("\t")[0]
+            if first not in keys:  # a TSV header row names the column
+                out.append(first)
+    return out

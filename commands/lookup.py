@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from deskops.adapters.phones import e164
 from deskops.adapters.schema import CUSTOMERS, ORDERS, RESERVATIONS
 from deskops.adapters.store import Store
 
@@ -30,21 +31,7 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
-def normalize_phone(text: str, region: str) -> str | None:
-    """E.164 form of one written phone number, or None when it is not one."""
-    import phonenumbers
-
-    s = fold(text)
-    digits = re.sub(r"\D", "", s)
-    if len(digits) < 6:
-        return None
-    try:
-        num = phonenumbers.parse(s, region or None)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(num):
-        return None
-    return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+normalize_phone = e164  # the one implementation, shared with the adapters
 
 
 def phones_in_text(text: str, region: str) -> list[str]:

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from deskops.adapters.errors import UsageError
-from deskops.adapters.orders import OrderQuery, OrdersBackend, e164
+from deskops.adapters.orders import OrderQuery, OrdersBackend, when_of
+from deskops.adapters.phones import e164
 from deskops.adapters.schema import CALL_ATTEMPTS, CLAIMS, NOTES
 from deskops.adapters.store import Store
 
@@ -329,16 +330,6 @@ def attempts_of(store: Store, order_ids: list[str]) -> dict[str, list[dict[str, 
     return out
 
 
-def _at(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
 def next_attempt(attempts: list[dict[str, Any]], cfg: OrdersConfig, now: datetime) -> datetime:
     """When the next call may be made: the minimum gap after the last attempt, in a part
     of the day not yet tried today while fewer than the daily minimum were made, within
@@ -346,10 +337,10 @@ def next_attempt(attempts: list[dict[str, Any]], cfg: OrdersConfig, now: datetim
     today = now.astimezone(cfg.tz).date()
     todays = [
         a
-        for a in (_at(x.get("at")) for x in attempts)
+        for a in (when_of(x.get("at")) for x in attempts)
         if a and a.astimezone(cfg.tz).date() == today
     ]
-    last = max((a for a in (_at(x.get("at")) for x in attempts) if a), default=None)
+    last = max((a for a in (when_of(x.get("at")) for x in attempts) if a), default=None)
     earliest = now if last is None else max(now, last + cfg.min_gap)
     local = earliest.astimezone(cfg.tz)
     if cfg.day_parts and len(todays) < cfg.min_per_day and local.date() == today:
@@ -422,17 +413,15 @@ def stock_check(order: dict[str, Any], stock: dict[str, float] | None) -> str:
     return "ok" if not short else "; ".join(short)
 
 
-def bank_details_sent(order: dict[str, Any], store: Store) -> bool:
-    extra = order.get("extra") or {}
-    if extra.get("bank_details_emailed"):
-        return True
-    key = f"outbox:bank_details-{order.get('id')}-%"
-    return bool(
-        store.scalar(
-            "SELECT COUNT(*) FROM journal_entries WHERE target LIKE ? AND outcome = 'applied'",
-            (key,),
-        )
+def bank_details_mailed(store: Store) -> set[str]:
+    """Ids of the orders ops has mailed bank details to (journaled ``bank_details`` sends),
+    read once per queue listing rather than once per row."""
+    prefix = "outbox:bank_details-"
+    rows = store.query(
+        "SELECT target FROM journal_entries WHERE target LIKE ? AND outcome = 'applied'",
+        (prefix + "%",),
     )
+    return {str(r["target"])[len(prefix) :].rsplit("-CA-", 1)[0] for r in rows}
 
 
 def live_claims(store: Store, now: datetime) -> dict[str, dict[str, Any]]:
@@ -477,8 +466,8 @@ def queue_rows(
     first rows come without reading a long queue whole."""
     query = query or queue_query(cfg, now)
     claims = live_claims(store, now)
+    mailed = bank_details_mailed(store)
     today = now.astimezone(cfg.tz).date()
-    page: list[dict[str, Any]] = []
     source = backend.orders(query)
     while True:
         page = list(itertools.islice(source, 200))
@@ -487,7 +476,7 @@ def queue_rows(
         attempts = attempts_of(store, [str(o["id"]) for o in page])
         for o in page:
             yield _queue_row(
-                o, attempts.get(str(o["id"]), []), claims, cfg, now, today, stock, store
+                o, attempts.get(str(o["id"]), []), claims, cfg, now, today, stock, mailed
             )
 
 
@@ -499,7 +488,7 @@ def _queue_row(
     now: datetime,
     today: date,
     stock: dict[str, float] | None,
-    store: Store,
+    mailed: set[str],
 ) -> QueueRow:
     nxt = next_attempt(att, cfg, now)
     last = att[-1] if att else None
@@ -508,13 +497,16 @@ def _queue_row(
     row.update(
         {
             "attempts_today": sum(
-                1 for a in att if (t := _at(a.get("at"))) and t.astimezone(cfg.tz).date() == today
+                1
+                for a in att
+                if (t := when_of(a.get("at"))) and t.astimezone(cfg.tz).date() == today
             ),
             "last_attempt": f"{_local(last.get('at'), cfg)} {last.get('outcome')}" if last else "",
             "next_attempt": nxt.astimezone(cfg.tz).isoformat(timespec="minutes"),
             "due": nxt <= now,
             "stock": stock_check(o, stock),
-            "bank_details_sent": bank_details_sent(o, store),
+            "bank_details_sent": bool((o.get("extra") or {}).get("bank_details_emailed"))
+            or str(o["id"]) in mailed,
             "claimed_by": (claim or {}).get("agent") or "",
         }
     )
@@ -522,7 +514,7 @@ def _queue_row(
 
 
 def _local(value: Any, cfg: OrdersConfig) -> str:
-    at = _at(value)
+    at = when_of(value)
     return at.astimezone(cfg.tz).isoformat(timespec="minutes") if at else str(value or "")
 
 
@@ -823,7 +815,7 @@ def duplicate_groups(
             continue
         same.sort(
             key=lambda o: (
-                _at(o.get("created_at")) or datetime.min.replace(tzinfo=UTC),
+                when_of(o.get("created_at")) or datetime.min.replace(tzinfo=UTC),
                 str(o["id"]),
             )
         )
@@ -845,9 +837,9 @@ def _skus(o: dict[str, Any]) -> set[str]:
 
 
 def _related(group: list[dict[str, Any]], o: dict[str, Any], window: timedelta) -> bool:
-    t = _at(o.get("created_at"))
+    t = when_of(o.get("created_at"))
     for g in group:
-        tg = _at(g.get("created_at"))
+        tg = when_of(g.get("created_at"))
         if t and tg and abs(t - tg) <= window and (_skus(g) & _skus(o) or not _skus(o)):
             return True
     return False
@@ -976,8 +968,8 @@ def stale_orders(
         since = None
         for h in o.get("status_history") or []:
             if h.get("status") == status:
-                since = _at(h.get("at"))
-        since = since or _at(o.get("updated_at")) or _at(o.get("created_at"))
+                since = when_of(h.get("at"))
+        since = since or when_of(o.get("updated_at")) or when_of(o.get("created_at"))
         if since is not None and since > shift_end:
             continue
         row = order_row(o, cfg)
@@ -999,7 +991,7 @@ def eta(order: dict[str, Any], cfg: OrdersConfig) -> dict[str, Any]:
     }
     if not cutoffs:
         raise UsageError("the profile has no supplier cut-offs ([[tables.supplier_cutoffs]])")
-    created = _at(order.get("created_at"))
+    created = when_of(order.get("created_at"))
     if created is None:
         raise UsageError(f"order {order.get('id')}: no creation time")
     local = created.astimezone(cfg.tz)

@@ -287,3 +287,16 @@ def test_stale_per_manager_and_eta(toys) -> None:
     assert got[0]["warehouse_date"] == "2026-11-23" and got[0]["delivery_date"] == "2026-11-24"
     assert got[1]["warehouse_date"] == "2026-11-24" and got[1]["delivery_date"] == "2026-11-25"
     assert got[0]["region"] == "moscow" and "10:00-15:00" in got[0]["windows"]
+
+
+def test_bank_details_mailed_by_ops_show_on_the_queue(pharmacy, smtp_server) -> None:
+    sink, port = smtp_server
+    before = {g["id"]: g for g in rows(pharmacy("orders", "confirm", "-o", "json"))}
+    assert before["1001"]["bank_details_sent"] is False
+    r = pharmacy("orders", "call", "1001", "--outcome", "callback", "--resend-bank-details",
+                 "--smtp", f"smtp://127.0.0.1:{port}")  # fmt: skip
+    assert r.code == 0, r.err
+    assert len(sink.messages) == 1
+    after = {g["id"]: g for g in rows(pharmacy("orders", "confirm", "-o", "json"))}
+    assert after["1001"]["bank_details_sent"] is True
+    assert after["1003"]["bank_details_sent"] is False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Any
 
 import typer
@@ -10,7 +9,7 @@ import typer
 from deskops.adapters.errors import PartialFailure, UsageError
 
 from ..context import Ops, get
-from ..options import DryRun, Fields, Format, Yes, group
+from ..options import DryRun, Fields, Format, Yes, group, read_ids
 
 app = group("Label mail by rules, follow replies, find bounces and unanswered mail.")
 rules_app = group("Check the profile's mail rules.")
@@ -83,24 +82,7 @@ def _since(ops: Ops, since: str | None) -> Any:
 
 
 def _ids(ids: list[str] | None) -> list[str] | None:
-    """Ids from arguments, or from stdin when given as ``-`` (one per line or JSON lines)."""
-    if not ids:
-        return None
-    if ids == ["-"]:
-        import json
-
-        out = []
-        for line in sys.stdin:
-            line = line.strip()
-            if not line:
-                continue
-            if line.startswith("{"):
-                obj = json.loads(line)
-                out.append(str(obj.get("id") or obj.get("message_id")))
-            else:
-                out.append(line.split("\t")[0])
-        return [i for i in out if i and i != "id"]
-    return ids
+    return read_ids(ids, ("id", "message_id"))
 
 
 @app.command("label")

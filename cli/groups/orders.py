@@ -4,7 +4,6 @@ stale orders at shift end, delivery estimates."""
 from __future__ import annotations
 
 import os
-import sys
 from typing import Annotated, Any
 
 import typer
@@ -12,7 +11,7 @@ import typer
 from deskops.adapters.errors import OpsError, UsageError
 
 from ..context import Ops, get
-from ..options import DryRun, Fields, Format, Yes, group
+from ..options import DryRun, Fields, Format, Yes, group, read_ids
 
 app = group("Work the order confirmation queue, record calls, find duplicates, set flags.")
 
@@ -61,30 +60,21 @@ def _agent(agent: str | None) -> str:
     return agent or actor()
 
 
-def _targets(backend: Any) -> dict[str, Any] | None:
-    return {backend.backend: backend} if backend.backend != "store" else None
+def _apply(ops: Ops, plan: Any, backend: Any, what: str, *, also: Any = None, **kw: Any) -> Any:
+    """Run a plan on the orders backend: all of it in one store transaction when the
+    orders are in the store; on a vendor API each change stands alone (no rollback there)."""
+    targets = {} if backend.backend == "store" else {backend.backend: backend}
+    targets.update(also or {})
+    return ops.run_plan(
+        plan, what=what, atomic=backend.backend == "store", targets=targets or None, **kw
+    )
 
 
 def _ids(ids: list[str]) -> list[str]:
-    if ids != ["-"]:
-        return ids
-    import json
-
-    out = []
-    for n, line in enumerate(sys.stdin, 1):
-        line = line.strip()
-        if not line or line.startswith("id\t"):
-            continue
-        if line.startswith("{"):
-            try:
-                out.append(str(json.loads(line)["id"]))
-            except (ValueError, KeyError):
-                raise UsageError(f"stdin:{n}: not a JSON object with an id") from None
-        else:
-            out.append(line.split("\t")[0])
-    if not out:
+    found = read_ids(ids)
+    if not found:
         raise UsageError("no order ids on stdin")
-    return out
+    return found
 
 
 def _load(backend: Any, ids: list[str]) -> list[dict[str, Any]]:
@@ -299,18 +289,16 @@ def call(
         sender=sender,
         sender_address=address,
     )
-    targets = dict(_targets(backend) or {})
-    if sender is not None:
-        targets[sender.backend] = sender
-    result = ops.run_plan(
+    result = _apply(
+        ops,
         plan,
-        what=f"orders call {order}",
+        backend,
+        f"orders call {order}",
+        also={sender.backend: sender} if sender is not None else None,
         fmt=fmt,
         fields=fields,
         dry_run=dry_run,
         yes=True,  # one call on one named order: the attempt record is part of it
-        atomic=backend.backend == "store",
-        targets=targets or None,
     )
     if result is not None:
         release(ops.store(), order)
@@ -330,10 +318,11 @@ def release_cmd(
     from deskops.commands.orders import release
 
     ops = get(ctx)
-    for oid in _ids(ids):
+    wanted = _ids(ids)
+    for oid in wanted:
         with ops.store().transaction():
             release(ops.store(), oid, None if force else _agent(agent))
-    ops.info(f"released {len(_ids(ids)) if ids != ['-'] else 'the'} claim(s)")
+    ops.info(f"released {len(wanted)} claim(s)")
 
 
 @app.command("duplicates")
@@ -393,15 +382,7 @@ def duplicates(
     )
     for p in problems:
         ops.warn(p)
-    ops.run_plan(
-        plan,
-        what="orders duplicates",
-        dry_run=dry_run,
-        yes=yes,
-        show=False,
-        atomic=backend.backend == "store",
-        targets=_targets(backend),
-    )
+    _apply(ops, plan, backend, "orders duplicates", dry_run=dry_run, yes=yes, show=False)
     ops.renderer(fmt, fields).render(
         rows, ["group", "role", "id", "created_at", "status", "phone", "customer_name", "items"]
     )
@@ -447,16 +428,7 @@ def flag(
         agent=_agent(agent),
         now=_now(),
     )
-    ops.run_plan(
-        plan,
-        what="orders flag",
-        fmt=fmt,
-        fields=fields,
-        dry_run=dry_run,
-        yes=yes,
-        atomic=backend.backend == "store",
-        targets=_targets(backend),
-    )
+    _apply(ops, plan, backend, "orders flag", fmt=fmt, fields=fields, dry_run=dry_run, yes=yes)
 
 
 @app.command("note")
@@ -481,16 +453,7 @@ def note(
     backend = _backend(ops, orders_url)
     (order_rec,) = _load(backend, [order])
     plan = plan_note(order_rec, text, backend.backend, _agent(agent), _now())
-    ops.run_plan(
-        plan,
-        what="orders note",
-        fmt=fmt,
-        fields=fields,
-        dry_run=dry_run,
-        yes=yes,
-        atomic=backend.backend == "store",
-        targets=_targets(backend),
-    )
+    _apply(ops, plan, backend, "orders note", fmt=fmt, fields=fields, dry_run=dry_run, yes=yes)
 
 
 @app.command("stale")
