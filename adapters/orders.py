@@ -180,6 +180,7 @@ class StoreOrders:
             if len(batch) < page:
                 return
             offset += page
+            page = min(page * 2, 5000)  # rows dropped by the exact test: read on in bigger steps
 
     def get(self, order_id: str) -> dict[str, Any] | None:
         return self.store.get(ORDERS, order_id)
