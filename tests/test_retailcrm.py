@@ -331,3 +331,30 @@ def test_url_backend_name_and_bad_urls() -> None:
         RetailCrmOrders("retailcrm+https://shop.retailcrm.ru/api/v5", api_key=KEY)
     with pytest.raises(UsageError, match="rps"):
         RetailCrmOrders("retailcrm+https://shop.retailcrm.ru/?rps=0", api_key=KEY)
+
+
+def test_the_cli_reaches_retailcrm_through_the_registry(cli, isolated, srv, monkeypatch) -> None:
+    """`--orders retailcrm+http://…` with the key in OPS_RETAILCRM_KEY: list, flag, undo."""
+    import json
+
+    (isolated / "ops.toml").write_text(
+        "[profile]\nname = 'crm'\ntimezone = 'Europe/Moscow'\ncountry = 'RU'\n"
+        "[flags]\ncalling = 'Обзвон'\n[orders.retailcrm]\n"
+        "statuses = { 'Новый' = 'new' }\nflags = { 'Обзвон' = 'obzvon' }\n",
+        "utf-8",
+    )
+    url = f"retailcrm+{srv.url}/?rps=1000"
+    r = cli("orders", "list", "--orders", url, "--limit", "3", "-o", "json")
+    assert r.code == 4 and "key" in r.err.lower()  # no key: refused, not retried
+    monkeypatch.setenv("OPS_RETAILCRM_KEY", KEY)
+    r = cli("orders", "list", "--orders", url, "--status", "Новый", "-o", "json")
+    assert r.code == 0, r.err
+    first = json.loads(r.out)[0]["id"]
+    assert KEY not in r.out + r.err
+    r = cli("orders", "flag", first, "--set", "Обзвон", "--orders", url, "--yes")
+    assert r.code == 0, r.err
+    flagged = cli("orders", "list", "--orders", url, "--flag", "Обзвон", "--all", "-o", "json")
+    assert first in {o["id"] for o in json.loads(flagged.out)}
+    assert cli("undo", "last", "--yes").code == 0  # reopened from the journal by its URL
+    flagged = cli("orders", "list", "--orders", url, "--flag", "Обзвон", "--all", "-o", "json")
+    assert first not in {o["id"] for o in json.loads(flagged.out)}
