@@ -1,7 +1,8 @@
-"""What the vendor order adapters (RetailCRM, Magento) share: the request budget
-per key, retries with one-line errors, reading an order before changing it (so a
-change someone made since the plan is a conflict, not overwritten), and applying
-a batch of changes one order at a time."""
+"""What the vendor HTTP adapters share. :class:`HttpApi` (order APIs and call-log APIs):
+the request budget per key, retries with one-line errors. :class:`VendorOrders`
+(RetailCRM, Magento): reading an order before changing it (so a change someone
+made since the plan is a conflict, not overwritten), and applying a batch of
+changes one order at a time."""
 
 from __future__ import annotations
 
@@ -132,26 +133,162 @@ class NotFound(OpsError):
     """HTTP 404: no such order."""
 
 
-class VendorOrders(ABC):
-    """What the vendor order adapters share.
-
-    One ``httpx.Client`` per adapter; every request waits for the key's rate
+class HttpApi(ABC):
+    """One ``httpx.Client`` per adapter; every request waits for the key's rate
     limiter and is retried (tenacity) on 429/502/503/504, timeouts and network
     errors, honouring ``Retry-After``, before giving up with
-    :class:`BackendUnreachable`; 401/403 are :class:`AuthError`; a body that is
-    not JSON is an :class:`OpsError` naming the endpoint. Every message is one line.
+    :class:`BackendUnreachable`; 401/403 are :class:`AuthError`. Every message is
+    one line."""
+
+    secret_hint = ""
+    accept = "application/json"
+    # Retry policy; tests shorten these on the instance.
+    attempts = 5
+    backoff = 0.5  # seconds before the 2nd attempt, doubled each time
+    max_wait = 60.0
+    timeout = 30.0
+
+    def __init__(
+        self, url: str, *, base_url: str, host: str, secret: str | None, rps: float, display: str
+    ) -> None:
+        self.url = url
+        self.base_url = base_url
+        self.host = host
+        self.display = display
+        self.secret = secret or None
+        self.limiter = limiter_for(host, self.secret or "", rps)
+        self.client: httpx.Client | None = None
+        self.requests = 0  # HTTP requests sent, retries included (for benchmarks and tests)
+        self.sleep: Callable[[float], None] = time.sleep
+
+    # -- HTTP --------------------------------------------------------------------------------
+    @abstractmethod
+    def auth_headers(self, secret: str) -> dict[str, str]:
+        """The headers that carry the key or token."""
+
+    @abstractmethod
+    def error_message(self, resp: httpx.Response) -> str:
+        """The vendor's own words for an error answer."""
+
+    def connect(self) -> httpx.Client:
+        if self.client is None:
+            if not self.secret:
+                raise AuthError(f"{self.display}: no credentials", hint=self.secret_hint)
+            self.client = httpx.Client(
+                base_url=self.base_url,
+                headers={
+                    **self.auth_headers(self.secret),
+                    "Accept": self.accept,
+                    "User-Agent": "deskops",
+                },
+                timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
+            )
+        return self.client
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    def _wait(self, state: RetryCallState) -> float:
+        return backoff_wait(state, self.backoff, self.max_wait)
+
+    def _send(
+        self,
+        client: httpx.Client,
+        method: str,
+        path: str,
+        params: Sequence[tuple[str, str]] | None,
+        data: dict[str, str] | None,
+        body: Any,
+        what: str,
+    ) -> httpx.Response:
+        self.limiter.acquire()
+        self.requests += 1
+        try:
+            resp = client.request(method, path, params=list(params or []), data=data, json=body)
+        except httpx.TimeoutException:
+            raise Retryable(f"no answer within {self.timeout:g} s") from None
+        except httpx.TransportError as exc:
+            raise Retryable(f"cannot reach {self.host} ({type(exc).__name__}: {exc})") from None
+        code = resp.status_code
+        if code < 400:
+            return resp
+        message = one_line(self.error_message(resp))
+        if code in RETRY_STATUSES:
+            raise Retryable(
+                f"HTTP {code} {message}".strip(), retry_after(resp.headers.get("Retry-After"))
+            )
+        text = one_line(f"{self.display}: {what}: HTTP {code} {message}")
+        if code in (401, 403):
+            raise AuthError(text, hint=self.secret_hint)
+        if code == 404:
+            raise NotFound(text)
+        raise OpsError(text)
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Sequence[tuple[str, str]] | None = None,
+        data: dict[str, str] | None = None,
+        body: Any = None,
+    ) -> httpx.Response:
+        """One API call, rate-limited and retried; the answer (2xx/3xx)."""
+        client = self.connect()
+        what = f"{method} {path}"
+        retrying = Retrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(Retryable),
+            sleep=self.sleep,
+            reraise=True,
+        )
+        resp: httpx.Response | None = None
+        try:
+            for attempt in retrying:
+                with attempt:
+                    resp = self._send(client, method, path, params, data, body, what)
+        except Retryable as exc:
+            raise BackendUnreachable(
+                one_line(f"{self.display}: {what}: {exc.message}; gave up after {self.attempts} "
+                         "attempts"),
+                hint="try again later",
+            ) from None  # fmt: skip
+        assert resp is not None
+        return resp
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Sequence[tuple[str, str]] | None = None,
+        data: dict[str, str] | None = None,
+        body: Any = None,
+    ) -> Any:
+        """One API call, rate-limited and retried; the decoded JSON (None for an empty body)."""
+        resp = self.send(method, path, params=params, data=data, body=body)
+        if not resp.content.strip():
+            return None
+        try:
+            return resp.json()
+        except ValueError:
+            snippet = one_line(resp.text[:40])
+            raise OpsError(
+                f"{self.display}: {method} {path}: malformed response, not JSON ({snippet!r})"
+            ) from None
+
+
+class VendorOrders(HttpApi):
+    """What the vendor order adapters share (HTTP plumbing from :class:`HttpApi`).
 
     ``read`` gives the value a change compares with (see ``state_of`` in
     ``commands/plan.py``), from a fresh read of the order kept for the run.
     """
 
     vendor = ""  # names the profile table [orders.<vendor>] and the messages
-    secret_hint = ""
-    # Retry policy; tests shorten these on the instance.
-    attempts = 5
-    backoff = 0.5  # seconds before the 2nd attempt, doubled each time
-    max_wait = 60.0
-    timeout = 30.0
 
     def __init__(
         self,
@@ -163,13 +300,12 @@ class VendorOrders(ABC):
         profile: dict[str, Any] | None,
         rps: float,
     ) -> None:
+        super().__init__(
+            url, base_url=base_url, host=host, secret=secret, rps=rps,
+            display=f"{self.vendor} {host}",
+        )  # fmt: skip
         profile = profile or {}
-        self.url = url
-        self.base_url = base_url
-        self.host = host
         self.backend = f"orders:{public_url(url)}"
-        self.display = f"{self.vendor} {host}"
-        self.secret = secret or None
         self.tz = profile_zone(profile)
         self.statuses = self._table(profile, "statuses")
         self.flag_map = self._table(profile, "flags")
@@ -177,10 +313,6 @@ class VendorOrders(ABC):
         self.payment_methods = self._table(profile, "payment_methods")
         self._status_names = {code: name for name, code in self.statuses.items()}
         self._payment_names = {code: name for name, code in self.payment_methods.items()}
-        self.limiter = limiter_for(host, self.secret or "", rps)
-        self.client: httpx.Client | None = None
-        self.requests = 0  # HTTP requests sent, retries included (for benchmarks and tests)
-        self.sleep: Callable[[float], None] = time.sleep
         self._cache: dict[str, dict[str, Any]] = {}  # order id → raw order, for conflict reads
 
     def _table(self, profile: dict[str, Any], name: str) -> dict[str, str]:
@@ -243,112 +375,6 @@ class VendorOrders(ABC):
 
     def local_time(self, when: datetime) -> datetime:
         return when.replace(tzinfo=self.tz) if when.tzinfo is None else when.astimezone(self.tz)
-
-    # -- HTTP --------------------------------------------------------------------------------
-    @abstractmethod
-    def auth_headers(self, secret: str) -> dict[str, str]:
-        """The headers that carry the key or token."""
-
-    @abstractmethod
-    def error_message(self, resp: httpx.Response) -> str:
-        """The vendor's own words for an error answer."""
-
-    def connect(self) -> httpx.Client:
-        if self.client is None:
-            if not self.secret:
-                raise AuthError(f"{self.display}: no credentials", hint=self.secret_hint)
-            self.client = httpx.Client(
-                base_url=self.base_url,
-                headers={
-                    **self.auth_headers(self.secret),
-                    "Accept": "application/json",
-                    "User-Agent": "deskops",
-                },
-                timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 10.0)),
-            )
-        return self.client
-
-    def close(self) -> None:
-        if self.client is not None:
-            self.client.close()
-            self.client = None
-
-    def _wait(self, state: RetryCallState) -> float:
-        return backoff_wait(state, self.backoff, self.max_wait)
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Sequence[tuple[str, str]] | None = None,
-        data: dict[str, str] | None = None,
-        body: Any = None,
-    ) -> Any:
-        """One API call, rate-limited and retried; the decoded JSON (None for an empty body)."""
-        client = self.connect()
-        what = f"{method} {path}"
-        retrying = Retrying(
-            stop=stop_after_attempt(self.attempts),
-            wait=self._wait,
-            retry=retry_if_exception_type(Retryable),
-            sleep=self.sleep,
-            reraise=True,
-        )
-        resp: httpx.Response | None = None
-        try:
-            for attempt in retrying:
-                with attempt:
-                    resp = self._send(client, method, path, params, data, body, what)
-        except Retryable as exc:
-            raise BackendUnreachable(
-                one_line(f"{self.display}: {what}: {exc.message}; gave up after {self.attempts} "
-                         "attempts"),
-                hint="try again later",
-            ) from None  # fmt: skip
-        assert resp is not None
-        if not resp.content.strip():
-            return None
-        try:
-            return resp.json()
-        except ValueError:
-            snippet = one_line(resp.text[:40])
-            raise OpsError(
-                f"{self.display}: {what}: malformed response, not JSON ({snippet!r})"
-            ) from None
-
-    def _send(
-        self,
-        client: httpx.Client,
-        method: str,
-        path: str,
-        params: Sequence[tuple[str, str]] | None,
-        data: dict[str, str] | None,
-        body: Any,
-        what: str,
-    ) -> httpx.Response:
-        self.limiter.acquire()
-        self.requests += 1
-        try:
-            resp = client.request(method, path, params=list(params or []), data=data, json=body)
-        except httpx.TimeoutException:
-            raise Retryable(f"no answer within {self.timeout:g} s") from None
-        except httpx.TransportError as exc:
-            raise Retryable(f"cannot reach {self.host} ({type(exc).__name__}: {exc})") from None
-        code = resp.status_code
-        if code < 400:
-            return resp
-        message = one_line(self.error_message(resp))
-        if code in RETRY_STATUSES:
-            raise Retryable(
-                f"HTTP {code} {message}".strip(), retry_after(resp.headers.get("Retry-After"))
-            )
-        text = one_line(f"{self.display}: {what}: HTTP {code} {message}")
-        if code in (401, 403):
-            raise AuthError(text, hint=self.secret_hint)
-        if code == 404:
-            raise NotFound(text)
-        raise OpsError(text)
 
     # -- the order port ----------------------------------------------------------------------
     @abstractmethod
