@@ -1,9 +1,17 @@
-"""PBX call logs → call records: sipuni CSV exports and Asterisk ``Master.csv``.
+"""PBX call logs → call records: sipuni CSV exports, Asterisk ``Master.csv``, Twilio JSON.
 
 sipuni: ``;``-separated, UTF-8 with BOM (older web exports CP1251), Russian
 headers whose set depends on the request, so columns are found by name.
 Parties look like ``428 (Иванов Иван)``; durations come as seconds or
-``H:MM:SS``. Asterisk cdr_csv: no header row, fixed column order.
+``H:MM:SS``. Asterisk cdr_csv: no header row, fixed column order, one row per
+call leg (legs of one call share ``uniqueid``). Twilio: the ``Calls.json``
+resource — a page (``{"calls": [...]}``), a JSON array, or one call per line;
+agent legs name their parent call.
+
+Every record carries ``number`` — the other party (the caller of an inbound
+call, the callee of an outbound one) in E.164 when a region is given — and
+``call_group``, the call a leg belongs to, so missed calls can be told from
+calls one leg of which was answered.
 
 Rows are yielded one at a time (``(line, record)`` or ``(line, RowError)``),
 so a log of millions of rows never sits in memory.
@@ -29,6 +37,7 @@ SIPUNI_COLUMNS: dict[str, tuple[str, ...]] = {
     "status": ("статус",),
     "time": ("время", "дата", "время звонка"),
     "line": ("схема", "линия", "номер линии"),
+    "out_line": ("исходящая линия",),
     "from": ("откуда",),
     "to": ("куда",),
     "answered_by": ("кто ответил",),
@@ -98,11 +107,41 @@ def call_id(source: str, *parts: str) -> str:
     return f"{source}-{digest}"
 
 
+FORMATS = ("auto", "sipuni", "asterisk", "twilio-json")
+TWILIO_STATUS = {
+    "completed": "answered",
+    "no-answer": "missed",
+    "canceled": "missed",  # the caller hung up while it rang
+    "busy": "busy",
+    "failed": "failed",
+    "queued": "in-progress",
+    "ringing": "in-progress",
+    "in-progress": "in-progress",
+}
+
+
 def sniff_format(first_line: str) -> str:
     low = first_line.lstrip("\ufeff").lower()
+    if low.lstrip().startswith(("{", "[")):
+        return "twilio-json"
     if "откуда" in low or "тип;" in low or low.startswith("тип"):
         return "sipuni"
     return "asterisk"
+
+
+def number_of(rec: dict[str, Any], region: str | None, cache: dict[str, str | None]) -> None:
+    """Set ``number``: the other party in E.164 (extensions and hidden numbers give None)."""
+    raw = rec.get("callee") if rec.get("direction") == "outbound" else rec.get("caller")
+    if not raw:
+        rec["number"] = None
+        return
+    if raw not in cache:
+        from .phones import e164
+
+        if len(cache) > 500_000:  # bounded: a month of a call centre has far fewer callers
+            cache.clear()
+        cache[raw] = e164(raw, region or "") if region else raw
+    rec["number"] = cache[raw]
 
 
 def iter_calls(
@@ -112,19 +151,25 @@ def iter_calls(
     tz: tzinfo,
     encoding: str | None = None,
     stdin: IO[bytes] | None = None,
+    region: str | None = None,
 ) -> Iterator[Row]:
+    """Call records of a log, one at a time; ``region`` (``RU``) puts numbers in E.164."""
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown call log format {fmt!r}; valid: {', '.join(FORMATS)}")
     reader = open_text(path, encoding, stdin)
     first = reader.readline()
     if not first.strip():
         raise UsageError(f"{reader.name}:1: empty call log")
     if fmt == "auto":
         fmt = sniff_format(first)
-    if fmt == "sipuni":
-        yield from _sipuni(reader, first, tz)
-    elif fmt == "asterisk":
-        yield from _asterisk(reader, first, tz)
-    else:
-        raise UsageError(f"unknown call log format {fmt!r}; valid: auto, sipuni, asterisk")
+    rows = {"sipuni": _sipuni, "asterisk": _asterisk, "twilio-json": _twilio}[fmt](
+        reader, first, tz
+    )
+    cache: dict[str, str | None] = {}
+    for line, rec in rows:
+        if not isinstance(rec, RowError):
+            number_of(rec, region, cache)
+        yield line, rec
 
 
 def _local_time(text: str, tz: tzinfo, field: str) -> str:
@@ -166,7 +211,7 @@ def _sipuni(reader: Any, first: str, tz: tzinfo) -> Iterator[Row]:
             started = _local_time(cell("time"), tz, "Время")
             caller, caller_name = parse_party(cell("from"))
             callee, _ = parse_party(cell("to"))
-            answered_by, _ = parse_party(cell("answered_by"))
+            answered_by, answered_name = parse_party(cell("answered_by"))
             duration = parse_duration(cell("duration"))
             talk = parse_duration(cell("talk")) if "talk" in index else None
             cost = _money(cell("cost")) if "cost" in index else None
@@ -179,20 +224,19 @@ def _sipuni(reader: Any, first: str, tz: tzinfo) -> Iterator[Row]:
         extra = {header[i]: c for i, c in enumerate(cells) if i not in known and c.strip()}
         if cell("record_id"):
             extra["record_id"] = cell("record_id")
+        if answered_name:
+            extra["answered_by_name"] = answered_name
+        rid = call_id(
+            "sipuni", cell("time"), cell("type"), cell("from"), cell("to"), cell("line"),
+            cell("record_id"),
+        )  # fmt: skip
         yield (
             line,
             {
-                "id": call_id(
-                    "sipuni",
-                    cell("time"),
-                    cell("type"),
-                    cell("from"),
-                    cell("to"),
-                    cell("line"),
-                    cell("record_id"),
-                ),
+                "id": rid,
+                "call_group": rid,
                 "source": "sipuni",
-                "line": cell("line") or None,
+                "line": cell("line") or cell("out_line") or None,
                 "direction": SIPUNI_DIRECTION.get(kind, kind or None),
                 "status": SIPUNI_STATUS.get(status, status or None),
                 "started_at": started,
@@ -243,6 +287,7 @@ def _asterisk(reader: Any, first: str, tz: tzinfo) -> Iterator[Row]:
                     rec["channel"],
                     rec["dstchannel"],
                 ),
+                "call_group": "asterisk-" + (rec.get("uniqueid") or rec["start"] + rec["src"]),
                 "source": "asterisk",
                 "line": rec["dcontext"] or None,
                 "direction": direction,
@@ -265,3 +310,131 @@ def _asterisk(reader: Any, first: str, tz: tzinfo) -> Iterator[Row]:
                 or None,
             },
         )
+
+
+def _rfc2822_utc(text: str | None, field: str) -> str | None:
+    if not text:
+        return None
+    from datetime import UTC
+    from email.utils import parsedate_to_datetime
+
+    try:
+        dt = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        raise ValueError(f"field {field}: {text!r} is not a time") from None
+    if dt.tzinfo is None:
+        raise ValueError(f"field {field}: {text!r} has no time zone")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def twilio_record(obj: dict[str, Any]) -> dict[str, Any]:
+    """One Twilio call resource → a call record (ValueError names the bad field)."""
+    import json
+
+    sid = obj.get("sid")
+    if not isinstance(sid, str) or not sid:
+        raise ValueError("field sid: missing")
+    started = _rfc2822_utc(obj.get("start_time") or obj.get("date_created"), "start_time")
+    if started is None:
+        raise ValueError("field start_time: missing")
+    direction_raw = str(obj.get("direction") or "")
+    direction = "inbound" if direction_raw == "inbound" else "outbound"
+    status_raw = str(obj.get("status") or "")
+    try:
+        duration = int(obj.get("duration") or 0)
+    except (TypeError, ValueError):
+        raise ValueError(f"field duration: {obj.get('duration')!r} is not a number") from None
+    price = obj.get("price")
+    try:
+        cost = abs(float(price)) if price not in (None, "") else None
+    except (TypeError, ValueError):
+        raise ValueError(f"field price: {price!r} is not a number") from None
+    parent = obj.get("parent_call_sid") or None
+    frm, to = obj.get("from") or None, obj.get("to") or None
+    rec: dict[str, Any] = {
+        "id": f"twilio-{sid}",
+        "call_group": f"twilio-{parent or sid}",
+        "source": "twilio",
+        "line": to if direction == "inbound" else frm,
+        "direction": direction,
+        "status": TWILIO_STATUS.get(status_raw, status_raw or None),
+        "started_at": started,
+        "caller": frm,
+        "caller_name": obj.get("caller_name") or None,
+        "callee": to,
+        "answered_by": (to if parent and direction_raw == "outbound-dial" else None)
+        if status_raw == "completed"
+        else None,
+        "duration": duration,
+        "talk_seconds": duration if status_raw == "completed" else 0,
+        "cost": cost,
+        "extra": {
+            k: v
+            for k, v in (
+                ("sid", sid),
+                ("parent_call_sid", parent),
+                ("direction", direction_raw),
+                ("status", status_raw),
+                ("price_unit", obj.get("price_unit")),
+            )
+            if v
+        },
+    }
+    if parent and direction_raw == "outbound-dial":
+        # An agent leg of an inbound call: it talks to the caller, so the caller is the party.
+        rec["direction"] = "inbound"
+        rec["line"] = None
+    json.dumps(rec)  # only plain values go on
+    return rec
+
+
+def _twilio(reader: Any, first: str, tz: tzinfo) -> Iterator[Row]:
+    """A Calls.json page or array (read whole: a page holds ≤ 1000 calls) or JSON lines."""
+    import json
+
+    name = reader.name
+    head = first.lstrip("\ufeff").strip()
+    if head.startswith("{") and head.endswith("}"):
+        try:
+            obj = json.loads(head)
+        except json.JSONDecodeError:
+            obj = None
+        if isinstance(obj, dict) and "calls" not in obj:  # JSON lines, one call each
+            yield from _twilio_lines(reader, first)
+            return
+    text = first + "".join(reader)
+    try:
+        data = json.loads(text.lstrip("\ufeff"))
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{name}:{exc.lineno}: malformed JSON: {exc.msg}") from None
+    calls = data.get("calls") if isinstance(data, dict) else data
+    if not isinstance(calls, list):
+        raise UsageError(f'{name}: not a Twilio call list (no "calls" array)')
+    for n, obj in enumerate(calls, 1):
+        yield n, _twilio_one(obj, n)
+
+
+def _twilio_one(obj: Any, n: int) -> dict[str, Any] | RowError:
+    if not isinstance(obj, dict):
+        return RowError(n, "expected a JSON object")
+    try:
+        return twilio_record(obj)
+    except ValueError as exc:
+        return RowError(n, f"call {obj.get('sid') or n}: {exc}")
+
+
+def _twilio_lines(reader: Any, first: str) -> Iterator[Row]:
+    import json
+
+    line_no, line = 1, first
+    while line:
+        text = line.strip().lstrip("\ufeff")
+        if text:
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as exc:
+                yield line_no, RowError(line_no, f"malformed JSON: {exc.msg} (column {exc.colno})")
+            else:
+                yield line_no, _twilio_one(obj, line_no)
+        line = reader.readline()
+        line_no = reader.line

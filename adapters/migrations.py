@@ -296,6 +296,23 @@ CREATE INDEX ix_report_records_kind_date ON report_records(kind, date);
 CREATE INDEX ix_message_labels_label ON message_labels(label)
 """
 
+# Calls get the caller's number in E.164 (the key of missed-call reconciliation) and the
+# call a leg belongs to (Asterisk and Twilio log one row per leg); misses get their own index.
+V2_CALLS = """
+ALTER TABLE calls ADD COLUMN number TEXT;
+ALTER TABLE calls ADD COLUMN call_group TEXT;
+CREATE INDEX ix_calls_number ON calls(number, status, started_at);
+CREATE INDEX ix_calls_group ON calls(call_group);
+CREATE INDEX ix_calls_misses ON calls(started_at)
+    WHERE direction = 'inbound' AND status <> 'answered'
+"""
+
+
+def _statements(text: str) -> list[str]:
+    return [s.strip() for s in text.split(";") if s.strip()]
+
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
-    (1, "domain records and journal", [s.strip() for s in V1_TABLES.split(";") if s.strip()]),
+    (1, "domain records and journal", _statements(V1_TABLES)),
+    (2, "calls: caller number and call legs", _statements(V2_CALLS)),
 ]

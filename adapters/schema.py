@@ -211,6 +211,8 @@ CALLS = _entity(
             "talk_seconds:int",
             "cost:float",
             "extra:json",
+            "number",  # the other party in E.164 (caller of an inbound call, callee outbound)
+            "call_group",  # the call this row is a leg of (Asterisk uniqueid, Twilio parent)
         ),
         required=("started_at",),
     )

@@ -45,6 +45,10 @@ GROUPS: dict[str, tuple[str, str]] = {
         "deskops.cli.groups.orders",
         "Work the order confirmation queue, record calls, find duplicates, set flags.",
     ),
+    "calls": (
+        "deskops.cli.groups.calls",
+        "Import call logs, list missed calls to call back, record callbacks, check billing.",
+    ),
     "store": (
         "deskops.cli.groups.store",
         "Import, export and inspect the records in the store.",

@@ -137,7 +137,19 @@ class Shifter:
         return not (field_ and rec.get(field_) and rec[field_] > iso(self.now))
 
 
-def _raw_records(ds: Dataset) -> Iterator[tuple[str, str, dict[str, Any] | str]]:
+def _region(profile: str, base: Path) -> str | None:
+    """The country of the demo profile (numbers in call logs become E.164 with it)."""
+    path = base / "profiles" / f"{profile}.toml"
+    if not path.is_file():
+        return None
+    with path.open("rb") as fh:
+        country = tomllib.load(fh).get("profile", {}).get("country")
+    return str(country) if country else None
+
+
+def _raw_records(
+    ds: Dataset, region: str | None = None
+) -> Iterator[tuple[str, str, dict[str, Any] | str]]:
     """(type, where, raw record or problem) for every file of the dataset."""
     for kind in LOAD_ORDER:
         f = ds.path / f"{kind}.jsonl"
@@ -165,7 +177,7 @@ def _raw_records(ds: Dataset) -> Iterator[tuple[str, str, dict[str, Any] | str]]
     calls_dir = ds.path / "calls"
     if calls_dir.is_dir():
         for log in sorted(calls_dir.glob("*.csv")):
-            for line, row in iter_calls(str(log), tz=ds.tz):
+            for line, row in iter_calls(str(log), tz=ds.tz, region=region):
                 where = f"calls/{log.name}:{line}"
                 yield "calls", where, (row.message if isinstance(row, RowError) else row)
 
@@ -179,7 +191,7 @@ def plan_demo(
     plan = Plan(command=f"demo --profile {profile}")
     stats = DemoStats()
     reason = f"demo {profile}"
-    for kind, where, raw in _raw_records(ds):
+    for kind, where, raw in _raw_records(ds, _region(profile, base)):
         ent = ENTITIES[kind]
         if isinstance(raw, str):
             plan.problems.append(f"{profile}/{where}: {raw}")

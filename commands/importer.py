@@ -217,6 +217,7 @@ def read_rows(
     delimiter: str | None = None,
     tz: tzinfo,
     stdin: IO[bytes] | None = None,
+    region: str | None = None,
 ) -> Iterator[tuple[int, dict[str, Any] | RowError | Header]]:
     """Rows of ``kind`` from a file in our own layout or in the source system's.
 
@@ -233,7 +234,9 @@ def read_rows(
     if kind == "calls" and fmt in ("auto", "sipuni", "asterisk") and path != "-":
         detected = fmt if fmt != "auto" else _call_log_format(path, encoding)
         if detected:
-            yield from iter_calls(path, fmt=detected, tz=tz, encoding=encoding, stdin=stdin)
+            yield from iter_calls(
+                path, fmt=detected, tz=tz, encoding=encoding, stdin=stdin, region=region
+            )
             return
     yield from iter_records(path, fmt=fmt, encoding=encoding, delimiter=delimiter, stdin=stdin)
 

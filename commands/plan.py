@@ -573,3 +573,111 @@ def summary_line(result: RunResult) -> str:
 def plan_rows(changes: Iterable[Change]) -> Iterator[dict[str, Any]]:
     for i, c in enumerate(changes, 1):
         yield c.row(i)
+
+
+@dataclass
+class StreamResult:
+    run_id: str | None  # None for a dry run
+    status: str  # done, partial (some input rejected), failed, dry-run
+    counts: dict[str, int]  # created, present (already in the store), rejected
+
+
+def create_stream(
+    command: str,
+    entity: Entity,
+    items: Iterable[dict[str, Any] | str],
+    store: Store,
+    *,
+    reason: str,
+    batch: int = 2000,
+    dry_run: bool = False,
+    on_problem: Callable[[str], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+    who: str | None = None,
+) -> StreamResult:
+    """Create records from a stream too large to plan in memory (a month of call logs).
+
+    ``items`` are records, or problem texts for input that could not be read
+    (reported through ``on_problem`` and counted as rejected). Records whose id
+    is already in the store are counted as present and left alone, so running
+    the same input twice creates nothing the second time. Each batch is one
+    transaction with its journal entries (ordinary ``create`` changes, so
+    ``ops undo`` reverses the run); a failure keeps the batches already
+    committed, journaled and consistent, and a rerun picks up the rest. Memory
+    stays bounded by the batch, except in a dry run, which remembers the ids it
+    has seen to count duplicates inside the input.
+    """
+    counts = {"created": 0, "present": 0, "rejected": 0}
+    journal = Journal(store)
+    run_id = None if dry_run else new_run_id()
+    if run_id is not None:
+        journal.start(run_id, command, who or actor(), None)
+    seen: set[str] = set()
+    seq = 0
+    pending: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        nonlocal seq
+        fresh: dict[str, dict[str, Any]] = {}
+        for rec in pending:
+            if rec["id"] in fresh or rec["id"] in seen:
+                counts["present"] += 1
+            else:
+                fresh[rec["id"]] = rec
+        pending.clear()
+        ids = list(fresh)
+        present: set[str] = set()
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            rows = store.query(
+                f"SELECT id FROM {entity.table} WHERE id IN ({', '.join('?' for _ in part)})", part
+            )
+            present.update(r["id"] for r in rows)
+        counts["present"] += len(present)
+        new = [rec for rid, rec in fresh.items() if rid not in present]
+        if dry_run:
+            seen.update(fresh)
+        else:
+            assert run_id is not None
+            with store.transaction():
+                if entity.children:
+                    for rec in new:
+                        store.insert(entity, rec)
+                else:
+                    store.insert_many(entity, new)
+                entries = []
+                for rec in new:
+                    seq += 1
+                    c = Change(f"{entity.name}:{rec['id']}", "*", CREATE, None, rec, reason)
+                    c.outcome = APPLIED
+                    entries.append((seq, c))
+                journal.record_many(run_id, entries)
+        counts["created"] += len(new)
+        if progress is not None:
+            progress(len(fresh))
+
+    try:
+        for item in items:
+            if isinstance(item, str):
+                counts["rejected"] += 1
+                if on_problem is not None:
+                    on_problem(item)
+                continue
+            pending.append(item)
+            if len(pending) >= batch:
+                flush()
+        if pending:
+            flush()
+    except BaseException:
+        if run_id is not None:
+            with store.transaction():
+                journal.finish(run_id, "failed", {**counts, "applied": counts["created"]})
+        raise
+    status = "dry-run" if dry_run else "partial" if counts["rejected"] else "done"
+    if run_id is not None:
+        summary = {"applied": counts["created"], "present": counts["present"]}
+        if counts["rejected"]:
+            summary["rejected"] = counts["rejected"]
+        with store.transaction():
+            journal.finish(run_id, status, summary)
+    return StreamResult(run_id, status, counts)

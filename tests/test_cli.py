@@ -96,7 +96,7 @@ def test_unknown_option_lists_valid_ones(cli) -> None:
 def test_unknown_command_lists_valid_ones(cli) -> None:
     r = cli("jornal")
     assert r.code == 2
-    assert "valid commands: demo, mail, orders, store, journal, undo, config" in r.err
+    assert "valid commands: demo, mail, orders, calls, store, journal, undo, config" in r.err
     r = cli("store", "imprt")
     assert r.code == 2 and "valid commands: import, export, info" in r.err
 

@@ -1,0 +1,598 @@
+"""Call logs: import, the missed-call callback list, callbacks, the billing check.
+
+The toy shop's routine (procedures, toys-ru): a missed call needs no callback
+when the customer was reached after it — a later answered call with the same
+number, in either direction. The rest is the callback list, with the customer
+and the open orders found by the number, so the agent knows why they called.
+Internal lines are never called back. Every morning yesterday's charges are
+checked: hotlines (8-800) are billed per started minute, other lines per
+second, so a whole-minute charge on a per-second line is a deviation.
+
+Numbers are compared in E.164 (``number`` of a call record, set at import with
+the profile's region); lines are matched by name or number against the
+profile's ``[[lines]]``.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any
+
+from deskops.adapters.errors import UsageError
+from deskops.adapters.phones import e164
+from deskops.adapters.schema import CALL_ATTEMPTS
+from deskops.adapters.store import Store
+
+from .clock import iso
+from .plan import CREATE, Change, Plan
+
+CALLER = "caller:"  # call_attempts.target of a callback: caller:+79161234567
+DEFAULT_OUTCOMES = {  # outcome → it takes the caller off the callback list
+    "reached": True,
+    "no-answer": False,
+    "voicemail": False,
+    "wrong-number": True,
+    "not-needed": True,
+    "handled": True,
+}
+BILLING = ("per_minute", "per_second")
+
+
+@dataclass
+class Line:
+    name: str
+    number: str | None = None
+    kind: str = ""
+    billing: str | None = None  # per_minute / per_second
+    rate_per_minute: float | None = None
+    callback: bool = True
+
+
+@dataclass
+class CallsConfig:
+    tz: tzinfo
+    region: str
+    lines: list[Line] = field(default_factory=list)
+    internal: set[str] = field(default_factory=set)  # line names and numbers never called back
+    outcomes: dict[str, bool] = field(default_factory=lambda: dict(DEFAULT_OUTCOMES))
+    handled_comment: str = "handled ({agent})"
+    closed_statuses: set[str] = field(default_factory=set)
+    tolerance: float = 0.01
+    orders: Any = None  # OrdersConfig: dates (yesterday, last-business-day), statuses
+
+    def line(self, *keys: str | None) -> Line | None:
+        """The profile line named by any of ``keys`` (a line name or a number)."""
+        for key in keys:
+            if not key:
+                continue
+            for ln in self.lines:
+                if key == ln.name or (ln.number and _digits(key) == _digits(ln.number)):
+                    return ln
+        return None
+
+    def outcome(self, name: str) -> bool:
+        if name not in self.outcomes:
+            raise UsageError(f"unknown outcome {name!r}; valid: {', '.join(self.outcomes)}")
+        return self.outcomes[name]
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+def calls_config(profile: dict[str, Any], tz: tzinfo, source: str = "profile") -> CallsConfig:
+    from .orders import orders_config
+
+    section = profile.get("calls") if isinstance(profile.get("calls"), dict) else {}
+    assert isinstance(section, dict)
+    region = str(profile.get("profile", {}).get("country") or profile.get("country") or "")
+    cfg = CallsConfig(tz=tz, region=region, orders=orders_config(profile, tz, source))
+    for i, raw in enumerate(profile.get("lines") or [], 1):
+        if not isinstance(raw, dict) or not raw.get("name"):
+            raise UsageError(f"{source}: [[lines]] #{i}: a line needs a name")
+        billing = raw.get("billing")
+        if billing is not None and billing not in BILLING:
+            raise UsageError(
+                f"{source}: [[lines]] {raw['name']}: billing {billing!r}; valid: "
+                + ", ".join(BILLING)
+            )
+        ln = Line(
+            name=str(raw["name"]),
+            number=str(raw["number"]) if raw.get("number") else None,
+            kind=str(raw.get("kind") or ""),
+            billing=billing,
+            rate_per_minute=float(raw["rate_per_minute"]) if raw.get("rate_per_minute") else None,
+            callback=bool(raw.get("callback", True)),
+        )
+        cfg.lines.append(ln)
+        if not ln.callback:
+            cfg.internal.add(ln.name)
+    internal = section.get("internal_lines")
+    names = internal.get("exclude_from_callbacks", []) if isinstance(internal, dict) else internal
+    for name in names or []:
+        cfg.internal.add(str(name))
+    for name in list(cfg.internal):
+        found = cfg.line(name)
+        if found and found.number:
+            cfg.internal.add(found.number)
+    outcomes = section.get("outcomes")
+    if isinstance(outcomes, dict):
+        cfg.outcomes = {str(k): bool(v.get("closes", True) if isinstance(v, dict) else v)
+                        for k, v in outcomes.items()}  # fmt: skip
+        cfg.outcomes.setdefault("handled", True)
+    if section.get("handled_comment"):
+        cfg.handled_comment = str(section["handled_comment"])
+    cfg.closed_statuses = {str(s) for s in section.get("closed_order_statuses") or []}
+    billing_check = section.get("billing_check")
+    if isinstance(billing_check, dict) and billing_check.get("tolerance") is not None:
+        cfg.tolerance = float(billing_check["tolerance"])
+    return cfg
+
+
+def read_tariffs(path: str, cfg: CallsConfig) -> None:
+    """Lines and rates from a CSV/TSV/JSON file (columns line, billing, rate_per_minute and
+    optionally number) replace or add to the profile's ``[[lines]]``."""
+    from deskops.adapters.files import Header, RowError, iter_records
+
+    for line, row in iter_records(path):
+        if isinstance(row, Header):
+            missing = {"line", "billing", "rate_per_minute"} - set(row.columns)
+            if missing:
+                raise UsageError(f"{path}:1: no column {', '.join(sorted(missing))}")
+            continue
+        if isinstance(row, RowError):
+            raise UsageError(f"{path}:{line}: {row.message}")
+        name = str(row.get("line") or "").strip()
+        billing = str(row.get("billing") or "").strip()
+        if not name:
+            raise UsageError(f"{path}:{line}: line: empty")
+        if billing not in BILLING:
+            raise UsageError(f"{path}:{line}: billing {billing!r}; valid: {', '.join(BILLING)}")
+        try:
+            rate = float(str(row.get("rate_per_minute")).replace(",", "."))
+        except ValueError:
+            raise UsageError(
+                f"{path}:{line}: rate_per_minute {row.get('rate_per_minute')!r} is not a number"
+            ) from None
+        ln = cfg.line(name) or cfg.line(str(row.get("number") or ""))
+        if ln is None:
+            ln = Line(name=name, number=str(row.get("number") or "") or None)
+            cfg.lines.append(ln)
+        ln.billing, ln.rate_per_minute = billing, rate
+
+
+# -- import --------------------------------------------------------------------------------------
+def call_items(rows: Iterable[tuple[int, Any]], name: str) -> Iterator[dict[str, Any] | str]:
+    """Records, and ``file:line: problem`` texts for the rows that could not be read."""
+    from deskops.adapters.files import RowError
+
+    for line, row in rows:
+        if isinstance(row, RowError):
+            yield f"{name}:{line}: {row.message}"
+        else:
+            yield row
+
+
+# -- missed calls --------------------------------------------------------------------------------
+@dataclass
+class Caller:
+    number: str
+    misses: int
+    first_miss: str
+    last_miss: str
+    contact_at: str | None  # the last contact (an answered call or a closing callback)
+    open: int  # misses after the last contact
+    line: str | None = None
+    caller_name: str | None = None
+    written: str | None = None  # the number as the PBX wrote it
+    talked: str | None = None  # who talked in the contact after the misses
+    contact_call: str | None = None
+    contact_kind: str | None = None  # call / callback
+    attempts: int = 0  # callbacks that did not reach the caller, since the last miss
+    last_attempt: str | None = None
+    customer: str | None = None
+    orders: list[str] = field(default_factory=list)
+
+    @property
+    def handled(self) -> bool:
+        return self.open == 0
+
+
+def _is_contact(a: str) -> str:
+    """An answered call ``a`` that reached the caller: not a Twilio inbound call that the
+    application answered and that dialled agent legs (those legs tell whether anyone talked)."""
+    return (
+        f"{a}.status = 'answered' AND NOT ({a}.source = 'twilio' AND {a}.direction = 'inbound' "
+        f"AND {a}.call_group = {a}.id AND EXISTS (SELECT 1 FROM calls g2 "
+        f"WHERE g2.call_group = {a}.id AND g2.id <> {a}.id))"
+    )
+
+
+def _window_sql(cfg: CallsConfig, exclude: Iterable[str]) -> tuple[str, list[Any]]:
+    """Conditions on a miss ``m``: not on an internal or excluded line."""
+    names = set(cfg.internal)
+    for x in exclude:
+        ln = cfg.line(x)
+        names.add(x)
+        if ln is not None:
+            names.add(ln.name)
+            if ln.number:
+                names.add(ln.number)
+    if not names:
+        return "", []
+    marks = ", ".join("?" for _ in names)
+    return (
+        f" AND COALESCE(m.line, '') NOT IN ({marks}) AND COALESCE(m.callee, '') NOT IN ({marks})",
+        [*names, *names],
+    )
+
+
+def missed(
+    store: Store,
+    cfg: CallsConfig,
+    since: datetime,
+    until: datetime,
+    *,
+    exclude_lines: Iterable[str] = (),
+) -> tuple[list[Caller], int]:
+    """Callers with missed inbound calls in [since, until), newest last miss first, and how
+    many misses had no callable number (hidden, or an extension).
+
+    A miss is an inbound call not answered on any of its legs. It is handled when a
+    later answered call with the same number exists (either direction, any time up to
+    now) or a callback with a closing outcome was recorded after it.
+    """
+    line_sql, line_params = _window_sql(cfg, exclude_lines)
+    misses = (
+        "SELECT m.number, m.started_at, m.line, m.caller, m.caller_name FROM calls m "
+        "WHERE m.direction = 'inbound' AND m.status <> 'answered' "
+        "AND m.status <> 'in-progress' AND m.started_at >= ? AND m.started_at < ?"
+        + line_sql
+        + " AND (m.call_group = m.id OR m.call_group IS NULL OR NOT EXISTS ("
+        "SELECT 1 FROM calls g WHERE g.call_group = m.call_group AND g.status = 'answered'))"
+    )
+    params: list[Any] = [iso(since), iso(until), *line_params]
+    # Twilio: an inbound call the application answered whose agent legs all went unanswered.
+    misses += (
+        " UNION ALL SELECT m.number, m.started_at, m.line, m.caller, m.caller_name FROM calls m "
+        "WHERE m.source = 'twilio' AND m.direction = 'inbound' AND m.status = 'answered' "
+        "AND m.call_group = m.id AND m.started_at >= ? AND m.started_at < ?"
+        + line_sql
+        + " AND EXISTS (SELECT 1 FROM calls g WHERE g.call_group = m.id AND g.id <> m.id)"
+        " AND NOT EXISTS (SELECT 1 FROM calls g WHERE g.call_group = m.id AND g.id <> m.id"
+        " AND g.status = 'answered')"
+    )
+    params += [iso(since), iso(until), *line_params]
+    sql = (
+        f"WITH mm AS ({misses}), "
+        "ans AS (SELECT a.number, MAX(a.started_at) AS at FROM calls a "
+        f"WHERE {_is_contact('a')} AND a.number IN (SELECT number FROM mm) GROUP BY a.number), "
+        "cb AS (SELECT substr(t.target, 8) AS number, MAX(t.at) AS at FROM call_attempts t "
+        f"WHERE t.target LIKE 'caller:%' AND t.outcome IN ({_closing(cfg)}) GROUP BY t.target), "
+        "ct AS (SELECT number, MAX(at) AS at FROM (SELECT number, at FROM ans UNION ALL "
+        "SELECT number, at FROM cb) x GROUP BY number) "
+        "SELECT mm.number, COUNT(*) AS misses, MIN(mm.started_at) AS first_miss, "
+        "MAX(mm.started_at) AS last_miss, MAX(ct.at) AS contact_at, "
+        "SUM(CASE WHEN ct.at IS NULL OR mm.started_at > ct.at THEN 1 ELSE 0 END) AS open "
+        "FROM mm LEFT JOIN ct ON ct.number = mm.number "
+        "WHERE mm.number IS NOT NULL GROUP BY mm.number ORDER BY MAX(mm.started_at) DESC"
+    )
+    callers = [
+        Caller(
+            number=r["number"],
+            misses=int(r["misses"]),
+            first_miss=r["first_miss"],
+            last_miss=r["last_miss"],
+            contact_at=r["contact_at"],
+            open=int(r["open"]),
+        )
+        for r in store.query(sql, params + [*cfg_closing_params(cfg)])
+    ]
+    hidden = store.scalar(f"SELECT COUNT(*) FROM ({misses}) h WHERE h.number IS NULL", params)
+    return callers, int(hidden or 0)
+
+
+def _closing(cfg: CallsConfig) -> str:
+    return ", ".join("?" for o, closes in cfg.outcomes.items() if closes) or "NULL"
+
+
+def cfg_closing_params(cfg: CallsConfig) -> list[str]:
+    return [o for o, closes in cfg.outcomes.items() if closes]
+
+
+def describe(store: Store, cfg: CallsConfig, callers: list[Caller]) -> None:
+    """Fill in, for the callers shown: the line and name of the last miss, the contact
+    (who talked, or the callback), callbacks tried since the last miss, and the customer
+    and open orders found by the number."""
+    from .lookup import CustomerIndex
+
+    index: CustomerIndex | None = None
+    for c in callers:
+        last = store.query(
+            "SELECT line, caller, caller_name, callee FROM calls WHERE number = ? "
+            "AND direction = 'inbound' AND started_at = ? LIMIT 1",
+            (c.number, c.last_miss),
+        )
+        if last:
+            ln = cfg.line(last[0]["line"], last[0]["callee"])
+            c.line = ln.name if ln else last[0]["line"] or last[0]["callee"]
+            c.written, c.caller_name = last[0]["caller"], last[0]["caller_name"]
+        if c.handled:
+            _contact(store, cfg, c)
+        else:
+            tried = store.query(
+                "SELECT at, outcome FROM call_attempts WHERE target = ? AND at > ? ORDER BY at",
+                (CALLER + c.number, c.last_miss),
+            )
+            c.attempts = len(tried)
+            if tried:
+                c.last_attempt = f"{tried[-1]['at']} {tried[-1]['outcome']}"
+        if index is None:
+            index = CustomerIndex(store, cfg.region)
+        matches = index.find(phones=[c.number])
+        for m in matches:
+            cust = index.customer(m.customer_id)
+            if cust and not c.customer:
+                c.customer = cust.get("name")
+            rec = m.record
+            if m.why.startswith("order ") and rec.get("id"):
+                if not c.customer and rec.get("customer_name"):
+                    c.customer = rec["customer_name"]
+                if _open(cfg, rec.get("status")) and len(c.orders) < 5:
+                    c.orders.append(f"{rec['id']} ({rec.get('status') or '?'})")
+
+
+def _open(cfg: CallsConfig, status: str | None) -> bool:
+    if not status:
+        return True
+    closed = set(cfg.closed_statuses)
+    labels = cfg.orders.statuses if cfg.orders is not None else {}
+    for code, label in labels.items():
+        if code in closed or label in closed:
+            closed.update((code, label))
+    return status not in closed
+
+
+def _contact(store: Store, cfg: CallsConfig, c: Caller) -> None:
+    """The contact after the last miss: the first answered call, else a closing callback."""
+    rows = store.query(
+        "SELECT id, started_at, direction, answered_by, caller, caller_name, extra FROM calls c "
+        f"WHERE number = ? AND {_is_contact('c')} AND started_at > ? "
+        "ORDER BY started_at LIMIT 1",
+        (c.number, c.last_miss),
+    )
+    if rows:
+        r = rows[0]
+        c.contact_at, c.contact_call, c.contact_kind = r["started_at"], r["id"], "call"
+        c.talked = agent_of(r)
+        return
+    cb = store.query(
+        "SELECT at, agent, outcome FROM call_attempts WHERE target = ? AND at > ? "
+        "ORDER BY at LIMIT 1",
+        (CALLER + c.number, c.last_miss),
+    )
+    if cb:
+        c.contact_at, c.talked, c.contact_kind = cb[0]["at"], cb[0]["agent"], "callback"
+
+
+def agent_of(call: dict[str, Any]) -> str | None:
+    """Who talked: the agent's name where the PBX gave one, else the extension."""
+    import json
+
+    extra = call.get("extra")
+    if isinstance(extra, str):
+        try:
+            extra = json.loads(extra)
+        except ValueError:
+            extra = None
+    extra = extra if isinstance(extra, dict) else {}
+    if call.get("direction") == "outbound":
+        return extra.get("caller_name") or call.get("caller_name") or call.get("caller")
+    return extra.get("answered_by_name") or call.get("answered_by")
+
+
+def plan_mark_handled(cfg: CallsConfig, callers: list[Caller], agent: str) -> Plan:
+    """A handled mark (comment + the agent who talked) for each handled caller; the mark's id
+    names the contact, so marking twice adds nothing."""
+    plan = Plan(command="calls missed --mark-handled")
+    for c in callers:
+        if not c.handled or c.contact_kind != "call" or not c.contact_call:
+            continue
+        talked = c.talked or agent
+        rec = {
+            "id": f"handled:{c.number}:{c.contact_call}",
+            "target": CALLER + c.number,
+            "agent": talked,
+            "at": c.contact_at,
+            "outcome": "handled",
+            "note": cfg.handled_comment.format(agent=talked, when=c.contact_at, number=c.number),
+        }
+        plan.add(Change(f"call_attempts:{rec['id']}", "*", CREATE, None, rec,
+                        f"missed {c.last_miss}, reached {c.contact_at}"))  # fmt: skip
+    return plan
+
+
+def caller_rows(callers: list[Caller], tz: tzinfo) -> Iterator[dict[str, Any]]:
+    for c in callers:
+        yield {
+            "number": c.number,
+            "caller": c.caller_name or "",
+            "misses": c.misses,
+            "open": c.open,
+            "first_miss": _local(c.first_miss, tz),
+            "last_miss": _local(c.last_miss, tz),
+            "line": c.line,
+            "status": "handled" if c.handled else "open",
+            "contact_at": _local(c.contact_at, tz) if c.handled else None,
+            "talked": c.talked if c.handled else None,
+            "attempts": c.attempts,
+            "last_attempt": c.last_attempt,
+            "customer": c.customer,
+            "orders": ", ".join(c.orders) if c.orders else "no order found",
+        }
+
+
+CALLER_FIELDS = [
+    "number", "caller", "misses", "open", "first_miss", "last_miss", "line", "status",
+    "contact_at", "talked", "attempts", "last_attempt", "customer", "orders",
+]  # fmt: skip
+
+
+def _local(text: str | None, tz: tzinfo) -> str | None:
+    if not text:
+        return None
+    dt = datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+# -- callbacks -----------------------------------------------------------------------------------
+def resolve_caller(store: Store, cfg: CallsConfig, text: str) -> tuple[str, str | None]:
+    """(E.164 number, order id) from a phone number or an order id of the store."""
+    from deskops.adapters.schema import ORDERS
+
+    order = store.get(ORDERS, text.strip(), children=False)
+    if order is not None:
+        number = e164(str(order.get("phone") or ""), cfg.region)
+        if not number:
+            raise UsageError(f"order {text}: no valid phone number ({order.get('phone')!r})")
+        return number, str(order["id"])
+    number = e164(text, cfg.region)
+    if not number:
+        raise UsageError(
+            f"{text!r} is neither a phone number (region {cfg.region or '?'}) nor an order id"
+        )
+    return number, None
+
+
+def plan_callback(
+    cfg: CallsConfig,
+    number: str,
+    *,
+    outcome: str,
+    note: str | None,
+    agent: str,
+    now: datetime,
+    order_id: str | None = None,
+) -> Plan:
+    closes = cfg.outcome(outcome)
+    rec = {
+        "id": f"callback:{number}:{iso(now)}:{secrets.token_hex(3)}",  # two in one second
+        "target": CALLER + number,
+        "agent": agent,
+        "at": iso(now),
+        "outcome": outcome,
+        "note": note,
+    }
+    why = f"callback {outcome}" + (f", order {order_id}" if order_id else "")
+    why += "; off the callback list" if closes else "; stays on the callback list"
+    plan = Plan(command=f"calls callback {number} --outcome {outcome}")
+    plan.add(Change(f"{CALL_ATTEMPTS.name}:{rec['id']}", "*", CREATE, None, rec, why))
+    return plan
+
+
+# -- billing ---------------------------------------------------------------------------------------
+@dataclass
+class BillingResult:
+    deviations: list[dict[str, Any]]
+    summary: list[dict[str, Any]]
+
+
+def billing_check(store: Store, cfg: CallsConfig, day: date) -> BillingResult:
+    """Each charged call of ``day`` (local) against its line's tariff."""
+    start = datetime.combine(day, datetime.min.time(), cfg.tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), cfg.tz).astimezone(UTC)
+    deviations: list[dict[str, Any]] = []
+    per_line: dict[str, dict[str, Any]] = {}
+    for call in store.iter_query(
+        "SELECT id, started_at, line, direction, status, caller, callee, number, duration, "
+        "talk_seconds, cost FROM calls WHERE started_at >= ? AND started_at < ? "
+        "AND cost IS NOT NULL ORDER BY started_at",
+        (iso(start), iso(end)),
+        size=2000,
+    ):
+        ln = cfg.line(call["line"], call["callee"] if call["direction"] == "inbound" else None)
+        ln = ln or cfg.line(call["caller"] if call["direction"] == "outbound" else None)
+        key = ln.name if ln else (call["line"] or "(unknown line)")
+        s = per_line.setdefault(key, {
+            "line": key, "billing": ln.billing if ln else None,
+            "rate_per_minute": ln.rate_per_minute if ln else None, "calls": 0, "charged": 0.0,
+            "expected": 0.0, "deviations": 0, "difference": 0.0, "no_tariff": 0,
+        })  # fmt: skip
+        cost = float(call["cost"])
+        s["calls"] += 1
+        s["charged"] += cost
+        if ln is None or not ln.billing or ln.rate_per_minute is None:
+            s["no_tariff"] += 1
+            continue
+        talk = call["talk_seconds"] if call["talk_seconds"] is not None else call["duration"] or 0
+        talk = int(talk) if call["status"] == "answered" else 0
+        expected, kind = expected_charge(ln, talk, cost, cfg.tolerance)
+        s["expected"] += expected
+        if kind is None:
+            continue
+        s["deviations"] += 1
+        s["difference"] += cost - expected
+        deviations.append({
+            "call": call["id"], "time": _local(call["started_at"], cfg.tz), "line": ln.name,
+            "billing": ln.billing, "direction": call["direction"], "number": call["number"],
+            "talk": talk, "charged": round(cost, 2), "expected": expected,
+            "difference": round(cost - expected, 2), "kind": kind,
+        })  # fmt: skip
+    summary = []
+    for s in sorted(per_line.values(), key=lambda x: x["line"]):
+        for k in ("charged", "expected", "difference"):
+            s[k] = round(s[k], 2)
+        summary.append(s)
+    return BillingResult(deviations, summary)
+
+
+def expected_charge(ln: Line, talk: int, cost: float, tol: float) -> tuple[float, str | None]:
+    """(expected amount, deviation kind or None). Per-minute lines: every started minute;
+    per-second lines: the seconds, and a whole-minute charge for a call that is not a
+    whole number of minutes is a ``round charge``."""
+    rate = float(ln.rate_per_minute or 0)
+    if ln.billing == "per_minute":
+        expected = round(math.ceil(talk / 60) * rate, 2)
+    else:
+        expected = round(talk * rate / 60, 2)
+    if abs(cost - expected) <= tol:
+        return expected, None
+    if ln.billing == "per_minute":
+        minutes = cost / rate if rate else 0
+        whole = abs(minutes - round(minutes)) * rate <= tol
+        return expected, ("overcharge" if cost > expected else "undercharge") + (
+            "" if whole else ", not whole minutes"
+        )
+    if rate and cost > 0 and talk % 60:
+        minutes = cost / rate
+        if abs(minutes - round(minutes)) * rate <= tol:
+            return expected, "round charge"
+    return expected, "overcharge" if cost > expected else "undercharge"
+
+
+DEVIATION_FIELDS = [
+    "time", "line", "billing", "direction", "number", "talk", "charged", "expected",
+    "difference", "kind", "call",
+]  # fmt: skip
+SUMMARY_FIELDS = [
+    "line", "billing", "rate_per_minute", "calls", "charged", "expected", "deviations",
+    "difference", "no_tariff",
+]  # fmt: skip
+
+
+def since_until(
+    cfg: CallsConfig, since: str | None, until: str | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """The miss window: from the start of the last business day (a Monday looks back to
+    Friday) unless told, up to now."""
+    start = cfg.orders.when(since or "last-business-day", now, what="--since")
+    end = cfg.orders.when(until, now, end=True, what="--until") if until else now
+    if until and end != now:
+        end += timedelta(seconds=1)
+    if end <= start:
+        raise UsageError(f"--until ({iso(end)}) is not after --since ({iso(start)})")
+    return start, end

@@ -1,0 +1,282 @@
+"""ops calls: importing sipuni / Asterisk / Twilio logs, the missed-call callback list,
+callbacks, handled marks and the billing check — on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deskops.adapters.calllogs import iter_calls
+from deskops.adapters.files import RowError
+from deskops.commands.clock import zone
+from deskops.fixtures import FIXTURES_DIR
+
+DATA = Path(__file__).parent / "data" / "calls"
+TOYS = str(FIXTURES_DIR / "profiles" / "toys-ru.toml")
+PHARMACY = str(FIXTURES_DIR / "profiles" / "pharmacy-uk.toml")
+NOW = "2026-01-14T09:00:00+03:00"
+
+
+def golden(name: str) -> list[dict[str, Any]]:
+    lines = (DATA / f"{name}.golden.jsonl").read_text("utf-8").splitlines()
+    return [json.loads(x) for x in lines]
+
+
+def parsed(name: str, tz: str, region: str) -> list[dict[str, Any]]:
+    out = []
+    for line, r in iter_calls(str(DATA / name), tz=zone(tz), region=region):
+        rec, err = (r, None) if isinstance(r, dict) else (None, r.message)
+        out.append({"source_line": line, "record": rec, "error": err})
+    return json.loads(json.dumps(out, ensure_ascii=False))
+
+
+@pytest.mark.parametrize(
+    "name,tz,region",
+    [
+        ("sipuni.csv", "Europe/Moscow", "RU"),
+        ("Master.csv", "Europe/Kyiv", "UA"),
+        ("twilio.json", "UTC", "US"),
+    ],
+)
+def test_golden(name: str, tz: str, region: str) -> None:
+    assert parsed(name, tz, region) == golden(name)
+
+
+def test_sipuni_details() -> None:
+    rows = {r["source_line"]: r["record"] or r for r in golden("sipuni.csv")}
+    # one number in three spellings
+    assert {rows[n]["number"] for n in (2, 3, 4)} == {"+79161234567"}
+    assert (
+        rows[2]["caller"] == "8 (916) 123-45-67" and rows[2]["started_at"] == "2026-01-12T07:15:02Z"
+    )
+    assert rows[4]["line"] == "74951000000"  # the outgoing line when the scheme is empty
+    assert rows[6]["extra"]["answered_by_name"] == "Попова Ольга"
+    assert rows[5]["started_at"] == "2026-01-12T20:58:00Z"  # 23:58 Moscow, before midnight
+    assert rows[8]["id"] == rows[11]["id"]  # a duplicated row keeps its id
+    assert rows[12]["error"] == "has 3 fields, expected 13"  # the truncated last line
+
+
+def test_asterisk_legs_and_dst() -> None:
+    rows = [r["record"] for r in golden("Master.csv")]
+    # Kyiv moved to summer time at 03:00 on 2026-03-29: 02:59:30 EET and 04:10 EEST are
+    # 10.5 minutes apart
+    assert rows[0]["started_at"] == "2026-03-29T00:59:30Z"
+    assert rows[1]["started_at"] == "2026-03-29T01:10:00Z"
+    assert rows[1]["call_group"] == rows[2]["call_group"]  # two legs of one call
+    assert [rows[1]["status"], rows[2]["status"]] == ["missed", "answered"]
+    assert rows[4]["number"] == rows[5]["number"] == "+380637654321"
+
+
+def test_encodings_are_detected() -> None:
+    utf8 = [r for _, r in iter_calls(str(DATA / "sipuni.csv"), tz=zone("Europe/Moscow"))]
+    cp1251 = [r for _, r in iter_calls(str(DATA / "sipuni-cp1251.csv"), tz=zone("Europe/Moscow"))]
+    good = [r for r in utf8 if not isinstance(r, RowError)]
+    assert [r["id"] for r in cp1251] == [r["id"] for r in good]
+
+
+def test_missing_required_column_is_named(tmp_path: Path) -> None:
+    from deskops.adapters.errors import UsageError
+
+    f = tmp_path / "no-time.csv"
+    f.write_text("Тип;Статус;Откуда;Куда\nВходящий;Отвечен;1;2\n", "utf-8")
+    with pytest.raises(UsageError, match=r"no-time.csv:1: not a sipuni export: no column Время"):
+        list(iter_calls(str(f), tz=zone("UTC")))
+
+
+# -- the CLI ---------------------------------------------------------------------------------
+@pytest.fixture
+def toys(cli, monkeypatch: pytest.MonkeyPatch, store_url: str, tmp_path: Path) -> Any:
+    monkeypatch.setenv("OPS_NOW", NOW)
+    monkeypatch.setenv("OPS_STORE_URL", store_url)
+    customers = tmp_path / "customers.jsonl"
+    customers.write_text(
+        json.dumps({"id": "c1", "name": "Иванова Мария", "phones": ["8 916 123-45-67"]},
+                   ensure_ascii=False) + "\n"
+        + json.dumps({"id": "c2", "name": "Петров Пётр", "phones": ["+7 926 000-11-22"]},
+                     ensure_ascii=False) + "\n",
+        "utf-8",
+    )  # fmt: skip
+    orders = tmp_path / "orders.jsonl"
+    orders.write_text(
+        "\n".join(
+            json.dumps(o, ensure_ascii=False)
+            for o in [
+                {"id": "1042", "customer_id": "c1", "phone": "+7(916)1234567",
+                 "status": "Перед сборкой", "created_at": "2026-01-11T10:00:00Z"},
+                {"id": "1043", "customer_id": "c2", "phone": "79260001122",
+                 "status": "Доставлен", "created_at": "2026-01-02T10:00:00Z"},
+                {"id": "1044", "customer_id": "c2", "phone": "8-926-000-11-22",
+                 "status": "Недозвон", "created_at": "2026-01-12T10:00:00Z"},
+            ]
+        ),
+        "utf-8",
+    )  # fmt: skip
+    for f, kind in ((customers, "customers"), (orders, "orders")):
+        r = cli("-p", TOYS, "store", "import", str(f), "--type", kind, "--yes")
+        assert r.code == 0, r.err
+    return cli
+
+
+def rows_of(out: str) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in out.splitlines() if x.strip()]
+
+
+def test_import_is_idempotent_and_reports_bad_rows(toys) -> None:
+    r = toys("-p", TOYS, "calls", "import", str(DATA / "sipuni.csv"), "-o", "jsonl")
+    assert r.code == 3, r.err  # one row rejected: partial
+    assert f"{DATA / 'sipuni.csv'}:12: has 3 fields, expected 13" in r.err
+    (row,) = rows_of(r.out)
+    assert (row["created"], row["present"], row["rejected"]) == (9, 1, 1)
+    assert row["format"] == "sipuni"
+    again = toys("-p", TOYS, "calls", "import", str(DATA / "sipuni-cp1251.csv"), "-o", "jsonl")
+    assert again.code == 0, again.err
+    (row,) = rows_of(again.out)
+    assert (row["created"], row["present"], row["rejected"]) == (0, 10, 0)
+    # undo removes what the first run imported
+    runs = json.loads(toys("journal", "list", "-o", "json").out)
+    first = [x for x in runs if x["command"].startswith("calls import")][-1]
+    assert first["changes"] == 9
+    u = toys("undo", first["run_id"], "--yes")
+    assert u.code == 0, u.err
+    back = toys("-p", TOYS, "calls", "import", str(DATA / "sipuni.csv"), "-o", "jsonl")
+    assert rows_of(back.out)[0]["created"] == 9
+
+
+def test_import_from_stdin_and_dry_run(toys) -> None:
+    data = (DATA / "Master.csv").read_bytes()
+    r = toys("-p", PHARMACY, "calls", "import", "-", "--dry-run", "-o", "jsonl", input=data)
+    assert r.code == 0, r.err
+    (row,) = rows_of(r.out)
+    assert row["created"] == 6 and row["run"] == "dry run"
+    assert "nothing was imported" in r.err
+    r = toys("-p", PHARMACY, "calls", "import", "-", "-o", "jsonl", input=data)
+    assert rows_of(r.out)[0]["created"] == 6
+
+
+def test_import_bad_format_flag(toys) -> None:
+    r = toys("calls", "import", str(DATA / "sipuni.csv"), "--format", "xml")
+    assert r.code == 2 and "valid: auto, sipuni, asterisk, twilio-json" in r.err
+
+
+def missed_rows(cli, *args: str, profile: str = TOYS) -> dict[str, dict[str, Any]]:
+    r = cli("-p", profile, "calls", "missed", *args, "-o", "jsonl")
+    assert r.code == 0, r.err
+    return {x["number"]: x for x in rows_of(r.out)}
+
+
+def test_missed_callback_list(toys) -> None:
+    toys("-p", TOYS, "calls", "import", str(DATA / "sipuni.csv"))
+    rows = missed_rows(toys, "--since", "2026-01-12", "--all")
+    # Мария: two misses in two spellings, reached by a callback from Смирнова Анна
+    maria = rows["+79161234567"]
+    assert (maria["misses"], maria["open"], maria["status"]) == (2, 0, "handled")
+    assert maria["talked"] == "Смирнова Анна" and maria["contact_at"] == "2026-01-12 11:00"
+    assert maria["customer"] == "Иванова Мария" and maria["orders"] == "1042 (Перед сборкой)"
+    # a miss at 23:58, answered when they called again at 00:05 the next day
+    night = rows["+79035550011"]
+    assert night["status"] == "handled" and night["talked"] == "Попова Ольга"
+    # Пётр: open; the delivered order is not why he calls, the no-answer one is
+    petr = rows["+79260001122"]
+    assert (petr["misses"], petr["open"], petr["status"]) == (1, 1, "open")
+    assert petr["orders"] == "1044 (Недозвон)" and petr["line"] == "8-800 Партнёры"
+    # the internal line ОРТ is never on the list
+    assert "+74951000102" not in rows
+    # default: only the callers still to call back
+    assert list(missed_rows(toys, "--since", "2026-01-12")) == ["+79260001122"]
+    # a line excluded by hand
+    assert missed_rows(toys, "--since", "2026-01-12", "--exclude-line", "8-800 Партнёры") == {}
+
+
+def test_callback_takes_the_caller_off_the_list(toys) -> None:
+    toys("-p", TOYS, "calls", "import", str(DATA / "sipuni.csv"))
+    r = toys("-p", TOYS, "calls", "callback", "8 926 000-11-22", "--outcome", "no-answer",
+             "--note", "не берёт")  # fmt: skip
+    assert r.code == 0, r.err
+    petr = missed_rows(toys, "--since", "2026-01-12")["+79260001122"]
+    assert petr["attempts"] == 1 and petr["last_attempt"].endswith("no-answer")
+    # by order id: the order's phone
+    r = toys("-p", TOYS, "calls", "callback", "1044", "--outcome", "reached", "--note", "ок")
+    assert r.code == 0, r.err
+    assert missed_rows(toys, "--since", "2026-01-12") == {}
+    row = missed_rows(toys, "--since", "2026-01-12", "--all")["+79260001122"]
+    assert row["status"] == "handled" and row["talked"] == "tester"
+    bad = toys("-p", TOYS, "calls", "callback", "1044", "--outcome", "maybe")
+    assert bad.code == 2 and "valid: reached, no-answer" in bad.err
+    bad = toys("-p", TOYS, "calls", "callback", "12", "--outcome", "reached")
+    assert bad.code == 2 and "neither a phone number" in bad.err
+    # undo of the reaching callback puts Пётр back on the list
+    last = json.loads(toys("journal", "list", "-o", "json").out)[0]
+    assert toys("undo", last["run_id"], "--yes").code == 0
+    assert list(missed_rows(toys, "--since", "2026-01-12")) == ["+79260001122"]
+
+
+def test_mark_handled_is_journaled_and_idempotent(toys) -> None:
+    toys("-p", TOYS, "calls", "import", str(DATA / "sipuni.csv"))
+    r = toys("-p", TOYS, "calls", "missed", "--since", "2026-01-12", "--mark-handled", "--yes",
+             "-o", "jsonl")  # fmt: skip
+    assert r.code == 0, r.err
+    marks = [x for x in rows_of(r.out)]
+    assert len(marks) == 2 and all(m["outcome"] == "applied" for m in marks)
+    attempts = rows_of(toys("store", "export", "--type", "call_attempts", "-o", "jsonl").out)
+    notes = sorted(a["note"] for a in attempts)
+    assert notes == ["Связались (Попова Ольга)", "Связались (Смирнова Анна)"]
+    again = toys("-p", TOYS, "calls", "missed", "--since", "2026-01-12", "--mark-handled",
+                 "--yes", "-o", "jsonl")  # fmt: skip
+    assert [m["outcome"] for m in rows_of(again.out)] == ["skipped", "skipped"]
+
+
+def test_asterisk_and_twilio_misses_from_legs(toys) -> None:
+    toys("-p", PHARMACY, "calls", "import", str(DATA / "Master.csv"))
+    rows = missed_rows(toys, "--since", "2026-03-28", "--until", "2026-03-30", "--all",
+                       profile=PHARMACY)  # fmt: skip
+    assert "+380501112233" not in rows  # one leg answered: not a miss
+    assert rows["+380671234567"]["status"] == "handled"
+    assert rows["+380671234567"]["talked"] == "Кравченко Андрій"
+    assert (rows["+380637654321"]["misses"], rows["+380637654321"]["open"]) == (2, 2)
+    assert rows["+380637654321"]["line"] == "Основна лінія"
+
+    us = Path("us.toml")
+    us.write_text('[profile]\nname = "us"\ntimezone = "UTC"\ncountry = "US"\n', "utf-8")
+    r = toys("-p", str(us), "calls", "import", str(DATA / "twilio.json"), "-o", "jsonl")
+    assert r.code == 3 and "call CA0007: field start_time" in r.err
+    rows = missed_rows(toys, "--since", "2026-01-12", "--until", "2026-01-13", "--all",
+                       profile=str(us))  # fmt: skip
+    assert set(rows) == {"+14155550100", "+14155550123"}
+    assert rows["+14155550100"]["status"] == "open"  # the agent leg went unanswered
+    assert rows["+14155550123"]["status"] == "handled"  # called back from (415) 555-0123
+
+
+def test_billing_check(toys) -> None:
+    toys("-p", TOYS, "calls", "import", str(DATA / "sipuni.csv"))
+    r = toys("-p", TOYS, "calls", "billing-check", "--date", "2026-01-13", "-o", "json")
+    assert r.code == 1, r.err  # deviations found
+    doc = json.loads(r.out)
+    devs = {d["line"]: d for d in doc["deviations"]}
+    assert devs["Игромир Москва"]["kind"] == "round charge"
+    assert (devs["Игромир Москва"]["charged"], devs["Игромир Москва"]["expected"]) == (3.6, 3.75)
+    assert devs["8-800 Партнёры"]["kind"] == "undercharge"
+    assert devs["8-800 Партнёры"]["expected"] == 9.0
+    assert len(devs) == 2
+    hot = {s["line"]: s for s in doc["summary"]}["8-800 Игромир"]
+    assert (hot["calls"], hot["charged"], hot["deviations"]) == (1, 18.0, 0)
+    assert "2 deviation(s)" in r.err
+    # a day without deviations
+    ok = toys("-p", TOYS, "calls", "billing-check", "--date", "2026-01-12", "-o", "json")
+    assert ok.code == 0, ok.err and json.loads(ok.out)["deviations"] == []
+
+
+def test_billing_check_with_a_tariff_file(toys, tmp_path: Path) -> None:
+    toys("-p", TOYS, "calls", "import", str(DATA / "sipuni.csv"))
+    t = tmp_path / "tariffs.csv"
+    t.write_text("line,billing,rate_per_minute,number\nИгромир Москва,per_second,1.728,"
+                 "74951000000\n8-800 Партнёры,per_minute,2.25,78002000000\n", "utf-8")  # fmt: skip
+    r = toys("-p", TOYS, "calls", "billing-check", "--date", "2026-01-13", "--tariffs", str(t),
+             "-o", "json")  # fmt: skip
+    assert r.code == 0, r.out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("line,billing,rate_per_minute\nX,hourly,1\n", "utf-8")
+    r = toys("-p", TOYS, "calls", "billing-check", "--tariffs", str(bad))
+    assert r.code == 2 and "bad.csv:2: billing 'hourly'" in r.err
