@@ -185,6 +185,17 @@ def _local_time(text: str, tz: tzinfo, field: str) -> str:
     raise ValueError(f"field {field}: {text!r} is not a time")
 
 
+def _field(parse: Any, text: str, header: list[str], index: dict[str, int], name: str) -> Any:
+    """A parsed cell; a bad value names its column as the export does (``Стоимость``)."""
+    if name not in index:
+        return None
+    try:
+        return parse(text)
+    except ValueError:
+        column = header[index[name]].capitalize()
+        raise ValueError(f"field {column}: {text!r} is not a number") from None
+
+
 def _sipuni(reader: Any, first: str, tz: tzinfo) -> Iterator[Row]:
     name = reader.name
     header = [h.strip().lower() for h in next(csv.reader([first.lstrip("\ufeff")], delimiter=";"))]
@@ -212,9 +223,9 @@ def _sipuni(reader: Any, first: str, tz: tzinfo) -> Iterator[Row]:
             caller, caller_name = parse_party(cell("from"))
             callee, _ = parse_party(cell("to"))
             answered_by, answered_name = parse_party(cell("answered_by"))
-            duration = parse_duration(cell("duration"))
-            talk = parse_duration(cell("talk")) if "talk" in index else None
-            cost = _money(cell("cost")) if "cost" in index else None
+            duration = _field(parse_duration, cell("duration"), header, index, "duration")
+            talk = _field(parse_duration, cell("talk"), header, index, "talk")
+            cost = _field(_money, cell("cost"), header, index, "cost")
         except ValueError as exc:
             msg = str(exc)
             yield line, RowError(line, msg if msg.startswith("field") else f"bad value: {msg}")

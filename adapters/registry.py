@@ -33,6 +33,12 @@ BUILTIN: dict[str, dict[str, str]] = {
         "magento+https": "deskops.adapters.magento:MagentoOrders",
         "magento+http": "deskops.adapters.magento:MagentoOrders",
     },
+    "calls": {
+        "sipuni+https": "deskops.adapters.callapis:SipuniCalls",
+        "sipuni+http": "deskops.adapters.callapis:SipuniCalls",
+        "twilio+https": "deskops.adapters.callapis:TwilioCalls",
+        "twilio+http": "deskops.adapters.callapis:TwilioCalls",
+    },
     "mail": {
         "maildir": "deskops.adapters.mailbox:MaildirMailbox",
         "imap": "deskops.adapters.imap:ImapMailbox",

@@ -206,7 +206,9 @@ class HttpApi(ABC):
         self.limiter.acquire()
         self.requests += 1
         try:
-            resp = client.request(method, path, params=list(params or []), data=data, json=body)
+            resp = client.request(
+                method, path, params=list(params) if params else None, data=data, json=body
+            )  # no params: keep the query of a next-page URI
         except httpx.TimeoutException:
             raise Retryable(f"no answer within {self.timeout:g} s") from None
         except httpx.TransportError as exc:

@@ -98,6 +98,10 @@ class Ops:
                 "retailcrm+http": ["OPS_RETAILCRM_KEY"],
                 "magento+https": ["OPS_MAGENTO_TOKEN"],
                 "magento+http": ["OPS_MAGENTO_TOKEN"],
+                "sipuni+https": ["OPS_SIPUNI_SECRET", "OPS_CALLS_SECRET"],
+                "sipuni+http": ["OPS_SIPUNI_SECRET", "OPS_CALLS_SECRET"],
+                "twilio+https": ["OPS_TWILIO_TOKEN", "OPS_CALLS_SECRET"],
+                "twilio+http": ["OPS_TWILIO_TOKEN", "OPS_CALLS_SECRET"],
             }.get(scheme_of(url), [])
             password = None
             for env_name in [*names, f"OPS_{port.upper()}_PASSWORD"]:

@@ -166,7 +166,7 @@ def read_tariffs(path: str, cfg: CallsConfig) -> None:
 
 
 # -- import --------------------------------------------------------------------------------------
-def call_items(rows: Iterable[tuple[int, Any]], name: str) -> Iterator[dict[str, Any] | str]:
+def call_items(rows: Iterable[tuple[Any, Any]], name: str) -> Iterator[dict[str, Any] | str]:
     """Records, and ``file:line: problem`` texts for the rows that could not be read."""
     from deskops.adapters.files import RowError
 
