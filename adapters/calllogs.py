@@ -23,7 +23,7 @@ import csv
 import hashlib
 import re
 from collections.abc import Iterator
-from datetime import tzinfo
+from datetime import timedelta, tzinfo
 from typing import IO, Any
 
 from .errors import UsageError
@@ -90,6 +90,8 @@ def parse_duration(text: str) -> int:
 
 
 def parse_party(text: str) -> tuple[str, str | None]:
+    if "(" not in text:  # most cells: a bare number
+        return text.strip(), None
     m = _PARTY.match(text or "")
     if not m:
         return text.strip(), None
@@ -172,10 +174,41 @@ def iter_calls(
         yield line, rec
 
 
+_OFFSETS: dict[tuple[tzinfo, str], Any] = {}  # (zone, local minute) → UTC offset
+_ZERO = timedelta(0)
+
+
 def _local_time(text: str, tz: tzinfo, field: str) -> str:
+    """A local time as the PBX writes it → ``YYYY-MM-DDTHH:MM:SSZ``.
+
+    The two layouts of every log (``DD.MM.YYYY HH:MM:SS``, ``YYYY-MM-DD HH:MM:SS``) are
+    read by position and the zone's offset is looked up once per local minute — a month
+    of calls is a million rows; anything else goes through ``strptime``."""
     from datetime import UTC, datetime
 
     s = text.strip()
+    if len(s) == 19 and s[13] == ":" and s[16] == ":":
+        try:
+            if s[2] == "." and s[5] == ".":
+                y, mo, d = int(s[6:10]), int(s[3:5]), int(s[0:2])
+            elif s[4] == "-" and s[7] == "-":
+                y, mo, d = int(s[0:4]), int(s[5:7]), int(s[8:10])
+            else:
+                raise ValueError(s)
+            local = datetime(y, mo, d, int(s[11:13]), int(s[14:16]), int(s[17:19]))
+            key = (tz, s[:16])
+            offset = _OFFSETS.get(key)
+            if offset is None:
+                if len(_OFFSETS) > 100_000:
+                    _OFFSETS.clear()
+                offset = _OFFSETS[key] = local.replace(tzinfo=tz).utcoffset() or _ZERO
+            u = local - offset
+            return (
+                f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:"
+                f"{u.second:02d}Z"
+            )
+        except (ValueError, TypeError):
+            pass
     for f in ("%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"):
         try:
             dt = datetime.strptime(s, f).replace(tzinfo=tz)
@@ -209,14 +242,18 @@ def _sipuni(reader: Any, first: str, tz: tzinfo) -> Iterator[Row]:
         wanted = ", ".join(SIPUNI_COLUMNS[f][0].capitalize() for f in missing)
         raise UsageError(f"{name}:1: not a sipuni export: no column {wanted}")
     known = set(index.values())
-    for line, cells in csv_rows(reader, ";", len(header), exact=False):
-        if isinstance(cells, RowError):
-            yield line, cells
+    others = [(i, header[i]) for i in range(len(header)) if i not in known]
+    # each field's column, or the last column of a row padded with "" for the missing ones
+    at = {field: index.get(field, len(header)) for field in SIPUNI_COLUMNS}
+    for line, row in csv_rows(reader, ";", len(header), exact=False):
+        if isinstance(row, RowError):
+            yield line, row
             continue
+        cells = [c.strip() for c in row[: len(header)]]
+        cells.append("")
 
         def cell(field: str, cells: list[str] = cells) -> str:
-            i = index.get(field)
-            return cells[i].strip() if i is not None else ""
+            return cells[at[field]]
 
         try:
             started = _local_time(cell("time"), tz, "Время")
@@ -232,7 +269,7 @@ def _sipuni(reader: Any, first: str, tz: tzinfo) -> Iterator[Row]:
             continue
         kind = cell("type").lower()
         status = cell("status").lower()
-        extra = {header[i]: c for i, c in enumerate(cells) if i not in known and c.strip()}
+        extra = {h: cells[i] for i, h in others if cells[i]}
         if cell("record_id"):
             extra["record_id"] = cell("record_id")
         if answered_name:

@@ -86,11 +86,26 @@ def neutralise(cell: str) -> str:
 
 
 def _safe(value: Any) -> str:
+    if type(value) is str:
+        return neutralise(value)
     # Numbers are data, not formulas: a negative refund amount stays -350.
     cell = text_cell(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return cell
     return neutralise(cell)
+
+
+def _tsv_cell(value: Any) -> str:
+    """``tsv_escape(_safe(value))``, with the common case (a plain string or number) first."""
+    if type(value) is str:
+        if value.startswith(FORMULA_PREFIXES):
+            value = "'" + value
+        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+            return tsv_escape(value)
+        return value
+    if type(value) is int:
+        return str(value)
+    return tsv_escape(_safe(value))
 
 
 def tsv_escape(cell: str) -> str:
@@ -168,7 +183,7 @@ class Renderer:
         w("\t".join(cols) + "\n")
         n = 0
         for row in rows:
-            w("\t".join(tsv_escape(_safe(row.get(c))) for c in cols) + "\n")
+            w("\t".join([_tsv_cell(row.get(c)) for c in cols]) + "\n")
             n += 1
         return n
 

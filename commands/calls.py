@@ -63,15 +63,25 @@ class CallsConfig:
     closed_statuses: set[str] = field(default_factory=set)
     tolerance: float = 0.01
     orders: Any = None  # OrdersConfig: dates (yesterday, last-business-day), statuses
+    _by_key: dict[str, Line] = field(default_factory=dict)
+
+    def index_lines(self) -> None:
+        self._by_key = {}
+        for ln in reversed(self.lines):  # the first line of a name or number wins
+            self._by_key[ln.name] = ln
+            if ln.number and _digits(ln.number):
+                self._by_key["#" + _digits(ln.number)] = ln
 
     def line(self, *keys: str | None) -> Line | None:
         """The profile line named by any of ``keys`` (a line name or a number)."""
+        if len(self._by_key) < len(self.lines):
+            self.index_lines()
         for key in keys:
             if not key:
                 continue
-            for ln in self.lines:
-                if key == ln.name or (ln.number and _digits(key) == _digits(ln.number)):
-                    return ln
+            found = self._by_key.get(key) or self._by_key.get("#" + _digits(key))
+            if found is not None:
+                return found
         return None
 
     def outcome(self, name: str) -> bool:
@@ -162,6 +172,7 @@ def read_tariffs(path: str, cfg: CallsConfig) -> None:
         if ln is None:
             ln = Line(name=name, number=str(row.get("number") or "") or None)
             cfg.lines.append(ln)
+            cfg.index_lines()
         ln.billing, ln.rate_per_minute = billing, rate
 
 
@@ -244,21 +255,20 @@ def missed(
 
     A miss is an inbound call not answered on any of its legs. It is handled when a
     later answered call with the same number exists (either direction, any time up to
-    now) or a callback with a closing outcome was recorded after it.
+    now) or a callback with a closing outcome was recorded after it. One query: the
+    misses, the last contact per number, the last miss's line and the callbacks tried.
     """
     line_sql, line_params = _window_sql(cfg, exclude_lines)
+    cols = "m.number, m.started_at, m.line, m.callee, m.caller, m.caller_name"
     misses = (
-        "SELECT m.number, m.started_at, m.line, m.caller, m.caller_name FROM calls m "
+        f"SELECT {cols} FROM calls m "
         "WHERE m.direction = 'inbound' AND m.status <> 'answered' "
         "AND m.status <> 'in-progress' AND m.started_at >= ? AND m.started_at < ?"
         + line_sql
         + " AND (m.call_group = m.id OR m.call_group IS NULL OR NOT EXISTS ("
         "SELECT 1 FROM calls g WHERE g.call_group = m.call_group AND g.status = 'answered'))"
-    )
-    params: list[Any] = [iso(since), iso(until), *line_params]
-    # Twilio: an inbound call the application answered whose agent legs all went unanswered.
-    misses += (
-        " UNION ALL SELECT m.number, m.started_at, m.line, m.caller, m.caller_name FROM calls m "
+        # Twilio: an inbound call the application answered whose agent legs all went unanswered
+        f" UNION ALL SELECT {cols} FROM calls m "
         "WHERE m.source = 'twilio' AND m.direction = 'inbound' AND m.status = 'answered' "
         "AND m.call_group = m.id AND m.started_at >= ? AND m.started_at < ?"
         + line_sql
@@ -266,75 +276,72 @@ def missed(
         " AND NOT EXISTS (SELECT 1 FROM calls g WHERE g.call_group = m.id AND g.id <> m.id"
         " AND g.status = 'answered')"
     )
-    params += [iso(since), iso(until), *line_params]
+    window = [iso(since), iso(until), *line_params]
+    closing = [o for o, closes in cfg.outcomes.items() if closes]
+    marks = ", ".join("?" for _ in closing) or "NULL"
     sql = (
-        f"WITH mm AS ({misses}), "
+        f"WITH mm AS MATERIALIZED ({misses}), "
         "ans AS (SELECT a.number, MAX(a.started_at) AS at FROM calls a "
         f"WHERE {_is_contact('a')} AND a.number IN (SELECT number FROM mm) GROUP BY a.number), "
         "cb AS (SELECT substr(t.target, 8) AS number, MAX(t.at) AS at FROM call_attempts t "
-        f"WHERE t.target LIKE 'caller:%' AND t.outcome IN ({_closing(cfg)}) GROUP BY t.target), "
+        f"WHERE t.target LIKE 'caller:%' AND t.outcome IN ({marks}) GROUP BY t.target), "
         "ct AS (SELECT number, MAX(at) AS at FROM (SELECT number, at FROM ans UNION ALL "
-        "SELECT number, at FROM cb) x GROUP BY number) "
-        "SELECT mm.number, COUNT(*) AS misses, MIN(mm.started_at) AS first_miss, "
+        "SELECT number, at FROM cb) x GROUP BY number), "
+        "agg AS (SELECT mm.number, COUNT(*) AS misses, MIN(mm.started_at) AS first_miss, "
         "MAX(mm.started_at) AS last_miss, MAX(ct.at) AS contact_at, "
         "SUM(CASE WHEN ct.at IS NULL OR mm.started_at > ct.at THEN 1 ELSE 0 END) AS open "
-        "FROM mm LEFT JOIN ct ON ct.number = mm.number "
-        "WHERE mm.number IS NOT NULL GROUP BY mm.number ORDER BY MAX(mm.started_at) DESC"
+        "FROM mm LEFT JOIN ct ON ct.number = mm.number WHERE mm.number IS NOT NULL "
+        "GROUP BY mm.number), "
+        "lm AS (SELECT number, line, callee, caller, caller_name, ROW_NUMBER() OVER "
+        "(PARTITION BY number ORDER BY started_at DESC) AS rn FROM mm WHERE number IS NOT NULL) "
+        "SELECT agg.*, lm.line, lm.callee, lm.caller, lm.caller_name, "
+        "(SELECT COUNT(*) FROM call_attempts t WHERE t.target = 'caller:' || agg.number "
+        "AND t.at > agg.last_miss) AS attempts, "
+        "(SELECT t.at || ' ' || t.outcome FROM call_attempts t WHERE t.target = 'caller:' || "
+        "agg.number AND t.at > agg.last_miss ORDER BY t.at DESC LIMIT 1) AS last_attempt "
+        "FROM agg JOIN lm ON lm.number = agg.number AND lm.rn = 1 "
+        "ORDER BY agg.last_miss DESC"
     )
-    callers = [
-        Caller(
-            number=r["number"],
-            misses=int(r["misses"]),
-            first_miss=r["first_miss"],
-            last_miss=r["last_miss"],
-            contact_at=r["contact_at"],
-            open=int(r["open"]),
+    callers = []
+    for r in store.query(sql, [*window, *window, *closing]):
+        ln = cfg.line(r["line"], r["callee"])
+        callers.append(
+            Caller(
+                number=r["number"],
+                misses=int(r["misses"]),
+                first_miss=r["first_miss"],
+                last_miss=r["last_miss"],
+                contact_at=r["contact_at"],
+                open=int(r["open"]),
+                line=ln.name if ln else r["line"] or r["callee"],
+                caller_name=r["caller_name"],
+                written=r["caller"],
+                attempts=int(r["attempts"] or 0) if int(r["open"]) else 0,
+                last_attempt=r["last_attempt"] if int(r["open"]) else None,
+            )
         )
-        for r in store.query(sql, params + [*cfg_closing_params(cfg)])
-    ]
-    hidden = store.scalar(f"SELECT COUNT(*) FROM ({misses}) h WHERE h.number IS NULL", params)
+    hidden = store.scalar(
+        "SELECT COUNT(*) FROM calls m WHERE m.direction = 'inbound' AND m.status <> 'answered' "
+        "AND m.status <> 'in-progress' AND m.started_at >= ? AND m.started_at < ?"
+        + line_sql
+        + " AND m.number IS NULL",
+        window,
+    )
     return callers, int(hidden or 0)
 
 
-def _closing(cfg: CallsConfig) -> str:
-    return ", ".join("?" for o, closes in cfg.outcomes.items() if closes) or "NULL"
-
-
-def cfg_closing_params(cfg: CallsConfig) -> list[str]:
-    return [o for o, closes in cfg.outcomes.items() if closes]
-
-
 def describe(store: Store, cfg: CallsConfig, callers: list[Caller]) -> None:
-    """Fill in, for the callers shown: the line and name of the last miss, the contact
-    (who talked, or the callback), callbacks tried since the last miss, and the customer
-    and open orders found by the number."""
+    """Fill in, for the callers shown: the contact of the handled ones (who talked, or
+    the callback) and the customer and open orders found by the number."""
     from .lookup import CustomerIndex
 
     index: CustomerIndex | None = None
     for c in callers:
-        last = store.query(
-            "SELECT line, caller, caller_name, callee FROM calls WHERE number = ? "
-            "AND direction = 'inbound' AND started_at = ? LIMIT 1",
-            (c.number, c.last_miss),
-        )
-        if last:
-            ln = cfg.line(last[0]["line"], last[0]["callee"])
-            c.line = ln.name if ln else last[0]["line"] or last[0]["callee"]
-            c.written, c.caller_name = last[0]["caller"], last[0]["caller_name"]
         if c.handled:
             _contact(store, cfg, c)
-        else:
-            tried = store.query(
-                "SELECT at, outcome FROM call_attempts WHERE target = ? AND at > ? ORDER BY at",
-                (CALLER + c.number, c.last_miss),
-            )
-            c.attempts = len(tried)
-            if tried:
-                c.last_attempt = f"{tried[-1]['at']} {tried[-1]['outcome']}"
         if index is None:
             index = CustomerIndex(store, cfg.region)
-        matches = index.find(phones=[c.number])
-        for m in matches:
+        for m in index.find(phones=[c.number]):
             cust = index.customer(m.customer_id)
             if cust and not c.customer:
                 c.customer = cust.get("name")
@@ -443,10 +450,18 @@ CALLER_FIELDS = [
 
 
 def _local(text: str | None, tz: tzinfo) -> str | None:
+    """``2026-01-12T07:15:02Z`` → ``2026-01-12 10:15`` in ``tz``."""
     if not text:
         return None
-    dt = datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
-    return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    dt = datetime(
+        int(text[0:4]),
+        int(text[5:7]),
+        int(text[8:10]),
+        int(text[11:13]),
+        int(text[14:16]),
+        tzinfo=UTC,
+    ).astimezone(tz)
+    return f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d} {dt.hour:02d}:{dt.minute:02d}"
 
 
 # -- callbacks -----------------------------------------------------------------------------------

@@ -589,7 +589,7 @@ def create_stream(
     store: Store,
     *,
     reason: str,
-    batch: int = 2000,
+    batch: int = 5000,
     dry_run: bool = False,
     on_problem: Callable[[str], None] | None = None,
     progress: Callable[[int], None] | None = None,

@@ -280,3 +280,29 @@ def test_billing_check_with_a_tariff_file(toys, tmp_path: Path) -> None:
     bad.write_text("line,billing,rate_per_minute\nX,hourly,1\n", "utf-8")
     r = toys("-p", TOYS, "calls", "billing-check", "--tariffs", str(bad))
     assert r.code == 2 and "bad.csv:2: billing 'hourly'" in r.err
+
+
+def test_the_e164_shortcut_agrees_with_the_full_parser() -> None:
+    """Numbers PBX logs write as digits starting with the country code take a shortcut;
+    it must give what phonenumbers gives, for valid and invalid numbers alike."""
+    import random
+
+    import phonenumbers
+
+    from deskops.adapters.phones import e164
+
+    def full(text: str, region: str) -> str | None:
+        try:
+            n = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException:
+            return None
+        if not phonenumbers.is_possible_number(n):
+            return None
+        return phonenumbers.format_number(n, phonenumbers.PhoneNumberFormat.E164)
+
+    rng = random.Random(5)
+    for region, cc in (("RU", "7"), ("UA", "380"), ("JP", "81"), ("CN", "86"), ("US", "1")):
+        for _ in range(1500):
+            n = cc + "".join(rng.choice("0123456789") for _ in range(rng.randint(6, 13)))
+            for text in (n, "+" + n):
+                assert e164(text, region) == full(text, region), (region, text)
