@@ -79,7 +79,9 @@ class CallsConfig:
         for key in keys:
             if not key:
                 continue
-            found = self._by_key.get(key) or self._by_key.get("#" + _digits(key))
+            found = self._by_key.get(key)
+            if found is None and any(ch.isdigit() for ch in key):
+                found = self._by_key.get("#" + _digits(key))
             if found is not None:
                 return found
         return None
@@ -91,7 +93,7 @@ class CallsConfig:
 
 
 def _digits(text: str) -> str:
-    return "".join(ch for ch in text if ch.isdigit())
+    return text if text.isdigit() else "".join([ch for ch in text if ch.isdigit()])
 
 
 def calls_config(profile: dict[str, Any], tz: tzinfo, source: str = "profile") -> CallsConfig:
@@ -249,9 +251,11 @@ def missed(
     until: datetime,
     *,
     exclude_lines: Iterable[str] = (),
-) -> tuple[list[Caller], int]:
-    """Callers with missed inbound calls in [since, until), newest last miss first, and how
-    many misses had no callable number (hidden, or an extension).
+    handled: bool = True,
+) -> tuple[list[Caller], int, int]:
+    """Callers with missed inbound calls in [since, until), newest last miss first (without
+    the handled ones unless ``handled``); how many callers were handled; how many misses
+    had no callable number (hidden, or an extension).
 
     A miss is an inbound call not answered on any of its legs. It is handled when a
     later answered call with the same number exists (either direction, any time up to
@@ -279,32 +283,41 @@ def missed(
     window = [iso(since), iso(until), *line_params]
     closing = [o for o, closes in cfg.outcomes.items() if closes]
     marks = ", ".join("?" for _ in closing) or "NULL"
+    sep = "char(31)" if store.dialect == "sqlite" else "chr(31)"
+    last_row = f" || {sep} || ".join(
+        ["mm.started_at", *(f"COALESCE(mm.{c}, '')" for c in ("line", "callee", "caller",
+                                                              "caller_name"))]
+    )  # fmt: skip
     sql = (
         f"WITH mm AS MATERIALIZED ({misses}), "
-        "ans AS (SELECT a.number, MAX(a.started_at) AS at FROM calls a "
+        "ans AS MATERIALIZED (SELECT a.number, MAX(a.started_at) AS at FROM calls a "
         f"WHERE {_is_contact('a')} AND a.number IN (SELECT number FROM mm) GROUP BY a.number), "
-        "cb AS (SELECT substr(t.target, 8) AS number, MAX(t.at) AS at FROM call_attempts t "
-        f"WHERE t.target LIKE 'caller:%' AND t.outcome IN ({marks}) GROUP BY t.target), "
-        "ct AS (SELECT number, MAX(at) AS at FROM (SELECT number, at FROM ans UNION ALL "
-        "SELECT number, at FROM cb) x GROUP BY number), "
-        "agg AS (SELECT mm.number, COUNT(*) AS misses, MIN(mm.started_at) AS first_miss, "
-        "MAX(mm.started_at) AS last_miss, MAX(ct.at) AS contact_at, "
-        "SUM(CASE WHEN ct.at IS NULL OR mm.started_at > ct.at THEN 1 ELSE 0 END) AS open "
-        "FROM mm LEFT JOIN ct ON ct.number = mm.number WHERE mm.number IS NOT NULL "
-        "GROUP BY mm.number), "
-        "lm AS (SELECT number, line, callee, caller, caller_name, ROW_NUMBER() OVER "
-        "(PARTITION BY number ORDER BY started_at DESC) AS rn FROM mm WHERE number IS NOT NULL) "
-        "SELECT agg.*, lm.line, lm.callee, lm.caller, lm.caller_name, "
+        "cb AS MATERIALIZED (SELECT substr(t.target, 8) AS number, MAX(t.at) AS at "
+        f"FROM call_attempts t WHERE t.target LIKE 'caller:%' AND t.outcome IN ({marks}) "
+        "GROUP BY t.target), "
+        # per caller: the misses, the last contact, the misses after it, the last miss's row
+        "agg AS MATERIALIZED (SELECT mm.number, COUNT(*) AS misses, "
+        "MIN(mm.started_at) AS first_miss, MAX(mm.started_at) AS last_miss, "
+        "MAX(CASE WHEN cb.at IS NULL OR ans.at > cb.at THEN ans.at ELSE cb.at END) "
+        "AS contact_at, "
+        "SUM(CASE WHEN (ans.at IS NULL OR mm.started_at > ans.at) AND (cb.at IS NULL "
+        "OR mm.started_at > cb.at) THEN 1 ELSE 0 END) AS open, "
+        f"MAX({last_row}) AS last_row "
+        "FROM mm LEFT JOIN ans ON ans.number = mm.number LEFT JOIN cb ON cb.number = mm.number "
+        "WHERE mm.number IS NOT NULL GROUP BY mm.number) "
+        "SELECT agg.*, (SELECT COUNT(*) FROM agg WHERE open = 0) AS handled_total, "
         "(SELECT COUNT(*) FROM call_attempts t WHERE t.target = 'caller:' || agg.number "
         "AND t.at > agg.last_miss) AS attempts, "
         "(SELECT t.at || ' ' || t.outcome FROM call_attempts t WHERE t.target = 'caller:' || "
         "agg.number AND t.at > agg.last_miss ORDER BY t.at DESC LIMIT 1) AS last_attempt "
-        "FROM agg JOIN lm ON lm.number = agg.number AND lm.rn = 1 "
-        "ORDER BY agg.last_miss DESC"
+        "FROM agg " + ("" if handled else "WHERE agg.open > 0 ") + "ORDER BY agg.last_miss DESC"
     )
     callers = []
-    for r in store.query(sql, [*window, *window, *closing]):
-        ln = cfg.line(r["line"], r["callee"])
+    handled_total = None
+    for r in store.iter_query(sql, [*window, *window, *closing], size=5000):
+        handled_total = r["handled_total"]
+        _, line, callee, caller, caller_name = (r["last_row"].split("\x1f") + [""] * 5)[:5]
+        ln = cfg.line(line, callee)
         callers.append(
             Caller(
                 number=r["number"],
@@ -313,9 +326,9 @@ def missed(
                 last_miss=r["last_miss"],
                 contact_at=r["contact_at"],
                 open=int(r["open"]),
-                line=ln.name if ln else r["line"] or r["callee"],
-                caller_name=r["caller_name"],
-                written=r["caller"],
+                line=ln.name if ln else line or callee or None,
+                caller_name=caller_name or None,
+                written=caller or None,
                 attempts=int(r["attempts"] or 0) if int(r["open"]) else 0,
                 last_attempt=r["last_attempt"] if int(r["open"]) else None,
             )
@@ -327,7 +340,11 @@ def missed(
         + " AND m.number IS NULL",
         window,
     )
-    return callers, int(hidden or 0)
+    if handled_total is None:  # no row: nobody missed, or (not shown) all were reached
+        handled_total = (
+            0 if handled else len(missed(store, cfg, since, until, exclude_lines=exclude_lines)[0])
+        )
+    return callers, int(handled_total), int(hidden or 0)
 
 
 def describe(store: Store, cfg: CallsConfig, callers: list[Caller]) -> None:

@@ -283,8 +283,8 @@ def missed_cmd(
     cfg = _cfg(ops)
     start, end = since_until(cfg, since, until, now_utc())
     store = ops.store()
-    callers, hidden = missed(store, cfg, start, end, exclude_lines=exclude_line or [])
-    shown = [c for c in callers if show_all or mark_handled or not c.handled]
+    shown, handled, hidden = missed(store, cfg, start, end, exclude_lines=exclude_line or [],
+                                    handled=show_all or mark_handled)  # fmt: skip
     describe(store, cfg, shown)
     if mark_handled:
         plan = plan_mark_handled(cfg, shown, agent or actor())
@@ -296,9 +296,9 @@ def missed_cmd(
         if show_all:
             default[3:3] = ["status", "contact_at", "talked"]
         ops.renderer(fmt, fields).render(caller_rows(shown, cfg.tz), CALLER_FIELDS, default)
-    handled = sum(1 for c in callers if c.handled)
+    to_call = sum(1 for c in shown if not c.handled)
     ops.info(
-        f"{len(callers) - handled} caller(s) to call back, {handled} already reached"
+        f"{to_call} caller(s) to call back, {handled} already reached"
         + (f"; {hidden} missed call(s) without a callable number left out" if hidden else "")
     )
 
