@@ -50,6 +50,9 @@ class Line:
     billing: str | None = None  # per_minute / per_second
     rate_per_minute: float | None = None
     callback: bool = True
+    # the directions the line pays for: a hotline (8-800) pays for the calls it receives,
+    # an ordinary city number only for the calls it makes
+    bills: tuple[str, ...] = ("outbound",)
 
 
 @dataclass
@@ -119,6 +122,7 @@ def calls_config(profile: dict[str, Any], tz: tzinfo, source: str = "profile") -
             billing=billing,
             rate_per_minute=float(raw["rate_per_minute"]) if raw.get("rate_per_minute") else None,
             callback=bool(raw.get("callback", True)),
+            bills=_bills(raw, source),
         )
         cfg.lines.append(ln)
         if not ln.callback:
@@ -143,6 +147,19 @@ def calls_config(profile: dict[str, Any], tz: tzinfo, source: str = "profile") -
     if isinstance(billing_check, dict) and billing_check.get("tolerance") is not None:
         cfg.tolerance = float(billing_check["tolerance"])
     return cfg
+
+
+def _bills(raw: dict[str, Any], source: str) -> tuple[str, ...]:
+    value = raw.get("bills")
+    if value is None:
+        return ("inbound", "outbound") if raw.get("kind") == "hotline" else ("outbound",)
+    items = [value] if isinstance(value, str) else list(value)
+    bad = [x for x in items if x not in ("inbound", "outbound")]
+    if bad:
+        raise UsageError(
+            f"{source}: [[lines]] {raw.get('name')}: bills {bad[0]!r}; valid: inbound, outbound"
+        )
+    return tuple(items)
 
 
 def read_tariffs(path: str, cfg: CallsConfig) -> None:
@@ -562,7 +579,11 @@ def billing_check(store: Store, cfg: CallsConfig, day: date) -> BillingResult:
             continue
         talk = call["talk_seconds"] if call["talk_seconds"] is not None else call["duration"] or 0
         talk = int(talk) if call["status"] == "answered" else 0
+        if call["direction"] not in ln.bills:
+            talk = 0  # this line pays nothing for calls in this direction
         expected, kind = expected_charge(ln, talk, cost, cfg.tolerance)
+        if kind is not None and call["direction"] not in ln.bills:
+            kind = f"charged, but {ln.name} does not pay for {call['direction']} calls"
         s["expected"] += expected
         if kind is None:
             continue
@@ -594,6 +615,8 @@ def expected_charge(ln: Line, talk: int, cost: float, tol: float) -> tuple[float
     if abs(cost - expected) <= tol:
         return expected, None
     if ln.billing == "per_minute":
+        if talk % 60 and abs(cost - round(talk * rate / 60, 2)) <= tol:
+            return expected, "billed by the second on a per-minute line"
         minutes = cost / rate if rate else 0
         whole = abs(minutes - round(minutes)) * rate <= tol
         return expected, ("overcharge" if cost > expected else "undercharge") + (

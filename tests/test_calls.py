@@ -306,3 +306,22 @@ def test_the_e164_shortcut_agrees_with_the_full_parser() -> None:
             n = cc + "".join(rng.choice("0123456789") for _ in range(rng.randint(6, 13)))
             for text in (n, "+" + n):
                 assert e164(text, region) == full(text, region), (region, text)
+
+
+def test_billing_follows_the_direction_a_line_pays_for(cli, monkeypatch, tmp_path: Path) -> None:
+    """City lines pay for the calls they make, hotlines (8-800) for the calls they get."""
+    monkeypatch.setenv("OPS_NOW", NOW)
+    log = tmp_path / "day.csv"
+    log.write_text(
+        "Тип;Статус;Время;Схема;Откуда;Куда;Кто ответил;Длительность звонка;"
+        "Длительность разговора;Стоимость\n"
+        "Входящий;Отвечен;13.01.2026 12:00:00;Игромир Москва;79161234567;74951000000;201;100;90;0\n"
+        "Входящий;Отвечен;13.01.2026 12:10:00;Игромир СПб;79161234567;78121000000;201;100;90;2,70\n"
+        "Входящий;Отвечен;13.01.2026 12:20:00;8-800 Игромир;79161234567;78001000000;201;100;90;9\n",
+        "utf-8",
+    )
+    assert cli("-p", TOYS, "calls", "import", str(log)).code == 0
+    r = cli("-p", TOYS, "calls", "billing-check", "--date", "2026-01-13", "-o", "json")
+    (dev,) = json.loads(r.out)["deviations"]
+    assert dev["line"] == "Игромир СПб" and dev["expected"] == 0
+    assert dev["kind"] == "charged, but Игромир СПб does not pay for inbound calls"
