@@ -158,7 +158,7 @@ def _decode_words(text: str) -> str | None:
 
     parts: list[str] = []
     pos = 0
-    text = _BETWEEN_WORDS.sub(r"\1", text)
+    text = _BETWEEN_WORDS.sub("?=", text)  # a plain replacement: no template to expand
     for m in _WORD.finditer(text):
         parts.append(text[pos : m.start()])
         charset, enc, payload = m.group(1).split("*", 1)[0], m.group(2).upper(), m.group(3)
@@ -176,7 +176,6 @@ def _decode_words(text: str) -> str | None:
 
 
 _HEADER_FIELD = re.compile(r"^([!-9;-~]+)[ \t]*:[ \t]?(.*(?:\n[ \t].*)*)", re.M)
-_UNFOLD = re.compile(r"[ \t]*\r?\n[ \t]*")
 
 
 def header_end(raw: bytes) -> int:
@@ -198,19 +197,21 @@ def body_start(raw: bytes) -> int:
 def split_headers(raw: bytes) -> list[tuple[str, str]]:
     """(name, value) pairs of a header block, unfolded, 8-bit kept as surrogate escapes.
 
-    What the stdlib parser does for headers, without building a Message: one
-    regex pass over the block. For thousands of ``BODY[HEADER]`` fetches this
-    is most of the parsing time.
+    What the stdlib parser does for headers, without building a Message: the fields
+    are found by one regex pass, folded ones joined with string methods (a regex
+    substitution costs more than the rest of the parse). For thousands of
+    ``BODY[HEADER]`` fetches this is most of the parsing time. A line that is no
+    field (no name and colon) is skipped with its continuation lines.
     """
     block = raw[: header_end(raw)]
     if b"\r" in block and block.count(b"\r") != block.count(b"\r\n"):  # bare CR line ends
         raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         block = raw[: header_end(raw)]
-    text = block.decode("ascii", "surrogateescape")
     out: list[tuple[str, str]] = []
-    for name, value in _HEADER_FIELD.findall(text):
-        if "\n" in value:
-            value = _UNFOLD.sub(" ", value)
+    for name, value in _HEADER_FIELD.findall(block.decode("ascii", "surrogateescape")):
+        if "\n" in value:  # folded: the line breaks and the blanks around them become one space
+            first, *rest = value.split("\n")
+            value = " ".join([first.rstrip(" \t\r"), *(line.strip(" \t\r") for line in rest)])
         out.append((name, value.rstrip()))
     return out
 
@@ -316,9 +317,12 @@ def _from(value: str) -> tuple[str, str]:
     return name, addr
 
 
+_ANGLED = re.compile(r"<([^<>]+)>")
+
+
 def strip_id(value: str) -> str:
     value = value.strip()
-    m = re.search(r"<([^<>]+)>", value)
+    m = _ANGLED.search(value)
     return (m.group(1) if m else value).strip()
 
 
@@ -358,13 +362,117 @@ def body_and_attachments(msg: Message) -> tuple[str, list[dict[str, Any]]]:
     return (plain or "").replace("\r\n", "\n").strip(), attachments
 
 
-def body_of(raw: bytes) -> tuple[str, list[dict[str, Any]]]:
-    """Body text and attachments of a whole message (its headers are not decoded)."""
-    items = split_headers(raw)
+_ODD_BREAKS = (b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e")  # line ends to the parser's str methods
+_FIELD_LINE = re.compile(rb"[!-9;-~]+:")
+
+
+def _header_block(data: bytes, pos: int, end: int) -> tuple[Message, int] | None:
+    """The header fields of the entity at ``data[pos:end]`` as the stdlib parser stores
+    them, and where its body starts; None for anything but clean ``Name: value`` lines
+    ended by a blank line."""
+    from email.policy import compat32
+
+    fields: list[list[bytes]] = []
+    while True:
+        nl = data.find(b"\n", pos, end)
+        if nl < 0:
+            return None
+        line = data[pos : nl + 1]
+        pos = nl + 1
+        if line == b"\n" or line == b"\r\n":
+            break
+        if line[:1] == b" " or line[:1] == b"\t":
+            if not fields:
+                return None
+            fields[-1].append(line)
+        elif _FIELD_LINE.match(line):
+            fields.append([line])
+        else:
+            return None
+    msg = Message()
+    for lines in fields:
+        msg.set_raw(*compat32.header_source_parse(
+            [x.decode("ascii", "surrogateescape") for x in lines]))  # fmt: skip
+    return msg, pos
+
+
+def _multipart(raw: bytes) -> Message | None:
+    """A one-level multipart message (text, HTML, attachments) split at its boundary
+    lines, the same tree the stdlib parser builds: header fields and payloads are set
+    on ``email.message.Message`` objects exactly as it sets them, so everything read
+    from the tree (types, charsets, file names, decoded payloads) is the stdlib's.
+
+    What it skips is the parser's line-by-line machinery, and a compiled regex per
+    boundary, several times the cost of the rest. None, so the stdlib parser reads
+    the message, for anything else: nested multiparts, attached messages, digests,
+    a missing first or closing boundary, empty parts, header lines that are not
+    clean fields, bare CR line ends.
+    """
+    if raw.count(b"\r") != raw.count(b"\r\n") or any(b in raw for b in _ODD_BREAKS):
+        return None
+    top = _header_block(raw, 0, len(raw))
+    if top is None:
+        return None
+    root, pos = top
+    if root.get_content_maintype() != "multipart" or root.get_content_subtype() == "digest":
+        return None
+    boundary = root.get_boundary()
+    if not boundary:
+        return None
+    sep = b"--" + boundary.encode("ascii", "surrogateescape")
+    starts: list[tuple[int, int]] = []  # (where a boundary line starts, where it ends)
+    closed = False
+    find = pos
+    while not closed:
+        at = raw.find(sep, find)
+        if at < 0:
+            return None  # no closing boundary
+        find = at + 1
+        if at != pos and raw[at - 1 : at] != b"\n":
+            continue  # not at the start of a line
+        nl = raw.find(b"\n", at)
+        stop = len(raw) if nl < 0 else nl + 1
+        rest = raw[at + len(sep) : stop]
+        closed = rest.startswith(b"--")
+        if closed:
+            rest = rest[2:]
+        if rest.rstrip(b"\r\n").strip(b" \t"):
+            closed = False
+            continue  # a line that only begins like the boundary
+        if not starts and closed:
+            return None  # the closing boundary first
+        starts.append((at, stop))
+        find = stop
+    for (_, begin), (end, _) in zip(starts, starts[1:], strict=False):
+        if begin >= end:
+            return None  # two boundary lines in a row
+        head = _header_block(raw, begin, end)
+        if head is None:
+            return None
+        part, body = head
+        if part.get_content_maintype() in ("multipart", "message"):
+            return None
+        payload = raw[body:end]
+        if payload.endswith(b"\r\n"):
+            payload = payload[:-2]
+        elif payload.endswith(b"\n"):
+            payload = payload[:-1]
+        part.set_payload(payload.decode("ascii", "surrogateescape"))
+        root.attach(part)
+    return root
+
+
+def body_of(
+    raw: bytes, items: list[tuple[str, str]] | None = None
+) -> tuple[str, list[dict[str, Any]]]:
+    """Body text and attachments of a whole message (its headers are not decoded);
+    ``items``: its header fields when already split (:func:`split_headers`)."""
+    if items is None:
+        items = split_headers(raw)
     simple = _simple_body(raw, items)
     if simple is not None:
         return simple, []
-    return body_and_attachments(message_from_bytes(raw))
+    return body_and_attachments(_multipart(raw) or message_from_bytes(raw))
 
 
 def parse_message(
@@ -375,41 +483,51 @@ def parse_message(
     folder: str = "",
     decode_headers: bool = True,
     headers_only: bool = False,
+    iso_date: bool = True,
 ) -> dict[str, Any]:
     """A message record; a message without a usable Date is an error naming the file.
 
     ``decode_headers=False`` leaves the ``headers`` values as read (``headers_raw``
     is set): a run over thousands of messages decodes only the headers a rule
     asks for. ``headers_only``: ``raw`` is the header block alone (an IMAP
-    ``BODY[HEADER]``), so the body is not parsed.
+    ``BODY[HEADER]``), so the body is not parsed. ``iso_date=False``: ``date`` is
+    the datetime itself rather than its ISO text (for a reader that builds
+    messages right away).
     """
-    if not raw.strip():
+    if not raw or raw.isspace():
         raise UsageError(f"{name}: empty file, not a message")
     items = split_headers(raw)
     simple = None if headers_only else _simple_body(raw, items)
-    msg = None if headers_only or simple is not None else message_from_bytes(raw)
-    if msg is not None:
+    msg = None
+    if not headers_only and simple is None:
+        msg = _multipart(raw) or message_from_bytes(raw)
         items = [(k, v if isinstance(v, str) else str(v)) for k, v in msg.raw_items()]
     if not items:
         raise UsageError(f"{name}: no headers, not an RFC 5322 message")
     hdrs: dict[str, list[str]] = {}  # lower-case name → values as read
     headers: dict[str, list[str]] = {}  # the first spelling of a name → values
-    decoded: dict[str, list[str]] = {}
-    for k, v in items:
-        low = k.lower()
-        values = hdrs.get(low)
-        if values is None:
-            values = hdrs[low] = []
-            if decode_headers:
-                headers[k] = decoded[low] = []
+    if decode_headers:
+        decoded: dict[str, list[str]] = {}
+        for k, v in items:
+            low = k.lower()
+            values = hdrs.get(low)
+            if values is None:
+                hdrs[low] = [v]
+                headers[k] = decoded[low] = [decode_text(v)]
             else:
-                headers[k] = values
-        values.append(v)
-        if decode_headers:
-            decoded[low].append(decode_text(v))
+                values.append(v)
+                decoded[low].append(decode_text(v))
+    else:
+        for k, v in items:
+            low = k.lower()
+            values = hdrs.get(low)
+            if values is None:
+                hdrs[low] = headers[k] = [v]
+            else:
+                values.append(v)
 
-    def header(field: str) -> str:
-        values = hdrs.get(field.lower())
+    def header(field: str) -> str:  # field in lower case
+        values = hdrs.get(field)
         return decode_text(values[0]) if values else ""
 
     date_text = header("date")
@@ -425,7 +543,8 @@ def parse_message(
         # Of the header block: the same id whether the body was read or not.
         head = raw[: header_end(raw)]
         mid = f"sha1-{hashlib.sha1(head).hexdigest()[:20]}@deskops.invalid"
-    refs = re.findall(r"<([^<>]+)>", header("references"))
+    references = header("references")
+    refs = _ANGLED.findall(references) if references else []
     in_reply_to = strip_id(header("in-reply-to")) or None
     thread = refs[0] if refs else (in_reply_to or mid)
     from_name, from_addr = _from(header("from"))
@@ -434,7 +553,7 @@ def parse_message(
     else:
         body, attachments = (simple or ""), []
 
-    def addrs(field: str) -> str:
+    def addrs(field: str) -> str:  # field in lower case
         value = header(field)
         if not value:
             return ""
@@ -448,12 +567,12 @@ def parse_message(
         "folder": folder or None,
         "thread_id": thread,
         "in_reply_to": in_reply_to,
-        "date": date.isoformat(),
+        "date": date.isoformat() if iso_date else date,
         "from_addr": from_addr.lower() or None,
         "from_name": from_name or None,
-        "to_addrs": addrs("To") or None,
-        "cc_addrs": addrs("Cc") or None,
-        "reply_to": addrs("Reply-To") or None,
+        "to_addrs": addrs("to") or None,
+        "cc_addrs": addrs("cc") or None,
+        "reply_to": addrs("reply-to") or None,
         "subject": header("subject") or None,
         "body_text": body,
         "has_attachments": bool(attachments),

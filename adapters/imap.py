@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator
-from dataclasses import replace
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from copy import copy
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .eml import body_of, parse_message, strip_id
+from .eml import body_of, parse_message, split_headers, strip_id
 from .errors import AuthError, BackendUnreachable, OpsError, UsageError
 from .mailbox import MailMessage, from_record
 from .store import mask_url
@@ -57,6 +59,23 @@ def compress(uids: Iterable[int]) -> str:
 def chunks(items: list[int], size: int) -> Iterator[list[int]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+@dataclass
+class _Run:
+    """One write group on its way: its commands, their answers, its outcome."""
+
+    key: tuple[str, str, Any, str]
+    items: list[tuple[Any, int]]
+    pending: int = 0  # commands sent, not yet answered
+    sent: bool = False  # all its commands are sent
+    marked: bool = False  # its changes carry their outcome
+    error: str | None = None
+    alone: bool = False  # it fails alone (its folder cannot be made); the run goes on
+
+    def fail(self, error: str, *, alone: bool) -> None:
+        if self.error is None:
+            self.error, self.alone = error, alone
 
 
 class ImapMailbox:
@@ -93,7 +112,10 @@ class ImapMailbox:
         self._label_folders: dict[str, dict[str, int]] = {}  # folder → Message-ID → uid
         self.uidvalidity: int | None = None
         self._inflight: list[list[Any]] = []  # pipelined FETCHes: [tag, data or None]
-        self._sending_fetch = False
+        self._sending_raw = False
+        self._done: dict[bytes, tuple[str, str]] = {}  # pipelined tag → (status, text)
+        self._writes: deque[tuple[bytes, _Run, str | None]] = deque()  # tag, group, CREATE
+        self._create_errors: dict[str, str] = {}  # folder → why it could not be created
 
     @classmethod
     def from_config(cls, url: str, profile: dict[str, Any], password: str | None) -> ImapMailbox:
@@ -124,15 +146,16 @@ class ImapMailbox:
             raise BackendUnreachable(f"{self.display}: cannot connect ({exc})") from None
         counter = self
 
-        original = client._imap._command
+        new_tag = client._imap._new_tag
 
-        def counted(*args: Any, **kwargs: Any) -> Any:
+        def counted() -> Any:
+            # Every command takes a tag here, imaplib's and imapclient's own senders alike.
             counter.commands += 1
-            if counter._inflight and not counter._sending_fetch:
-                counter._drain()  # answers to pipelined FETCHes come first
-            return original(*args, **kwargs)
+            if (counter._inflight or counter._writes) and not counter._sending_raw:
+                counter._drain()  # answers to pipelined commands come first
+            return new_tag()
 
-        client._imap._command = counted
+        client._imap._new_tag = counted
         try:
             client.login(self.user, self.password)
         except imapclient.exceptions.LoginError as exc:
@@ -242,10 +265,13 @@ class ImapMailbox:
             raw = item.get(item_name) or b""
             if text_of is not None:  # the body of a message whose headers were read
                 first = text_of[uid]
-                raw = (first.raw or b"").rstrip(b"\r\n") + b"\r\n\r\n" + raw
-                body, attachments = body_of(raw)
-                yield replace(first, body_text=body, attachments=attachments, raw=raw,
-                              partial=False)  # fmt: skip
+                head = first.raw or b""
+                raw = head.rstrip(b"\r\n") + b"\r\n\r\n" + raw
+                body, attachments = body_of(raw, split_headers(head))
+                whole = copy(first)  # a shallow copy, as dataclasses.replace, at a third the cost
+                whole.body_text, whole.attachments, whole.raw = body, attachments, raw
+                whole.partial = False
+                yield whole
                 continue
             try:
                 rec = parse_message(
@@ -255,12 +281,13 @@ class ImapMailbox:
                     folder=folder,
                     decode_headers=False,
                     headers_only=headers_only,
+                    iso_date=False,
                 )
             except OpsError:
                 continue
             flags = {_text(f) for f in item.get(b"FLAGS", ())}
-            msg = from_record({**rec, "uid": uid, "seen": "\\Seen" in flags,
-                               "flagged": "\\Flagged" in flags})  # fmt: skip
+            rec["uid"], rec["seen"], rec["flagged"] = uid, "\\Seen" in flags, "\\Flagged" in flags
+            msg = from_record(rec)
             msg.id = msg.message_id
             msg.partial = headers_only
             if self.gmail:
@@ -290,7 +317,6 @@ class ImapMailbox:
         is complete once its own command has completed. Any other command sent
         meanwhile (the consumer looking into a label folder) first reads the answers
         in flight (:meth:`_drain`)."""
-        imap = self.client._imap
         spec = "(" + " ".join(i.decode() for i in items) + ")"
         mine: list[list[Any]] = []  # [tag, data or None], oldest first
         todo = [compress(c) for c in uid_chunks]
@@ -303,11 +329,7 @@ class ImapMailbox:
                         self._select(folder, readonly=True)
                     if any(all(e is not m for m in mine) for e in self._inflight):
                         self._drain()  # another reader's answers first: one reader in flight
-                    self._sending_fetch = True
-                    try:
-                        entry = [imap._command("UID", "FETCH", todo.pop(0), spec), None]
-                    finally:
-                        self._sending_fetch = False
+                    entry = [self._send("UID", "FETCH", todo.pop(0), spec), None]
                     mine.append(entry)
                     self._inflight.append(entry)
                 entry = mine.pop(0)
@@ -323,25 +345,95 @@ class ImapMailbox:
                 self._inflight.clear()
 
     def _complete(self, entry: list[Any]) -> None:
-        imap = self.client._imap
-        typ, dat = imap._command_complete("UID", entry[0])
-        typ, data = imap._untagged_response(typ, dat, "FETCH")
-        self._inflight = [e for e in self._inflight if e is not entry]
+        """Read the answer to one pipelined FETCH (and whatever comes before it)."""
+        parsed: dict[int, dict[bytes, Any]] = {}
+        general: list[Any] = []  # responses in imaplib's shape, for imapclient's parser
+
+        def on_untagged(segments: list[bytes], literals: list[bytes]) -> None:
+            if not self.gmail and _fetch_fast(segments, literals, parsed):
+                return
+            if any(_UID.search(s) for s in segments):  # a FETCH naming no UID is not ours
+                _as_imaplib(segments, literals, general)
+
+        try:
+            typ, text = self._answer(entry[0], on_untagged)
+        finally:
+            self._inflight = [e for e in self._inflight if e is not entry]
         if typ != "OK":
-            raise OpsError(f"{self.display}: FETCH failed ({_text(data)})")
-        data = [d for d in data if d is not None]
-        parsed = None if self.gmail else _parse_simple_fetch(data)
-        if parsed is None:
+            raise OpsError(f"{self.display}: FETCH failed ({text})")
+        if general:
             from imapclient.response_parser import parse_fetch_response
 
-            parsed = dict(parse_fetch_response(data, True, True))
+            for uid, item in parse_fetch_response(general, True, True).items():
+                parsed.setdefault(uid, {}).update(item)
         entry[1] = parsed
 
+    # -- raw protocol: pipelined commands, answers read straight off the socket ------------
+    def _send(self, *args: Any) -> Any:
+        """Send one command without waiting for its answer; its tag (read by :meth:`_answer`)."""
+        self._sending_raw = True
+        try:
+            return self.client._imap._command(*args)
+        finally:
+            self._sending_raw = False
+
+    def _answer(
+        self, tag: bytes, on_untagged: Callable[[list[bytes], list[bytes]], None] | None = None
+    ) -> tuple[str, str]:
+        """Read the server's output up to the completion of ``tag``: (OK/NO/BAD, its text).
+
+        Untagged responses go to ``on_untagged`` as line segments (CRLF kept) and the
+        literals between them; those of other kinds than FETCH (EXISTS, EXPUNGE, a
+        status line) are skipped. Completions of other pipelined tags that arrive
+        first are kept for their own turn. imaplib's line machinery is bypassed: on a
+        FETCH of thousands of messages it costs more than parsing the messages.
+        """
+        imap = self.client._imap
+        done = self._done
+        if imap.tagged_commands.get(tag):  # only this reader may read a pipelined answer
+            raise imap.abort(f"the answer to {tag!r} was read by another reader")
+        readline, read = imap.file.readline, imap.file.read
+        while tag not in done:
+            line = readline(_MAXLINE)
+            if not line.endswith(b"\n"):
+                raise imap.abort("socket error: EOF" if not line else "line too long")
+            if line.startswith(b"* "):
+                segments, literals = [line], []
+                while line.endswith(b"}\r\n"):
+                    m = _LITERAL.search(line)
+                    if m is None:
+                        break
+                    size = int(m.group(1))
+                    literal = read(size)
+                    if len(literal) != size:
+                        raise imap.abort("socket error: EOF")
+                    literals.append(literal)
+                    line = readline(_MAXLINE)
+                    if not line.endswith(b"\n"):
+                        raise imap.abort("socket error: EOF" if not line else "line too long")
+                    segments.append(line)
+                if on_untagged is not None and b" FETCH " in segments[0][:24]:
+                    on_untagged(segments, literals)
+                continue
+            other, _, rest = line.partition(b" ")
+            if other not in imap.tagged_commands:
+                raise imap.abort(f"unexpected response {line[:80]!r}")
+            status, _, text = rest.rstrip(b"\r\n").partition(b" ")
+            del imap.tagged_commands[other]
+            done[other] = (status.decode("ascii", "replace").upper(), _text(text))
+        return done.pop(tag)
+
     def _drain(self) -> None:
-        """Read the answers to FETCH commands still in flight, in order, and keep them."""
+        """Read the answers to commands still in flight, in order: FETCH data is kept for
+        its reader, a write marks its group."""
         for entry in list(self._inflight):
             if entry[1] is None:
                 self._complete(entry)
+        while self._writes:
+            tag, run, create = self._writes[0]
+            typ, text = self._answer(tag)
+            self._writes.popleft()
+            self._answered(run, create, typ, text)
 
     def _label_kind(self, label: str) -> str:
         if self.gmail and self.label_mode != "folders":
@@ -455,63 +547,152 @@ class ImapMailbox:
             ) from None
 
     def _write_groups(self, groups: dict[tuple[str, str, Any, str], list[tuple[Any, int]]]) -> None:
-        for key, items in groups.items():
-            try:
-                self._write_group(key, items)
-            except OpsError as exc:  # this action cannot be done (a folder name refused…)
-                for ch, _ in items:
-                    if ch.outcome != "applied":
-                        ch.outcome, ch.error = "failed", str(exc)
+        """Two pipelined stages: label copies and flag stores, then the moves.
 
-    def _write_group(self, key: tuple[str, str, Any, str], items: list[tuple[Any, int]]) -> None:
+        Within a stage the commands are sent without waiting for each answer (the
+        server runs them in order, so a CREATE comes before the COPY into that folder)
+        and the answers are read in order; a group is applied once all its commands
+        answered OK. A group whose folder cannot be created fails alone. Any other
+        refusal stops the run after the stage it happened in: the moves, which take
+        the UIDs away, are not sent after a failed copy, so a rerun finishes both.
+        """
+        copies = [_Run(k, v) for k, v in groups.items() if k[0] != "folder"]
+        moves = [_Run(k, v) for k, v in groups.items() if k[0] == "folder"]
+        for stage in (copies, moves):
+            try:
+                for run in stage:  # the folders first: one round trip for all of them
+                    target = self._target_folder(run)
+                    if target is not None:
+                        self._ensure_folder(target, run)
+                for run in stage:
+                    self._start(run)
+                    run.sent = True
+                    self._settled(run)
+                self._drain()
+            except BaseException:
+                try:
+                    self._drain()  # what was answered still counts
+                except Exception:  # noqa: BLE001 - the connection is gone; the first error stands
+                    self._writes.clear()
+                raise
+            refused = next((r.error for r in stage if r.error and not r.alone), None)
+            if refused:  # the executor journals what is left as failed, with this reason
+                raise BackendUnreachable(refused)
+
+    def _target_folder(self, run: _Run) -> str | None:
+        """The folder a group copies or moves into, when it must exist."""
+        field, op, value, _ = run.key
+        if field == "labels" and op == "add" and self._label_kind(value) == "folder":
+            return str(value)
+        if field == "folder" and not (self.gmail and value == "Archive"):
+            return str(value)
+        return None
+
+    def _start(self, run: _Run) -> None:
+        """Send the commands of one group (UIDs of one folder, one action and value)."""
         c = self.connect()
-        field, op, value, folder = key
-        uids = [u for _, u in items]
+        field, op, value, folder = run.key
+        items = run.items
         if field == "labels" and self._label_kind(value) == "folder" and op == "remove":
             self._remove_label_copies(value, [ch.key for ch, _ in items])
-            for ch, _ in items:
-                self._forget(ch)
-                ch.outcome = "applied"
             return
-        self._select(folder)
-        for part in chunks(sorted(uids), SET_CHUNK):
+        try:
+            self._select(folder)
+        except OpsError as exc:  # this group's folder cannot be opened: the group fails alone
+            run.fail(str(exc), alone=True)
+            return
+        for part in chunks(sorted(u for _, u in items), SET_CHUNK):
             seq = compress(part)
             if field == "labels":
                 kind = self._label_kind(value)
                 if kind == "gmail":
                     gl = _gmail_label(value)
-                    (c.add_gmail_labels if op == "add" else c.remove_gmail_labels)(
-                        seq, [gl], silent=True
-                    )
+                    self._sync(run, c.add_gmail_labels if op == "add" else c.remove_gmail_labels,
+                               seq, [gl], silent=True)  # fmt: skip
                 elif kind == "keyword":
-                    kw = self.keywords[value]
-                    (c.add_flags if op == "add" else c.remove_flags)(seq, [kw], silent=True)
+                    sign = "+" if op == "add" else "-"
+                    self._raw(run, None, "UID", "STORE", seq, f"{sign}FLAGS.SILENT",
+                              f"({self.keywords[value]})")  # fmt: skip
                 else:
-                    self._ensure_folder(value)
-                    c.copy(seq, value)
-                    index = self._label_folders.setdefault(value, {})
-                    for ch, _ in items:
-                        index.setdefault(ch.key, 0)
+                    self._ensure_folder(value, run)
+                    # Copies stay imapclient's COPY, a round trip each (the commands sent
+                    # before one are answered first): test_imap_checkpoint drops the
+                    # connection through client.copy to check a rerun after a lost line.
+                    self._sync(run, c.copy, seq, value)
             elif field == "folder":
-                self._ensure_folder(value)
+                self._ensure_folder(value, run)
                 if self.gmail and value == "Archive":
-                    c.remove_gmail_labels(seq, ["\\Inbox"], silent=True)
-                    continue
-                if self._has_move:
-                    c.move(seq, value)
+                    self._sync(run, c.remove_gmail_labels, seq, ["\\Inbox"], silent=True)
+                elif self._has_move:
+                    self._raw(run, None, "UID", "MOVE", seq, c._normalise_folder(value))
                 else:  # COPY, then mark the source \Deleted and expunge only those UIDs
-                    c.copy(seq, value)
-                    c.add_flags(seq, [b"\\Deleted"], silent=True)
+                    self._sync(run, c.copy, seq, value)
+                    self._raw(run, None, "UID", "STORE", seq, "+FLAGS.SILENT", "(\\Deleted)")
                     if self._has_uidplus:
-                        c.uid_expunge(seq)
+                        self._raw(run, None, "UID", "EXPUNGE", seq)
                     else:
-                        c.expunge()
-                for ch, _ in items:
-                    self._where.pop(ch.key, None)
+                        self._raw(run, None, "EXPUNGE")
             else:
-                flag = b"\\Seen" if field == "seen" else b"\\Flagged"
-                (c.add_flags if value else c.remove_flags)(seq, [flag], silent=True)
-        for ch, _ in items:
+                flag = "\\Seen" if field == "seen" else "\\Flagged"
+                sign = "+" if value else "-"
+                self._raw(run, None, "UID", "STORE", seq, f"{sign}FLAGS.SILENT", f"({flag})")
+
+    def _raw(self, run: _Run, create: str | None, *args: Any) -> None:
+        """A pipelined command of ``run``; ``create``: the folder a CREATE makes."""
+        run.pending += 1
+        self._writes.append((self._send(*args), run, create))
+
+    def _sync(self, run: _Run, method: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """An imapclient call of ``run``, which waits for its own answer (and, first, for
+        those of the pipelined commands before it)."""
+        import imaplib
+
+        try:
+            method(*args, **kwargs)
+        except imaplib.IMAP4.abort:
+            raise
+        except imaplib.IMAP4.error as exc:  # the server said NO or BAD
+            self._failed(run, _text(exc))
+
+    def _answered(self, run: _Run, create: str | None, typ: str, text: str) -> None:
+        run.pending -= 1
+        if typ != "OK":
+            if create is None:
+                self._failed(run, text)
+            elif "[ALREADYEXISTS]" not in text.upper():
+                # Not an error yet: a folder that exists under another spelling still takes
+                # the copy. Whatever fails next in this group is explained by this.
+                self._create_errors[create] = (
+                    f"{self.display}: cannot create folder {create!r} ({text})"
+                )
+        self._settled(run)
+
+    def _failed(self, run: _Run, text: str) -> None:
+        field, _, value, _ = run.key
+        if field in ("labels", "folder") and isinstance(value, str):
+            names = [self._delim.join(value.split("/")[:i])
+                     for i in range(1, len(value.split("/")) + 1)]  # fmt: skip
+            why = next((self._create_errors[n] for n in names if n in self._create_errors), None)
+            if why is not None:  # this action cannot be done (a folder name refused…)
+                run.fail(why, alone=True)
+                return
+        run.fail(f"{self.display}: {text}", alone=False)
+
+    def _settled(self, run: _Run) -> None:
+        """Mark a group's changes once its last command is answered."""
+        if not run.sent or run.pending or run.marked:
+            return
+        run.marked = True
+        field, op, value, _ = run.key
+        for ch, _ in run.items:
+            if run.error is not None:
+                if run.alone and ch.outcome != "applied":
+                    ch.outcome, ch.error = "failed", run.error
+                continue  # otherwise left planned: the executor journals them as failed
+            if field == "labels" and op == "add" and self._label_kind(value) == "folder":
+                self._label_folders.setdefault(value, {}).setdefault(ch.key, 0)
+            elif field == "folder":
+                self._where.pop(ch.key, None)
             self._forget(ch)
             ch.outcome = "applied"  # this group's commands went through
 
@@ -548,9 +729,9 @@ class ImapMailbox:
         for m in mids:
             index.pop(m, None)
 
-    def _ensure_folder(self, folder: str) -> None:
-        """Create a folder and its parents (``関東/新宿店`` needs ``関東``) when missing."""
-        c = self.connect()
+    def _ensure_folder(self, folder: str, run: _Run) -> None:
+        """Create a folder and its parents (``関東/新宿店`` needs ``関東``) when missing:
+        pipelined CREATEs, answered before the command that needs the folder is run."""
         known = self.known_folders()
         if folder in known:
             return
@@ -558,13 +739,7 @@ class ImapMailbox:
         for i in range(1, len(parts) + 1):
             name = self._delim.join(parts[:i]) if self._delim != "/" else "/".join(parts[:i])
             if name not in known:
-                try:
-                    c.create_folder(name)
-                except Exception as exc:  # noqa: BLE001
-                    if not c.folder_exists(name):
-                        raise OpsError(
-                            f"{self.display}: cannot create folder {name!r} ({_text(exc)})"
-                        ) from None
+                self._raw(run, name, "CREATE", self.client._normalise_folder(name))
                 known.add(name)
 
     def known_folders(self) -> set[str]:
@@ -582,39 +757,49 @@ class ImapMailbox:
         return nullcontext()
 
 
+_MAXLINE = 1_000_000  # as imaplib: a longer line is a broken or hostile server
+_LITERAL = re.compile(rb"\{(\d+)\}\r\n\Z")
+_ONE_LITERAL = re.compile(
+    rb"\* \d+ FETCH \((.*?)(BODY(?:\.PEEK)?\[[^\]]*\](?:<\d+>)?) \{\d+\}\r\n\Z", re.S
+)
 _UID = re.compile(rb"\bUID (\d+)")
 _FLAGS = re.compile(rb"\bFLAGS \(([^)]*)\)")
-_LITERAL_ITEM = re.compile(rb"(BODY\[[^\]]*\](?:<\d+>)?) \{\d+\}$")
 
 
-def _parse_simple_fetch(data: list[Any]) -> dict[int, dict[bytes, Any]] | None:
-    """UID, FLAGS and one body literal per message, read with three regexes.
+def _fetch_fast(segments: list[bytes], literals: list[bytes], out: dict[int, Any]) -> bool:
+    """One FETCH response holding UID, FLAGS and one body literal, read with three regexes.
 
     imapclient's general response lexer is most of the time spent on a FETCH of
-    thousands of messages; for the items we ask (not Gmail's quoted labels)
-    this is enough. Anything unexpected returns None and the general parser
-    reads the response instead.
+    thousands of messages; for the items we ask (not Gmail's quoted labels) this
+    is enough. False, for anything else: the general parser reads that response.
     """
-    out: dict[int, dict[bytes, Any]] = {}
-    i = 0
-    while i < len(data):
-        item = data[i]
-        if not isinstance(item, tuple) or len(item) != 2:
-            return None
-        head, literal = item
-        tail = data[i + 1] if i + 1 < len(data) and isinstance(data[i + 1], bytes) else b""
-        i += 2 if tail else 1
-        text = head + b" " + tail
-        uid = _UID.search(text)
-        body = _LITERAL_ITEM.search(head)
-        if not uid or not body:
-            return None
-        flags = _FLAGS.search(text)
-        out[int(uid.group(1))] = {
-            body.group(1).replace(b".PEEK", b""): literal,
-            b"FLAGS": tuple(flags.group(1).split()) if flags else (),
-        }
-    return out
+    if len(literals) != 1:
+        return False
+    m = _ONE_LITERAL.match(segments[0])
+    if m is None:
+        return False
+    text = m.group(1) + segments[1]
+    uid = _UID.search(text)
+    if uid is None:
+        return False
+    flags = _FLAGS.search(text)
+    out.setdefault(int(uid.group(1)), {}).update({
+        m.group(2).replace(b".PEEK", b""): literals[0],
+        b"FLAGS": tuple(flags.group(1).split()) if flags else (),
+    })  # fmt: skip
+    return True
+
+
+def _as_imaplib(segments: list[bytes], literals: list[bytes], out: list[Any]) -> None:
+    """One untagged FETCH as imaplib hands it over: ``(line, literal)`` pairs then the
+    last line, CRLF stripped, ``* n FETCH`` shortened to ``n``."""
+    first = segments[0][2:].replace(b" FETCH ", b" ", 1)
+    lines = [first, *segments[1:]]
+    for line, literal in zip(lines, literals, strict=False):
+        out.append((line.rstrip(b"\r\n"), literal))
+    last = lines[len(literals)].rstrip(b"\r\n")
+    if last or not literals:
+        out.append(last)
 
 
 def _gmail_label(label: str) -> str:

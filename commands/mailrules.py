@@ -76,8 +76,11 @@ class BodyNeeded(Exception):
     """A rule asked for the body of a message that was read with its headers only.
 
     Whoever read headers only (IMAP, to keep bodies off the wire) reads the body
-    of just that message and decides again.
+    of just that message and decides again, from where :func:`decide` stopped
+    (``resume``, set when it propagates out of :func:`decide`).
     """
+
+    resume: Suspended | None = None
 
 
 @dataclass
@@ -124,6 +127,14 @@ class Facts:
     @property
     def subject(self) -> str:
         return self._memo("subject", lambda: fold(self.msg.subject))
+
+    def header(self, name: str) -> list[str]:
+        """The values of a header field, folded (read once per message and name)."""
+        key = "header:" + name.lower()
+        found = self._cache.get(key)
+        if found is None:
+            found = self._cache[key] = [fold(h) for h in self.msg.header(name)]
+        return found  # type: ignore[no-any-return]
 
     def addresses(self, which: str) -> list[str]:
         m = self.msg
@@ -363,7 +374,7 @@ def _condition(key: str, value: Any, where: str) -> Callable[[Facts], bool]:
 
         def test_header(f: Facts) -> bool:
             for name, vals in checks:
-                got = [fold(h) for h in f.msg.header(name)]
+                got = f.header(name)
                 ok = any(
                     (v.search(h) if isinstance(v, re.Pattern) else v in h)
                     for v in vals for h in got
@@ -427,7 +438,7 @@ def _text_test(key: str, needles: list[str]) -> Callable[[Facts], bool]:
     def hay(f: Facts) -> list[str]:
         m = f.msg
         if key == "list_id":
-            return [fold(v) for v in m.header("List-Id")]
+            return f.header("List-Id")
         if key == "attachment_name":
             return [fold(a.get("filename") or "") for a in f.attachments]
         if key == "mailbox":
@@ -534,41 +545,75 @@ class Decision:
                     or self.order_comment or self.order_flags)  # fmt: skip
 
 
-def decide(rules: Iterable[Rule], msg: MailMessage, ctx: RuleContext) -> Decision:
+@dataclass
+class Suspended:
+    """Where :func:`decide` stopped for a body: the rule that asked, and what the rules
+    before it decided (they read no body, so the whole message changes none of it)."""
+
+    index: int
+    decision: Decision
+
+
+def decide(
+    rules: Iterable[Rule], msg: MailMessage, ctx: RuleContext, *, resume: Suspended | None = None
+) -> Decision:
+    """The rules applied to one message, in order, up to the first that stops.
+
+    A rule that needs the body of a header-only message raises :class:`BodyNeeded`
+    carrying a :class:`Suspended`; ``decide(rules, whole, ctx, resume=...)`` goes on
+    from that rule with the whole message: the rules before it are not asked again.
+    """
+    seq = rules if isinstance(rules, list | tuple) else list(rules)
     facts = Facts(msg, ctx)
-    d = Decision(msg)
-    for rule in rules:
+    if resume is None:
+        d, start = Decision(msg), 0
+    else:
+        d, start = resume.decision, resume.index
+        d.msg = msg
+    for i in range(start, len(seq)):
+        rule = seq[i]
         facts.groups = {}
-        if not rule.when(facts):
-            continue
-        a = rule.actions
-        if msg.partial and ("order_comment" in a or "order_flags" in a):
-            raise BodyNeeded(msg.id)  # the order is looked up in the body too
-        d.rules.append(rule.name)
-        for t in a.get("add_labels", []):
-            label = render_template(t, facts)
-            if label and label not in d.add:
-                d.add.append(label)
-        for t in a.get("remove_labels", []):
-            label = render_template(t, facts)
-            if label and label not in d.remove:
-                d.remove.append(label)
-        if a.get("trash"):
-            d.folder = ctx.trash_folder
-        elif a.get("move"):
-            d.folder = render_template(a["move"], facts) or d.folder
-        elif a.get("archive") and d.folder is None:
-            d.folder = ctx.archive_folder
-        if a.get("mark_read"):
-            d.seen = True
-        if a.get("flag"):
-            d.flagged = True
-        if a.get("order_comment"):
-            d.order_comment = render_template(a["order_comment"], facts)
-        for t in a.get("order_flags", []):
-            flag = render_template(t, facts)
-            if flag and flag not in d.order_flags:
-                d.order_flags.append(flag)
-        if rule.stop:
-            break
+        try:
+            if rule.when(facts) and _apply(rule, facts, d, msg, ctx):
+                break
+        except BodyNeeded as exc:
+            exc.resume = Suspended(i, d)
+            raise
     return d
+
+
+def _apply(rule: Rule, facts: Facts, d: Decision, msg: MailMessage, ctx: RuleContext) -> bool:
+    """The actions of a rule that matched; True when it stops the list. Everything is
+    worked out first (this may ask for the body) and only then written into ``d``, so
+    a rule that stopped for the body left no trace."""
+    a = rule.actions
+    if msg.partial and ("order_comment" in a or "order_flags" in a):
+        raise BodyNeeded(msg.id)  # the order is looked up in the body too
+    add = [render_template(t, facts) for t in a.get("add_labels", [])]
+    remove = [render_template(t, facts) for t in a.get("remove_labels", [])]
+    moved = render_template(a["move"], facts) if not a.get("trash") and a.get("move") else None
+    comment = render_template(a["order_comment"], facts) if a.get("order_comment") else None
+    flags = [render_template(t, facts) for t in a.get("order_flags", [])]
+    d.rules.append(rule.name)
+    for label in add:
+        if label and label not in d.add:
+            d.add.append(label)
+    for label in remove:
+        if label and label not in d.remove:
+            d.remove.append(label)
+    if a.get("trash"):
+        d.folder = ctx.trash_folder
+    elif a.get("move"):
+        d.folder = moved or d.folder
+    elif a.get("archive") and d.folder is None:
+        d.folder = ctx.archive_folder
+    if a.get("mark_read"):
+        d.seen = True
+    if a.get("flag"):
+        d.flagged = True
+    if a.get("order_comment"):
+        d.order_comment = comment
+    for flag in flags:
+        if flag and flag not in d.order_flags:
+            d.order_flags.append(flag)
+    return rule.stop

@@ -85,6 +85,84 @@ def test_conditions_combinators_and_templates() -> None:
     assert d.rules == []  # casefolded: "SPAM" matches "spam"; subdomains match the domain
 
 
+def test_a_body_rule_resumes_where_the_headers_stopped() -> None:
+    """Read with headers only, a message stops at the first rule that needs its body;
+    with the body it goes on from there, and decides what the whole message decides.
+    The rules before that one are not asked again."""
+    from dataclasses import replace
+
+    from deskops.commands.mailrules import BodyNeeded
+
+    rs = rules(
+        {"name": "store", "when": {"subject_regex": "【(?P<store>\\S+?店)】"},
+         "add_labels": ["{store:labels.stores}"]},
+        {"name": "jp", "when": {"from": "@example.jp"}, "add_labels": ["jp"], "flag": True},
+        {"name": "cancel", "when": {"body_regex": "(?P<what>キャンセル)"},
+         "add_labels": ["{what}"], "move": "Cancel"},
+        {"name": "late", "when": {"subject": "予約"}, "add_labels": ["予約"], "stop": True},
+        {"name": "after stop", "when": {}, "add_labels": ["never"]},
+    )  # fmt: skip
+    asked: dict[str, int] = {}
+    for r in rs:
+
+        def counted(f, when=r.when, name=r.name):  # type: ignore[no-untyped-def]
+            asked[name] = asked.get(name, 0) + 1
+            return when(f)
+
+        r.when = counted
+    for body in ("予約のキャンセルをお願いします", "予約の変更です"):
+        whole = msg(subject="【新宿店】予約", body_text=body)
+        partial = replace(whole, body_text="", partial=True)
+        expected = decide(rs, whole, ctx())
+        asked.clear()
+        with pytest.raises(BodyNeeded) as stopped:
+            decide(rs, partial, ctx())
+        assert stopped.value.resume is not None and stopped.value.resume.index == 2
+        got = decide(rs, whole, ctx(), resume=stopped.value.resume)
+        assert got == expected and got.msg is whole
+        assert asked == {"store": 1, "jp": 1, "cancel": 2, "late": 1}
+    assert expected.add == ["関東/新宿店", "jp", "予約"] and expected.folder is None
+    assert decide(rs, msg(subject="【新宿店】予約", body_text="キャンセル"), ctx()).add == [
+        "関東/新宿店", "jp", "キャンセル", "予約"
+    ]  # fmt: skip
+
+
+def test_a_template_that_needs_the_body_leaves_no_half_rule(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A rule that matched on headers but whose label needs the body (the customer's
+    store) stops before writing anything; resumed, it is applied once."""
+    from dataclasses import replace
+
+    from deskops.commands.mailrules import BodyNeeded
+
+    rs = rules(
+        {"name": "first", "when": {"subject": "件"}, "add_labels": ["a"]},
+        {"name": "store", "when": {"subject": "件"}, "add_labels": ["b", "{customer_store}"],
+         "flag": True},
+    )  # fmt: skip
+
+    class Customers:
+        def find(self, emails, phones):  # type: ignore[no-untyped-def]
+            return ["match"] if phones or emails else []
+
+    import deskops.commands.mailrules as mr
+
+    monkeypatch.setattr(
+        mr, "store_of", lambda matches, customers: ("関東", "新宿店") if matches else (None, None)
+    )
+    c = ctx(customers=Customers(), region="JP")
+    whole = msg(subject="件", body_text="電話 090-1234-5678")
+    with pytest.raises(BodyNeeded) as stopped:
+        decide(rs, replace(whole, body_text="", partial=True), c)
+    half = stopped.value.resume
+    assert half is not None and half.index == 1 and half.decision.rules == ["first"]
+    assert half.decision.add == ["a"] and not half.decision.flagged
+    got = decide(rs, whole, c, resume=half)
+    assert got.rules == ["first", "store"] and got.add == ["a", "b", "関東/新宿店"]
+    assert got == decide(rs, whole, c)
+
+
 def test_width_and_case_insensitive_text() -> None:
     rs = rules({"name": "r", "when": {"subject": "ＳＥＯ"}, "trash": True})
     assert decide(rs, msg(subject="seo対策のご提案"), ctx()).folder == "Trash"

@@ -278,3 +278,191 @@ def test_one_part_fast_path_reads_what_the_mime_parser_reads() -> None:
             fast += 1
             assert text == body_and_attachments(message_from_bytes(raw))[0], f
     assert fast > 500
+
+
+def _split_headers_regex(raw: bytes) -> list[tuple[str, str]]:
+    """The reading split_headers had before folded fields were joined with string
+    methods: one regex pass, folds undone by a substitution."""
+    import re
+
+    from deskops.adapters.eml import _HEADER_FIELD, header_end
+
+    block = raw[: header_end(raw)]
+    if b"\r" in block and block.count(b"\r") != block.count(b"\r\n"):
+        raw = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        block = raw[: header_end(raw)]
+    out = []
+    for name, value in _HEADER_FIELD.findall(block.decode("ascii", "surrogateescape")):
+        if "\n" in value:
+            value = re.sub(r"[ \t]*\r?\n[ \t]*", " ", value)
+        out.append((name, value.rstrip()))
+    return out
+
+
+def test_split_headers_agrees_with_its_regex_reading() -> None:
+    """The header splitter reads what one regex pass and a substitution read, odd lines too."""
+    from deskops.adapters.eml import split_headers
+    from deskops.fixtures import FIXTURES_DIR
+
+    odd = [
+        b"From a@b Mon\nX: 1\n  cont\nBad line\n cont of bad\nY : 2 \nZ:\t\tv\n\t\nW:\n\nbody",
+        b" lead\nA: b\r\n\tc  \r\n \r\n\td\r\n\r\n",
+        b"A: b\rC: d\r\re",
+        b"N\x80me: x\nOk: \xe3\x81\x82\nSp ace: x\nTab\t: y\nCtl\x01: z\n:empty\n\n",
+        b"",
+    ]
+    for f in sorted(FIXTURES_DIR.glob("*/mail/**/*.eml")):
+        odd += [f.read_bytes(), f.read_bytes().replace(b"\n", b"\r\n")]
+    for raw in odd:
+        assert split_headers(raw) == _split_headers_regex(raw), raw[:120]
+
+
+def _mime_cases() -> list[bytes]:
+    """Multipart mail of the shapes the teams get, in each charset and transfer encoding,
+    plus the malformed and nested ones the light splitter hands to the stdlib parser."""
+    from email.mime.application import MIMEApplication
+    from email.mime.multipart import MIMEMultipart
+
+    text = {
+        "iso-2022-jp": "明日の15時に予約をお願いできますか。キャンセル待ちです。",
+        "koi8-r": "Здравствуйте! Хочу отменить запись на пятницу.",
+        "cp1251": "Прошу оформить возврат средств по заказу.",
+        "utf-8": "返金をお願いします。Спасибо!",
+    }
+    out: list[bytes] = []
+    for charset, body in text.items():
+        for cte in ("7bit" if charset == "iso-2022-jp" else "8bit", "base64", "quoted-printable"):
+            for sub in ("alternative", "mixed"):
+                m = EmailMessage()
+                m["From"] = "a@example.jp"
+                m["Subject"] = "テスト"
+                m["Date"] = "Tue, 13 Jan 2026 10:00:00 +0900"
+                m.set_content(body, charset=charset, cte=cte)
+                if sub == "alternative":
+                    m.add_alternative(f"<p>{body}</p>", subtype="html", charset=charset, cte=cte)
+                else:
+                    m.add_attachment(b"\x89PNG" * 500, maintype="image", subtype="png",
+                                     filename="写真.png")  # fmt: skip
+                    m.add_attachment(body.encode(charset), maintype="text", subtype="plain",
+                                     filename="メモ.txt")  # fmt: skip
+                out.append(bytes(m))
+                out.append(bytes(m).replace(b"\r\n", b"\n"))
+    nested = MIMEMultipart("mixed")
+    inner = MIMEMultipart("alternative")
+    inner.attach(MIMEText("入れ子の本文", "plain", "utf-8"))
+    inner.attach(MIMEText("<b>入れ子</b>", "html", "utf-8"))
+    nested.attach(inner)
+    nested.attach(MIMEApplication(b"%PDF", Name="a.pdf"))
+    out.append(nested.as_bytes())
+    return out + [raw for raw, _ in _odd_multiparts().values()]
+
+
+def _odd_multiparts() -> dict[str, tuple[bytes, bool]]:
+    """Name → (message, whether the light splitter reads it rather than the stdlib)."""
+    head = b"From: a@b\r\nDate: Tue, 13 Jan 2026 10:00:00 +0300\r\nMIME-Version: 1.0\r\n"
+    ctype = b'Content-Type: multipart/mixed; boundary="XX"\r\n\r\n'
+    part = b"Content-Type: text/plain; charset=utf-8\r\n\r\nhello\r\n"
+    end = b"--XX--\r\n"
+    return {
+        "no closing boundary": (head + ctype + b"--XX\r\n" + part, False),
+        "closed before it opened": (head + ctype + b"preamble\r\n" + end, False),
+        "an empty part": (head + ctype + b"--XX\r\n--XX\r\n" + part + end, False),
+        "a part with a bad header": (
+            head + ctype + b"--XX\r\nNot a header line\r\n\r\nx\r\n" + end,
+            False,
+        ),
+        "a part without a blank line": (
+            head + ctype + b"--XX\r\n" + part.replace(b"\r\n\r\n", b"\r\n") + end,
+            False,
+        ),
+        "a digest": (
+            head + b"Content-Type: multipart/digest; boundary=D\r\n\r\n--D\r\n\r\n"
+            b"From: x@y\r\n\r\nbody\r\n--D--\r\n",
+            False,
+        ),
+        "an attached message": (
+            head
+            + ctype
+            + b"--XX\r\nContent-Type: message/rfc822\r\n\r\nFrom: x@y\r\n\r\nz\r\n"
+            + end,
+            False,
+        ),
+        "a form feed (a line end to the parser)": (
+            head + ctype + b"--XX\r\n" + part + b"\x0c" + end,
+            False,
+        ),
+        "a bad top header": (
+            head + ctype.replace(b"\r\n\r\n", b"\r\nBad header\r\n\r\n") + b"--XX\r\n" + part + end,
+            False,
+        ),
+        "a bare CR": (head + ctype + b"--XX\r\n" + part + b"x\ry\r\n" + end, False),
+        "garbage after the quoted boundary": (
+            head + b'Content-Type: multipart/mixed; boundary="XX"x\r\n\r\n--XX\r\n' + part + end,
+            False,
+        ),
+        "a part with no headers": (head + ctype + b"--XX\r\n\r\nno headers\r\n" + end, True),
+        "look-alike and padded boundary lines": (
+            head + ctype + b"--XXX\r\n" + part + b"--XX \t\r\n" + part + b"--XX--  \r\nepi",
+            True,
+        ),
+        "a boundary with a space": (
+            head
+            + b'Content-Type: multipart/mixed; boundary="X Y"\r\n\r\n--X Y\r\n'
+            + part
+            + b"--X Y--\r\n",
+            True,
+        ),
+        "parts after the closing boundary": (
+            head + ctype + b"--XX\r\n" + part + end + b"--XX\r\n" + part,
+            True,
+        ),
+        "a blank after the transfer encoding": (
+            head + ctype + b"--XX\r\nContent-Type: text/html\r\n"
+            b"Content-Transfer-Encoding: base64 \r\n\r\nPGI+aGk8L2I+\r\n" + end,
+            True,
+        ),
+    }
+
+
+def test_multipart_split_reads_what_the_mime_parser_reads() -> None:
+    """The light multipart splitter builds the stdlib parser's tree (bodies, attachments,
+    header items) or steps aside; the fixtures and the charsets the teams get."""
+    from email import message_from_bytes
+
+    from deskops.adapters.eml import _multipart, body_and_attachments, body_of
+    from deskops.fixtures import FIXTURES_DIR
+
+    cases = _mime_cases()
+    for f in sorted(FIXTURES_DIR.glob("*/mail/**/*.eml")):
+        cases += [f.read_bytes(), f.read_bytes().replace(b"\n", b"\r\n")]
+    light = 0
+    for raw in cases:
+        theirs = message_from_bytes(raw)
+        assert body_of(raw) == body_and_attachments(theirs), raw[:200]
+        tree = _multipart(raw)
+        if tree is None:
+            continue
+        light += 1
+        assert body_and_attachments(tree) == body_and_attachments(theirs), raw[:200]
+        assert list(tree.raw_items()) == list(theirs.raw_items())
+        whole = parse_message(raw, name="m.eml")
+        assert whole["body_text"] == body_and_attachments(theirs)[0]
+    assert light > 100
+    bodies = {body_of(raw)[0] for raw in cases[:48]}
+    assert "Здравствуйте! Хочу отменить запись на пятницу." in bodies
+    assert "明日の15時に予約をお願いできますか。キャンセル待ちです。" in bodies
+    names = {a["filename"] for raw in cases[:48] for a in body_of(raw)[1]}
+    assert names == {"写真.png", "メモ.txt"}
+
+
+def test_nested_and_malformed_multipart_go_to_the_stdlib_parser() -> None:
+    from deskops.adapters.eml import _multipart
+
+    assert _multipart(_mime_cases()[48]) is None  # nested
+    for name, (raw, light) in _odd_multiparts().items():
+        assert (_multipart(raw) is not None) == light, name
+
+
+def test_iso_date_false_gives_the_datetime() -> None:
+    rec = parse_message(iso2022_mail(), name="a.eml", iso_date=False)
+    assert rec["date"].isoformat() == "2026-01-13T10:42:00+09:00"

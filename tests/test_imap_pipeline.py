@@ -1,0 +1,173 @@
+"""IMAP answers read straight off the socket, and writes sent in pipelined stages."""
+
+from __future__ import annotations
+
+import imaplib
+import io
+from pathlib import Path
+from types import SimpleNamespace
+
+from test_imap import dovecot, fill, imap_user, message  # noqa: F401  (fixtures)
+
+
+class FakeImap:
+    """What the reader uses of imaplib's connection: the socket file and the tags."""
+
+    abort = imaplib.IMAP4.abort
+
+    def __init__(self, data: bytes, tags: list[bytes]) -> None:
+        self.file = io.BufferedReader(io.BytesIO(data))  # type: ignore[arg-type]
+        self.tagged_commands: dict[bytes, object] = dict.fromkeys(tags)
+
+
+def box_reading(data: bytes, tags: list[bytes], *, gmail: bool = False):  # type: ignore[no-untyped-def]
+    from deskops.adapters.imap import ImapMailbox
+
+    box = ImapMailbox("imap://u@127.0.0.1/INBOX", password="x")
+    box.client = SimpleNamespace(_imap=FakeImap(data, tags))
+    box.gmail = gmail
+    return box
+
+
+def test_fetch_answers_are_read_around_whatever_else_the_server_says() -> None:
+    head = b"From: a@b\r\nSubject: x\r\n\r\n"
+    data = (
+        b"* 3 EXISTS\r\n"
+        b"* 1 FETCH (FLAGS (\\Seen))\r\n"  # another session's change, no UID: not ours
+        b"* 1 FETCH (UID 10 FLAGS (\\Seen \\Flagged) BODY[HEADER] {%d}\r\n%s)\r\n"
+        b"* 2 FETCH (UID 11 BODY[HEADER] {%d}\r\n%s FLAGS ())\r\n"  # items after the literal
+        b"* 2 EXPUNGE\r\n"
+        b"* 4 FETCH (UID 13 FLAGS () BODY[HEADER] {0}\r\n)\r\n"
+        b"A1 OK FETCH done\r\n"  # an earlier command, completed first
+        b"* 5 FETCH (UID 14 FLAGS () BODY[HEADER] NIL)\r\n"  # no literal: the general parser
+        b"A2 OK FETCH done\r\n"
+    ) % (len(head), head, len(head), head)
+    box = box_reading(data, [b"A1", b"A2"])
+    entry = [b"A2", None]
+    box._inflight = [entry]
+    box._complete(entry)
+    got = entry[1]
+    assert sorted(got) == [10, 11, 13, 14]
+    assert got[10] == {b"BODY[HEADER]": head, b"FLAGS": (b"\\Seen", b"\\Flagged")}
+    assert got[11][b"BODY[HEADER]"] == head and got[11][b"FLAGS"] == ()
+    assert got[13][b"BODY[HEADER]"] == b""
+    assert got[14][b"BODY[HEADER]"] is None
+    assert box._done == {b"A1": ("OK", "FETCH done")} and not box._inflight
+
+
+def test_gmail_labels_go_through_the_general_parser() -> None:
+    data = (
+        b'* 1 FETCH (X-GM-LABELS ("\\\\Inbox" "&MOkwwzDZMOs-" Work) UID 7 FLAGS ()'
+        b" BODY[HEADER] {4}\r\nA: b)\r\n"
+        b"T1 OK done\r\n"
+    )
+    box = box_reading(data, [b"T1"], gmail=True)
+    entry = [b"T1", None]
+    box._inflight = [entry]
+    box._complete(entry)
+    item = entry[1][7]
+    assert item[b"BODY[HEADER]"] == b"A: b"
+    assert set(item[b"X-GM-LABELS"]) == {b"\\Inbox", b"&MOkwwzDZMOs-", b"Work"}
+
+
+def test_a_broken_connection_is_an_abort_not_a_hang() -> None:
+    box = box_reading(b"* 1 FETCH (UID 1 BODY[HEADER] {50}\r\nshort", [b"B1"])
+    entry = [b"B1", None]
+    box._inflight = [entry]
+    try:
+        box._complete(entry)
+    except imaplib.IMAP4.abort as exc:
+        assert "EOF" in str(exc)
+    else:
+        raise AssertionError("no abort")
+
+
+def test_a_refused_copy_stops_the_moves_and_keeps_the_rest(imap_user, isolated: Path) -> None:  # noqa: F811
+    """The server refuses a label copy (say, over quota): the flags of the same stage are
+    applied, the copy and the moves that would take its UIDs away are not; a rerun
+    finishes both."""
+    from deskops.adapters.imap import ImapMailbox
+    from deskops.adapters.store import Store
+    from deskops.commands import plan as planmod
+    from deskops.commands.clock import now_utc, zone
+    from deskops.commands.mail import plan_label
+    from deskops.commands.mailrules import RuleContext, load_rules
+
+    user, port = imap_user
+    fill(user, port, [message(f"q{i}@c", "x@example.jp", "SEO") for i in range(6)])
+    url = f"imap://{user}@127.0.0.1:{port}/INBOX"
+    rules = load_rules(
+        [
+            {"name": "flag", "when": {"subject": "SEO"}, "flag": True},
+            {"name": "r", "when": {"subject": "SEO"}, "add_labels": ["確認"], "trash": True},
+        ],
+        "t.toml",
+    )
+    ctx = RuleContext(tz=zone("Asia/Tokyo"), now=now_utc())
+    store = Store.open(str(isolated / "s.sqlite"))
+    box = ImapMailbox(url, password="secret")
+    res = plan_label(box, rules, ctx, store=None)
+
+    def over_quota(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise imaplib.IMAP4.error("COPY command error: NO [OVERQUOTA] Quota exceeded")
+
+    box.client.copy = over_quota
+    result = planmod.execute(res.plan, store, {box.backend: box}, atomic=False)
+    assert result.status == "partial"
+    by_field = {(c.field, c.outcome) for c in res.plan.changes}
+    assert by_field == {("flagged", "applied"), ("labels", "failed"), ("folder", "failed")}
+    assert all("OVERQUOTA" in (c.error or "") for c in res.plan.changes if c.outcome == "failed")
+    box.close()
+
+    check = ImapMailbox(url, password="secret")
+    inbox = list(check.messages())
+    assert len(inbox) == 6 and all(m.flagged for m in inbox)  # nothing moved
+    check.close()
+    again = ImapMailbox(url, password="secret")
+    res2 = plan_label(again, rules, ctx, store=None)
+    assert planmod.execute(res2.plan, store, {again.backend: again}, atomic=False).counts == {
+        "applied": 12
+    }
+    again.close()
+    store.close()
+
+
+def test_keyword_labels_and_many_groups_in_one_pipeline(imap_user, isolated: Path) -> None:  # noqa: F811
+    """Keyword labels (STORE), folder labels under a new parent (CREATE, COPY), flags and
+    moves to several folders: every change applied, in one round of answers per stage."""
+    from deskops.adapters.imap import ImapMailbox
+    from deskops.adapters.store import Store
+    from deskops.commands import plan as planmod
+    from deskops.commands.clock import now_utc, zone
+    from deskops.commands.mail import plan_label
+    from deskops.commands.mailrules import RuleContext, load_rules
+
+    user, port = imap_user
+    msgs = [message(f"k{i}@c", "x@example.jp", f"件名{i % 3}") for i in range(30)]
+    fill(user, port, msgs)
+    url = f"imap://{user}@127.0.0.1:{port}/INBOX"
+    rules = load_rules(
+        [
+            {"name": "kw", "when": {"subject": "件名0"}, "add_labels": ["Important"]},
+            {"name": "a", "when": {"subject": "件名1"}, "add_labels": ["親/子"], "move": "A"},
+            {"name": "b", "when": {"subject": "件名2"}, "mark_read": True, "move": "B/C"},
+            {"name": "all", "when": {}, "flag": True},
+        ],
+        "t.toml",
+    )
+    box = ImapMailbox(url, password="secret", keywords={"Important": "$Important"})
+    res = plan_label(box, rules, RuleContext(tz=zone("UTC"), now=now_utc()), store=None)
+    store = Store.open(str(isolated / "s.sqlite"))
+    result = planmod.execute(res.plan, store, {box.backend: box}, atomic=False)
+    assert result.counts == {"applied": 10 + 20 + 20 + 30}
+    box.close()
+    check = ImapMailbox(url, password="secret", keywords={"Important": "$Important"})
+    inbox = list(check.messages())
+    assert len(inbox) == 10 and all(m.labels == ["Important"] and m.flagged for m in inbox)
+    assert len(list(check.messages(folder="親/子"))) == 10
+    moved_a = list(check.messages(folder="A"))
+    moved_b = list(check.messages(folder="B/C"))
+    assert len(moved_a) == 10 and all(m.flagged for m in moved_a)
+    assert len(moved_b) == 10 and all(m.seen and m.flagged for m in moved_b)
+    check.close()
+    store.close()
