@@ -297,18 +297,21 @@ CREATE INDEX ix_message_labels_label ON message_labels(label)
 """
 
 # Calls get the caller's number in E.164 (the key of missed-call reconciliation) and the
-# call a leg belongs to (Asterisk and Twilio log one row per leg); misses get their own
-# covering index, so the callback list reads a month of misses without touching the rows.
+# call a leg belongs to (Asterisk and Twilio log one row per leg). Misses get their own
+# covering index in caller order, so the callback list groups a month of misses per caller
+# without touching the rows or sorting them; the number index carries the source for the
+# Twilio rule of what counts as a contact.
 # The index on the caller as written goes: lookups use the number, and every index costs
 # a million-row import its time.
 V2_CALLS = """
 ALTER TABLE calls ADD COLUMN number TEXT;
 ALTER TABLE calls ADD COLUMN call_group TEXT;
 DROP INDEX ix_calls_caller;
-CREATE INDEX ix_calls_number ON calls(number, status, started_at);
+CREATE INDEX ix_calls_number ON calls(number, status, started_at, source);
 CREATE INDEX ix_calls_group ON calls(call_group);
+CREATE INDEX ix_calls_twilio ON calls(started_at) WHERE source = 'twilio' AND direction = 'inbound';
 CREATE INDEX ix_calls_misses
-    ON calls(started_at, number, call_group, id, line, callee, caller, caller_name, status,
+    ON calls(number, started_at, line, callee, caller, caller_name, call_group, id, status,
              direction)
     WHERE direction = 'inbound' AND status <> 'answered'
 """

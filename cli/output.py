@@ -97,6 +97,8 @@ def _safe(value: Any) -> str:
 
 def _tsv_cell(value: Any) -> str:
     """``tsv_escape(_safe(value))``, with the common case (a plain string or number) first."""
+    if value is None:
+        return ""
     if type(value) is str:
         if value.startswith(FORMULA_PREFIXES):
             value = "'" + value

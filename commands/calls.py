@@ -67,9 +67,11 @@ class CallsConfig:
     tolerance: float = 0.01
     orders: Any = None  # OrdersConfig: dates (yesterday, last-business-day), statuses
     _by_key: dict[str, Line] = field(default_factory=dict)
+    _misses: set[str] = field(default_factory=set)  # keys known to name no line
 
     def index_lines(self) -> None:
         self._by_key = {}
+        self._misses = set()
         for ln in reversed(self.lines):  # the first line of a name or number wins
             self._by_key[ln.name] = ln
             if ln.number and _digits(ln.number):
@@ -83,10 +85,16 @@ class CallsConfig:
             if not key:
                 continue
             found = self._by_key.get(key)
-            if found is None and any(ch.isdigit() for ch in key):
+            if found is None:
+                if key in self._misses:
+                    continue
                 found = self._by_key.get("#" + _digits(key))
-            if found is not None:
-                return found
+                if found is None:
+                    if len(self._misses) > 100_000:
+                        self._misses.clear()
+                    self._misses.add(key)
+                    continue
+            return found
         return None
 
     def outcome(self, name: str) -> bool:
@@ -280,58 +288,72 @@ def missed(
     misses, the last contact per number, the last miss's line and the callbacks tried.
     """
     line_sql, line_params = _window_sql(cfg, exclude_lines)
-    cols = "m.number, m.started_at, m.line, m.callee, m.caller, m.caller_name"
-    misses = (
-        f"SELECT {cols} FROM calls m "
-        "WHERE m.direction = 'inbound' AND m.status <> 'answered' "
-        "AND m.status <> 'in-progress' AND m.started_at >= ? AND m.started_at < ?"
+    window = [iso(since), iso(until), *line_params]
+    # A plain miss: inbound, not answered, and no other leg of the call answered.
+    plain = (
+        "m.direction = 'inbound' AND m.status <> 'answered' AND m.status <> 'in-progress' "
+        "AND m.started_at >= ? AND m.started_at < ?"
         + line_sql
         + " AND (m.call_group = m.id OR m.call_group IS NULL OR NOT EXISTS ("
         "SELECT 1 FROM calls g WHERE g.call_group = m.call_group AND g.status = 'answered'))"
-        # Twilio: an inbound call the application answered whose agent legs all went unanswered
-        f" UNION ALL SELECT {cols} FROM calls m "
-        "WHERE m.source = 'twilio' AND m.direction = 'inbound' AND m.status = 'answered' "
+    )
+    # Twilio: an inbound call the application answered whose agent legs all went unanswered.
+    twilio = (
+        "m.source = 'twilio' AND m.direction = 'inbound' AND m.status = 'answered' "
         "AND m.call_group = m.id AND m.started_at >= ? AND m.started_at < ?"
         + line_sql
         + " AND EXISTS (SELECT 1 FROM calls g WHERE g.call_group = m.id AND g.id <> m.id)"
         " AND NOT EXISTS (SELECT 1 FROM calls g WHERE g.call_group = m.id AND g.id <> m.id"
         " AND g.status = 'answered')"
     )
-    window = [iso(since), iso(until), *line_params]
     closing = [o for o, closes in cfg.outcomes.items() if closes]
     marks = ", ".join("?" for _ in closing) or "NULL"
     sep = "char(31)" if store.dialect == "sqlite" else "chr(31)"
     last_row = f" || {sep} || ".join(
-        ["mm.started_at", *(f"COALESCE(mm.{c}, '')" for c in ("line", "callee", "caller",
-                                                              "caller_name"))]
+        ["m.started_at", *(f"COALESCE(m.{c}, '')" for c in ("line", "callee", "caller",
+                                                            "caller_name"))]
     )  # fmt: skip
-    sql = (
-        f"WITH mm AS MATERIALIZED ({misses}), "
-        "ans AS MATERIALIZED (SELECT a.number, MAX(a.started_at) AS at FROM calls a "
-        f"WHERE {_is_contact('a')} AND a.number IN (SELECT number FROM mm) GROUP BY a.number), "
-        "cb AS MATERIALIZED (SELECT substr(t.target, 8) AS number, MAX(t.at) AS at "
-        f"FROM call_attempts t WHERE t.target LIKE 'caller:%' AND t.outcome IN ({marks}) "
-        "GROUP BY t.target), "
-        # per caller: the misses, the last contact, the misses after it, the last miss's row
-        "agg AS MATERIALIZED (SELECT mm.number, COUNT(*) AS misses, "
-        "MIN(mm.started_at) AS first_miss, MAX(mm.started_at) AS last_miss, "
-        "MAX(CASE WHEN cb.at IS NULL OR ans.at > cb.at THEN ans.at ELSE cb.at END) "
-        "AS contact_at, "
-        "SUM(CASE WHEN (ans.at IS NULL OR mm.started_at > ans.at) AND (cb.at IS NULL "
-        "OR mm.started_at > cb.at) THEN 1 ELSE 0 END) AS open, "
-        f"MAX({last_row}) AS last_row "
-        "FROM mm LEFT JOIN ans ON ans.number = mm.number LEFT JOIN cb ON cb.number = mm.number "
-        "WHERE mm.number IS NOT NULL GROUP BY mm.number) "
-        "SELECT agg.*, (SELECT COUNT(*) FROM agg WHERE open = 0) AS handled_total, "
-        "(SELECT COUNT(*) FROM call_attempts t WHERE t.target = 'caller:' || agg.number "
-        "AND t.at > agg.last_miss) AS attempts, "
-        "(SELECT t.at || ' ' || t.outcome FROM call_attempts t WHERE t.target = 'caller:' || "
-        "agg.number AND t.at > agg.last_miss ORDER BY t.at DESC LIMIT 1) AS last_attempt "
-        "FROM agg " + ("" if handled else "WHERE agg.open > 0 ") + "ORDER BY agg.last_miss DESC"
+    # SQLite without statistics would walk the misses by time and sort them; the partial
+    # index in caller order needs no sort (PostgreSQL plans this well on its own).
+    by_caller = " INDEXED BY ix_calls_misses" if store.dialect == "sqlite" else ""
+    twilio_calls = " INDEXED BY ix_calls_twilio" if store.dialect == "sqlite" else ""
+    per_number = (
+        "SELECT m.number, COUNT(*) AS n, MIN(m.started_at) AS lo, MAX(m.started_at) AS hi, "
+        f"MAX({last_row}) AS lr FROM calls m{{}} WHERE {{}} AND m.number IS NOT NULL "
+        "GROUP BY m.number"
     )
+    # Per caller (grouped along the misses index, by number): the misses, the last answered
+    # call and the last closing callback; the misses after the contact are counted only
+    # for the callers still to call back.
+    sql = (
+        f"WITH g0 AS ({per_number.format(by_caller, plain)} UNION ALL "
+        f"{per_number.format(twilio_calls, twilio)}), "
+        "g AS MATERIALIZED (SELECT g0.number, SUM(n) AS misses, MIN(lo) AS first_miss, "
+        "MAX(hi) AS last_miss, MAX(lr) AS last_row, "
+        f"(SELECT MAX(a.started_at) FROM calls a WHERE a.number = g0.number AND "
+        f"{_is_contact('a')}) AS ans_at, "
+        "(SELECT MAX(t.at) FROM call_attempts t WHERE t.target = 'caller:' || g0.number "
+        f"AND t.outcome IN ({marks})) AS cb_at FROM g0 GROUP BY g0.number), "
+        "c AS MATERIALIZED (SELECT g.*, CASE WHEN cb_at IS NULL OR ans_at > cb_at "
+        "THEN ans_at ELSE cb_at END AS contact_at FROM g) "
+        "SELECT c.*, CASE WHEN c.contact_at IS NULL THEN c.misses "
+        "WHEN c.last_miss <= c.contact_at THEN 0 ELSE "
+        f"(SELECT COUNT(*) FROM calls m{by_caller} WHERE m.number = c.number AND "
+        f"m.started_at > c.contact_at AND {plain}) + (SELECT COUNT(*) FROM calls m "
+        f"WHERE m.number = c.number AND m.started_at > c.contact_at AND {twilio}) END AS open, "
+        "(SELECT COUNT(*) FROM c c2 WHERE c2.contact_at >= c2.last_miss) AS handled_total, "
+        "(SELECT COUNT(*) FROM call_attempts t WHERE t.target = 'caller:' || c.number "
+        "AND t.at > c.last_miss) AS attempts, "
+        "(SELECT t.at || ' ' || t.outcome FROM call_attempts t WHERE t.target = 'caller:' || "
+        "c.number AND t.at > c.last_miss ORDER BY t.at DESC LIMIT 1) AS last_attempt "
+        "FROM c "
+        + ("" if handled else "WHERE c.contact_at IS NULL OR c.last_miss > c.contact_at ")
+        + "ORDER BY c.last_miss DESC"
+    )
+    params = [*window, *window, *closing, *window, *window]
     callers = []
     handled_total = None
-    for r in store.iter_query(sql, [*window, *window, *closing], size=5000):
+    for r in store.iter_query(sql, params, size=5000):
         handled_total = r["handled_total"]
         _, line, callee, caller, caller_name = (r["last_row"].split("\x1f") + [""] * 5)[:5]
         ln = cfg.line(line, callee)
@@ -483,19 +505,34 @@ CALLER_FIELDS = [
 ]  # fmt: skip
 
 
+_OFFSET: dict[tuple[tzinfo, str], timedelta] = {}  # (zone, UTC hour) → offset
+_MINUTE: dict[tuple[tzinfo, str], str] = {}  # (zone, UTC minute) → local minute
+
+
 def _local(text: str | None, tz: tzinfo) -> str | None:
-    """``2026-01-12T07:15:02Z`` → ``2026-01-12 10:15`` in ``tz``."""
+    """``2026-01-12T07:15:02Z`` → ``2026-01-12 10:15`` in ``tz`` (the offset looked up once
+    per hour: zones change their offset on the hour)."""
     if not text:
         return None
-    dt = datetime(
-        int(text[0:4]),
-        int(text[5:7]),
-        int(text[8:10]),
-        int(text[11:13]),
-        int(text[14:16]),
-        tzinfo=UTC,
-    ).astimezone(tz)
-    return f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d} {dt.hour:02d}:{dt.minute:02d}"
+    known = _MINUTE.get((tz, text[:16]))
+    if known is not None:
+        return known
+    if len(_MINUTE) > 200_000:
+        _MINUTE.clear()
+    utc = datetime(int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]),
+                   int(text[14:16]))  # fmt: skip
+    key = (tz, text[:13])
+    offset = _OFFSET.get(key)
+    if offset is None:
+        if len(_OFFSET) > 100_000:
+            _OFFSET.clear()
+        local = utc.replace(tzinfo=UTC).astimezone(tz)
+        offset = _OFFSET[key] = local.utcoffset() or timedelta()
+    dt = utc + offset
+    found = _MINUTE[(tz, text[:16])] = (
+        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d} {dt.hour:02d}:{dt.minute:02d}"
+    )
+    return found
 
 
 # -- callbacks -----------------------------------------------------------------------------------
