@@ -49,6 +49,10 @@ GROUPS: dict[str, tuple[str, str]] = {
         "deskops.cli.groups.calls",
         "Import call logs, list missed calls to call back, record callbacks, check billing.",
     ),
+    "returns": (
+        "deskops.cli.groups.returns",
+        "Create exchange and return requests, check refund details, list payouts.",
+    ),
     "store": (
         "deskops.cli.groups.store",
         "Import, export and inspect the records in the store.",

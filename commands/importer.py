@@ -354,16 +354,26 @@ def plan_import(
     return plan
 
 
+def full_record(entity: Entity, rec: dict[str, Any]) -> dict[str, Any]:
+    """``rec`` as the store gives it back: every field, every child collection, every
+    column of a child row — so a journaled create compares equal when it is undone."""
+    full = {n: rec.get(n) for n in entity.field_names}
+    for name, child in entity.children.items():
+        values = rec.get(name) or []
+        if not child.scalar:
+            values = [{c: v.get(c) for c in child.names} if isinstance(v, dict) else v
+                      for v in values]  # fmt: skip
+        full[name] = values
+    return full
+
+
 def diff_record(store: Store, entity: Entity, rec: dict[str, Any], reason: str) -> list[Change]:
     """The changes that bring the stored record up to ``rec`` (never removing data)."""
     target = f"{entity.name}:{rec['id']}"
     current = store.get(entity, rec["id"])
     if current is None:
         check_required(entity, rec)
-        full = {n: rec.get(n) for n in entity.field_names}
-        for name in entity.children:
-            full[name] = rec.get(name, [])
-        return [Change(target, "*", CREATE, None, full, reason)]
+        return [Change(target, "*", CREATE, None, full_record(entity, rec), reason)]
     changes: list[Change] = []
     for name, value in rec.items():
         if name == "id":

@@ -672,11 +672,18 @@ def mail_change(
     key: str,
     sender_backend: str,
     sender_address: str,
+    values: dict[str, Any] | None = None,
+    language: str | None = None,
 ) -> Change:
+    """The mail of a template to the order's customer, as a ``send`` change. ``values``
+    add to the order's own placeholders; with ``language`` a template ``NAME_<language>``
+    (``return_created_en``) is preferred to ``NAME``."""
     from email.message import EmailMessage
     from email.utils import format_datetime, make_msgid
 
     templates = _table(cfg.profile, "templates")
+    if language and isinstance(templates.get(f"{template_name}_{language}"), dict):
+        template_name = f"{template_name}_{language}"
     tpl = templates.get(template_name)
     if not isinstance(tpl, dict):
         raise UsageError(
@@ -685,7 +692,9 @@ def mail_change(
     to = str(order.get("email") or "")
     if "@" not in to:
         raise UsageError(f"order {order.get('id')}: no e-mail address to send {template_name!r}")
-    subject, body = render(tpl, template_values(order, cfg, agent), template_name)
+    subject, body = render(
+        tpl, {**template_values(order, cfg, agent), **(values or {})}, template_name
+    )
     msg = EmailMessage()
     msg["From"] = sender_address
     msg["To"] = to

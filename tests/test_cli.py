@@ -96,7 +96,8 @@ def test_unknown_option_lists_valid_ones(cli) -> None:
 def test_unknown_command_lists_valid_ones(cli) -> None:
     r = cli("jornal")
     assert r.code == 2
-    assert "valid commands: demo, mail, orders, calls, store, journal, undo, config" in r.err
+    valid = "demo, mail, orders, calls, returns, store, journal, undo, config"
+    assert f"valid commands: {valid}" in r.err
     r = cli("store", "imprt")
     assert r.code == 2 and "valid commands: import, export, info" in r.err
 
