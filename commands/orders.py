@@ -674,6 +674,7 @@ def mail_change(
     sender_address: str,
     values: dict[str, Any] | None = None,
     language: str | None = None,
+    attachments: list[Path] | None = None,
 ) -> Change:
     """The mail of a template to the order's customer, as a ``send`` change. ``values``
     add to the order's own placeholders; with ``language`` a template ``NAME_<language>``
@@ -702,6 +703,15 @@ def mail_change(
     msg["Date"] = format_datetime(datetime.now(UTC))
     msg["Message-ID"] = make_msgid(domain=sender_address.rpartition("@")[2] or "deskops.invalid")
     msg.set_content(body)
+    for path in attachments or []:
+        import mimetypes
+
+        kind = (mimetypes.guess_type(path.name)[0] or "application/octet-stream").split("/")
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot attach ({exc.strerror})") from None
+        msg.add_attachment(data, maintype=kind[0], subtype=kind[1], filename=path.name)
     raw = msg.as_bytes(policy=msg.policy.clone(linesep="\r\n"))  # SMTP wants CRLF lines
     payload = {"raw": raw, "from": sender_address, "to": [to]}
     return Change(

@@ -62,6 +62,7 @@ class ReturnsConfig:
     flags: dict[str, str] = field(default_factory=dict)
     methods: dict[str, str] = field(default_factory=dict)  # CLI name → profile name
     profile: dict[str, Any] = field(default_factory=dict)
+    forms_dir: Path = Path(".")  # the affiliates' blank forms ([returns] forms_dir)
 
     def reason(self, name: str) -> Reason:
         if name not in self.reasons:
@@ -116,6 +117,8 @@ def returns_config(
     points = sec.get("pickup_points_file")
     if points:
         cfg.pickup_points = read_pickup_points(Path(str(points)), base)
+    forms = Path(str(sec.get("forms_dir") or "."))
+    cfg.forms_dir = forms if forms.is_absolute() or base is None else base / forms
     return cfg
 
 
@@ -546,3 +549,32 @@ def mail_values(created: Created) -> dict[str, Any]:
         "amount_due": _money(float(s.get("amount_due") or 0)),
         "free_or_not": "бесплатно" if s.get("free_delivery") else "за счёт покупателя",
     }
+
+
+def affiliate_of(cfg: ReturnsConfig, order: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The order's storefront in ``[affiliates.*]``: by its code, its name or its site."""
+    extra = order.get("extra") or {}
+    affiliates = cfg.profile.get("affiliates") or {}
+    for code, aff in affiliates.items():
+        if not isinstance(aff, dict):
+            continue
+        if (
+            code == extra.get("affiliate_code")
+            or aff.get("name") == extra.get("affiliate")
+            or (aff.get("site") and aff.get("site") == order.get("site"))
+        ):
+            return str(code), aff
+    known = ", ".join(affiliates) or "none"
+    raise UsageError(f"order {order['id']}: no [affiliates.*] entry for its storefront ({known})")
+
+
+def form_of(cfg: ReturnsConfig, order: dict[str, Any]) -> Path:
+    code, aff = affiliate_of(cfg, order)
+    name = aff.get("return_form")
+    if not name:
+        raise UsageError(f"[affiliates.{code}] has no return_form")
+    path = cfg.forms_dir / str(name)
+    if not path.is_file():
+        raise UsageError(f"{path}: the blank form of {aff.get('name') or code} is missing "
+                         "([returns] forms_dir)")  # fmt: skip
+    return path

@@ -279,3 +279,25 @@ def test_payouts_masked_and_unmask_needs_confirmation(toys) -> None:
     assert "4111111111111111" in full.out
     empty = toys("-p", TOYS, "returns", "payouts", "--week", "2026-01-14", "-o", "csv")
     assert empty.out.strip().count("\n") == 0
+
+
+def test_request_form_mails_the_affiliates_blank_form_once_a_day(toys, smtp_server) -> None:
+    import email
+
+    sink, port = smtp_server
+    args = ["-p", TOYS, "returns", "request-form", "1042", "--subject", "Сломался пульт",
+            "--smtp", f"smtp://127.0.0.1:{port}"]  # fmt: skip
+    r = toys(*args)
+    assert r.code == 0, r.err
+    (sent,) = sink.messages
+    msg = email.message_from_bytes(sent[2], policy=email.policy.default)
+    assert msg["Subject"] == "Re: Сломался пульт" and sent[1] == ["maria@example.ru"]
+    (att,) = list(msg.iter_attachments())
+    assert att.get_filename() == "Бланк возврата и обмена — Игромир.pdf"
+    assert att.get_content_type() == "application/pdf"
+    assert att.get_content().startswith(b"%PDF-1.4")
+    assert "igromir.example" in msg.get_body(("plain",)).get_content()  # the signature
+    assert order_of(toys)["comments"][-1]["text"].startswith("Бланк возврата отправлен")
+    again = toys(*args)
+    assert again.code == 0 and "went out today already" in again.err
+    assert len(sink.messages) == 1

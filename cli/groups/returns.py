@@ -41,6 +41,78 @@ def _smtp(ops: Ops, url: str | None) -> tuple[Any, str]:
     return sender, address
 
 
+@app.command("request-form")
+def request_form(
+    ctx: typer.Context,
+    order: Annotated[str, typer.Argument(help="The order the customer wants to return from.")],
+    subject: Annotated[
+        str | None,
+        typer.Option("--subject", help="Subject of the customer's mail (the reply is Re: it)."),
+    ] = None,
+    smtp: Annotated[
+        str | None, typer.Option("--smtp", help="smtp://user@host:587?starttls=1 for the mail.")
+    ] = None,
+    agent: Annotated[str | None, typer.Option("--agent", help="Who sends it.")] = None,
+    dry_run: DryRun = False,
+    fmt: Format = None,
+    fields: Fields = None,
+) -> None:
+    """Mail the customer the blank exchange/return form of the order's storefront, with
+    its signature ([templates.return_form_reply]); notes it on the order. Once a day per
+    order (a second run the same day sends nothing).
+
+    Example: ops -p toys-ru returns request-form 477712 --subject "Сломался пульт"
+    """
+    from deskops.adapters.schema import ORDERS
+    from deskops.commands.clock import iso, now_utc
+    from deskops.commands.orders import mail_change, orders_config
+    from deskops.commands.plan import ADD, Change, Plan, actor
+    from deskops.commands.returns import form_of
+
+    ops = get(ctx)
+    cfg = _cfg(ops)
+    store = ops.store()
+    rec = store.get(ORDERS, order)
+    if rec is None:
+        raise UsageError(f"no order {order!r} in the store")
+    form = form_of(cfg, rec)
+    sender, address = _smtp(ops, smtp)
+    if sender is None:
+        raise UsageError("no SMTP server: give --smtp or set OPS_SMTP_URL")
+    who = agent or actor()
+    now = now_utc()
+    ocfg = orders_config(ops.config.profile, ops.tz, str(ops.config.profile_path))
+    day = now.astimezone(cfg.tz).date().isoformat()
+    key = f"return-form-{order}-{day}"
+    if store.scalar(
+        "SELECT COUNT(*) FROM journal_entries WHERE target = ? AND op = 'send' "
+        "AND outcome = 'applied'",
+        (f"outbox:{key}",),
+    ):
+        ops.info(f"returns request-form: the form for order {order} went out today already")
+        return
+    plan = Plan(command=f"returns request-form {order}")
+    plan.add(
+        mail_change(
+            rec,
+            ocfg,
+            "return_form_reply",
+            who,
+            f"return-form-{order}-{day}",
+            sender.backend,
+            address,
+            {"subject": subject or f"Заказ №{order}"},
+            _language(store, rec),
+            [form],
+        )  # fmt: skip
+    )
+    note = f"Бланк возврата отправлен ({rec.get('email')}, {form.name})"
+    plan.add(Change(f"orders:{order}", "comments", ADD, None,
+                    {"at": iso(now), "author": who, "text": note}, "return form sent"))  # fmt: skip
+    ops.run_plan(plan, what=f"returns request-form {order}", fmt=fmt, fields=fields,
+                 dry_run=dry_run, yes=True, targets={sender.backend: sender})  # fmt: skip
+
+
 @app.command("create")
 def create(
     ctx: typer.Context,
