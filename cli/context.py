@@ -8,6 +8,7 @@ terminal) comes from here, so tests can drive the CLI without patching.
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -110,6 +111,29 @@ class Ops:
                     break
             return cls.from_config(url, self.config.profile, password)
         return cls(url)
+
+    def smtp(self, url: str | None, mailbox: str | None = None) -> tuple[Any, str]:
+        """(the SMTP sender or None, the From address) for mail a command sends: ``--smtp``,
+        else ``OPS_SMTP_URL``, else ``[smtp] url``; From is ``[smtp] from``, else the
+        address of ``[mailboxes.<mailbox>]``, else the first mailbox's."""
+        url = url or os.environ.get("OPS_SMTP_URL") or self.config.section("smtp").get("url")
+        sender = None
+        if url:
+            sender = self.backend(f"smtp:{url}")
+            sender.store = self.store()
+        boxes = self.config.section("mailboxes")
+        own = boxes.get(mailbox) if mailbox else None
+        first = next(
+            (b.get("address") for b in boxes.values() if isinstance(b, dict) and b.get("address")),
+            None,
+        )
+        address = str(
+            self.config.section("smtp").get("from")
+            or (own.get("address") if isinstance(own, dict) else None)
+            or first
+            or "ops@localhost"
+        )
+        return sender, address
 
     def _take_lock(self) -> None:
         import fcntl

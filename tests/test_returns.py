@@ -254,6 +254,15 @@ def test_exchange(toys, tmp_path: Path, reason: str, due: float) -> None:
             "Не подошёл размер. ЗНВ №1, ОБМЕН №1043, доставка за счёт покупателя",
         )
     )
+    # undo takes the exchange order away and restores the old one
+    run = json.loads(toys("journal", "list", "-o", "json").out)[0]["run_id"]
+    assert toys("undo", run, "--yes").code == 0
+    after = {o["id"]: o for o in map(json.loads, toys("store", "export", "--type", "orders",
+                                                      "-o", "jsonl").out.splitlines())}  # fmt: skip
+    assert set(after) == {"1042"} and after["1042"]["comments"] == ORDER.get("comments", [])
+    assert after["1042"]["flags"] == ORDER["flags"]
+    r = toys(*base, "--items", "KN-1", "-o", "jsonl")
+    assert r.code == 0, r.err
     # a replacement not in the order needs its price; one in stock is accepted
     r = toys(*base, "--items", "KN-1", "--replacement", "KN-7")
     assert r.code == 0 and "already registers" in r.err  # the same request: found

@@ -3,7 +3,6 @@ stale orders at shift end, delivery estimates."""
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any
 
 import typer
@@ -269,19 +268,7 @@ def call(
     backend = _backend(ops, orders_url)
     who = _agent(agent)
     when = parse_datetime(at, ops.tz, field="--at") if at else _now()
-    url = smtp or os.environ.get("OPS_SMTP_URL") or ops.config.section("smtp").get("url")
-    sender = None
-    if url:
-        sender = ops.backend(f"smtp:{url}")
-        sender.store = ops.store()
-    boxes = ops.config.section("mailboxes")
-    address = str(
-        ops.config.section("smtp").get("from")
-        or next(
-            (b.get("address") for b in boxes.values() if isinstance(b, dict) and b.get("address")),
-            "ops@localhost",
-        )
-    )
+    sender, address = ops.smtp(smtp)
     plan = plan_call(
         CallRequest(order, outcome, who, when, reason, note, resend_bank_details, not no_mail),
         backend,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any
 
 import typer
@@ -24,21 +23,6 @@ def _cfg(ops: Ops) -> Any:
     return returns_config(
         ops.config.profile, ops.tz, str(path or "profile"), path.parent if path else None
     )
-
-
-def _smtp(ops: Ops, url: str | None) -> tuple[Any, str]:
-    url = url or os.environ.get("OPS_SMTP_URL") or ops.config.section("smtp").get("url")
-    sender = None
-    if url:
-        sender = ops.backend(f"smtp:{url}")
-        sender.store = ops.store()
-    returns_box = ops.config.section("mailboxes").get("returns")
-    address = str(
-        ops.config.section("smtp").get("from")
-        or (returns_box.get("address") if isinstance(returns_box, dict) else None)
-        or "ops@localhost"
-    )
-    return sender, address
 
 
 @app.command("request-form")
@@ -76,7 +60,7 @@ def request_form(
     if rec is None:
         raise UsageError(f"no order {order!r} in the store")
     form = form_of(cfg, rec)
-    sender, address = _smtp(ops, smtp)
+    sender, address = ops.smtp(smtp, "returns")
     if sender is None:
         raise UsageError("no SMTP server: give --smtp or set OPS_SMTP_URL")
     who = agent or actor()
@@ -222,7 +206,7 @@ def create(
         return
     targets = None
     if not no_mail:
-        sender, address = _smtp(ops, smtp)
+        sender, address = ops.smtp(smtp, "returns")
         if sender is None:
             raise UsageError(
                 "no SMTP server to mail the customer: give --smtp or set OPS_SMTP_URL, or --no-mail"
