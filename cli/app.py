@@ -53,6 +53,10 @@ GROUPS: dict[str, tuple[str, str]] = {
         "deskops.cli.groups.returns",
         "Create exchange and return requests, check refund details, list payouts.",
     ),
+    "report": (
+        "deskops.cli.groups.report",
+        "Daily report per agent, mail, orders, calls, returns, reservations; and ranges.",
+    ),
     "store": (
         "deskops.cli.groups.store",
         "Import, export and inspect the records in the store.",

@@ -114,7 +114,10 @@ def calls_config(profile: dict[str, Any], tz: tzinfo, source: str = "profile") -
     assert isinstance(section, dict)
     region = str(profile.get("profile", {}).get("country") or profile.get("country") or "")
     cfg = CallsConfig(tz=tz, region=region, orders=orders_config(profile, tz, source))
-    for i, raw in enumerate(profile.get("lines") or [], 1):
+    lines = profile.get("lines") or []
+    if isinstance(lines, dict):  # [lines] name = "number" (a desk's numbers, no tariffs)
+        lines = [{"name": k, "number": v} for k, v in lines.items() if isinstance(v, str)]
+    for i, raw in enumerate(lines, 1):
         if not isinstance(raw, dict) or not raw.get("name"):
             raise UsageError(f"{source}: [[lines]] #{i}: a line needs a name")
         billing = raw.get("billing")

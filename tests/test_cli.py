@@ -96,7 +96,7 @@ def test_unknown_option_lists_valid_ones(cli) -> None:
 def test_unknown_command_lists_valid_ones(cli) -> None:
     r = cli("jornal")
     assert r.code == 2
-    valid = "demo, mail, orders, calls, returns, store, journal, undo, config"
+    valid = "demo, mail, orders, calls, returns, report, store, journal, undo, config"
     assert f"valid commands: {valid}" in r.err
     r = cli("store", "imprt")
     assert r.code == 2 and "valid commands: import, export, info" in r.err

@@ -1,0 +1,529 @@
+"""The daily report: what every team types into a spreadsheet at the end of a shift,
+computed from what the other commands recorded (procedures: all five teams).
+
+Sections, each a table of rows plus totals:
+
+- ``agents``: cases handled and their handling time (case records: started → closed),
+  calls answered and made (call logs; extensions named by the profile's ``[agents]``),
+  call attempts and confirmations (``call_attempts``), changes journaled;
+- ``mail``: received and answered per mailbox, unanswered past the SLA per zone,
+  inquiries not converted (``ops mail awaiting --expire``), bounces;
+- ``orders``: call outcomes, duplicates cancelled, orders left in the watched status
+  at shift end per manager;
+- ``calls``: missed callers, called back, still open, billing deviations;
+- ``returns``: requests created, refunds due by payout date;
+- ``reservations``: per store, the profile's ``[kpi]`` (success, on time, satisfaction,
+  handling within the target, complaints).
+
+Personal data (customer names, numbers, addresses) is masked unless asked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
+
+from deskops.adapters.errors import UsageError
+from deskops.adapters.store import Store
+
+from .clock import iso
+
+SECTIONS = ("agents", "mail", "orders", "calls", "returns", "reservations")
+BY = ("agent", "store", "affiliate", "line")
+
+
+@dataclass
+class Window:
+    start: datetime  # UTC
+    end: datetime
+    first: date  # local days covered
+    last: date
+
+    @property
+    def label(self) -> str:
+        return (
+            self.first.isoformat()
+            if self.first == self.last
+            else (f"{self.first.isoformat()}..{self.last.isoformat()}")
+        )
+
+
+def day_window(day: date, tz: tzinfo, days: int = 1) -> Window:
+    start = datetime.combine(day, time(0), tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=days), time(0), tz).astimezone(UTC)
+    return Window(start, end, day, day + timedelta(days=days - 1))
+
+
+@dataclass
+class Section:
+    name: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    totals: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "totals": self.totals, **self.details}
+
+
+@dataclass
+class Context:
+    store: Store
+    profile: dict[str, Any]
+    tz: tzinfo
+    now: datetime
+    unmask: bool = False
+    _names: dict[str, str] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        table = self.profile.get("agents")
+        table = table if isinstance(table, dict) else {}
+        exts = table.get("extensions")
+        # every way a person is written (id, display name, extension) → the display name
+        self._names: dict[str, str] = {}
+        for ident, display in table.items():
+            if isinstance(display, str):
+                self._names[str(ident)] = display
+                self._names[display] = display
+        if isinstance(exts, dict):
+            for ext, ident in exts.items():
+                self._names[str(ext)] = self._names.get(str(ident), str(ident))
+
+    def agent(self, ext: Any, name: Any = None) -> str | None:
+        """One name per person, the profile's display name (``[agents]``) where it knows
+        them by id, display name, extension, or the surname the PBX writes first."""
+        for key in (ext, name, str(name).split()[0] if name else None):
+            if key is not None and str(key).strip() in self._names:
+                return self._names[str(key).strip()]
+        if name:
+            return str(name)
+        return str(ext).strip() or None if ext is not None else None
+
+
+def mask_name(text: Any) -> Any:
+    """``Иванова Мария Петровна`` → ``Иванова М. П.``; e-mail and phones keep a hint."""
+    if not isinstance(text, str) or not text.strip():
+        return text
+    if "@" in text:
+        user, _, domain = text.partition("@")
+        return f"{user[:1]}***@{domain}"
+    digits = re.sub(r"\D", "", text)
+    if len(digits) >= 6 and len(digits) >= len(text.replace(" ", "")) - 4:
+        return text[:-4].translate(str.maketrans("0123456789", "**********")) + text[-4:]
+    words = text.split()
+    if len(words) == 1:
+        return words[0][:1] + "."
+    return words[0] + " " + " ".join(w[:1] + "." for w in words[1:])
+
+
+def _minutes(a: Any, b: Any) -> float | None:
+    if not a or not b:
+        return None
+    try:
+        x = datetime.fromisoformat(str(a).replace("Z", "+00:00"))
+        y = datetime.fromisoformat(str(b).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return (y - x).total_seconds() / 60
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return {}
+    return value or {}
+
+
+# -- agents ------------------------------------------------------------------------------------
+def agents_section(ctx: Context, w: Window) -> Section:
+    per: dict[str, dict[str, Any]] = {}
+
+    def row(name: str | None) -> dict[str, Any]:
+        key = name or "(nobody)"
+        return per.setdefault(key, {
+            "agent": key, "cases": 0, "handling_minutes": 0.0, "calls_answered": 0,
+            "calls_made": 0, "talk_minutes": 0.0, "attempts": 0, "confirmations": 0,
+            "changes": 0,
+        })  # fmt: skip
+
+    lo, hi = iso(w.start), iso(w.end)
+    for c in ctx.store.query(
+        "SELECT agent, started_at, closed_at, opened_at FROM cases "
+        "WHERE closed_at >= ? AND closed_at < ?",
+        (lo, hi),
+    ):
+        r = row(ctx.agent(c["agent"]))
+        r["cases"] += 1
+        r["handling_minutes"] += max(0.0, _minutes(c["started_at"] or c["opened_at"],
+                                                   c["closed_at"]) or 0.0)  # fmt: skip
+    for c in ctx.store.query(
+        "SELECT direction, caller, caller_name, answered_by, talk_seconds, extra FROM calls "
+        "WHERE started_at >= ? AND started_at < ? AND status = 'answered' "
+        "AND direction IN ('inbound', 'outbound')",
+        (lo, hi),
+    ):
+        if c["direction"] == "outbound":
+            name = ctx.agent(c["caller"], c["caller_name"])
+            key = "calls_made"
+        else:
+            name = ctx.agent(c["answered_by"], _json(c["extra"]).get("answered_by_name"))
+            key = "calls_answered"
+        if name is None:
+            continue
+        r = row(name)
+        r[key] += 1
+        r["talk_minutes"] += (c["talk_seconds"] or 0) / 60
+    for a in ctx.store.query(
+        "SELECT agent, outcome, COUNT(*) AS n FROM call_attempts WHERE at >= ? AND at < ? "
+        "GROUP BY agent, outcome",
+        (lo, hi),
+    ):
+        r = row(ctx.agent(a["agent"]) or a["agent"])
+        r["attempts"] += int(a["n"])
+        if a["outcome"] in ("confirmed", "reached"):
+            r["confirmations"] += int(a["n"])
+    for j in ctx.store.query(
+        "SELECT actor, summary FROM journal_runs WHERE started_at >= ? AND started_at < ? "
+        "AND undo_of IS NULL AND command NOT LIKE 'demo%' AND command NOT LIKE '% import%'",
+        (lo, hi),
+    ):
+        applied = int((_json(j["summary"]) or {}).get("applied") or 0)
+        if applied:
+            row(ctx.agent(j["actor"]) or j["actor"])["changes"] += applied
+    rows = sorted(per.values(), key=lambda r: (-r["cases"] - r["calls_answered"]
+                                               - r["calls_made"], r["agent"]))  # fmt: skip
+    for r in rows:
+        cases = r["cases"]
+        r["avg_handling_minutes"] = round(r["handling_minutes"] / cases, 1) if cases else None
+        r["handling_minutes"] = round(r["handling_minutes"], 1)
+        r["talk_minutes"] = round(r["talk_minutes"], 1)
+    cols = ["agent", "cases", "handling_minutes", "avg_handling_minutes", "calls_answered",
+            "calls_made", "talk_minutes", "attempts", "confirmations", "changes"]  # fmt: skip
+    totals = {c: round(sum(r[c] or 0 for r in rows), 1) for c in cols[1:]
+              if c != "avg_handling_minutes"}  # fmt: skip
+    return Section("agents", rows, cols, totals)
+
+
+# -- mail ----------------------------------------------------------------------------------------
+def mail_section(ctx: Context, w: Window) -> Section:
+    from deskops.adapters.mailbox import StoreMailbox
+
+    from .bounces import is_bounce
+    from .lookup import fold
+    from .mail import mailbox_addresses, rule_context, unanswered
+
+    rctx = rule_context(ctx.profile, tz=ctx.tz, now=ctx.now, store=None)
+    boxes = mailbox_addresses(ctx.profile)
+    box = StoreMailbox(ctx.store)
+    # the day's mail and what came after it (a reply the next morning answers it)
+    messages = list(box.messages(since=w.start))
+    per: dict[str, dict[str, Any]] = {}
+    bounces = 0
+    for m in messages:
+        if not (w.start <= m.date < w.end):
+            continue
+        r = per.setdefault(m.mailbox or "(none)", {
+            "mailbox": m.mailbox or "(none)",
+            "zone": str(boxes.get(m.mailbox or "", {}).get("zone", "")),
+            "received": 0, "answered": 0, "unanswered_past_sla": 0, "bounces": 0,
+        })  # fmt: skip
+        if fold(m.from_addr) in rctx.our_addresses:
+            r["answered"] += 1
+        else:
+            r["received"] += 1
+            if m.raw and is_bounce(m.raw):
+                r["bounces"] += 1
+                bounces += 1
+    sla = ctx.profile.get("mail", {}).get("sla", {}) if isinstance(ctx.profile.get("mail"),
+                                                                   dict) else {}  # fmt: skip
+    minutes = int(sla.get("reply_within_minutes") or 60) if isinstance(sla, dict) else 60
+    sla_delta = timedelta(minutes=minutes)
+    late = [u for u in unanswered(messages, ctx.profile, rctx, older_than=sla_delta)
+            if u["problem"] != "reply without signature"
+            and w.start <= datetime.fromisoformat(u["date"]) < w.end]  # fmt: skip
+    per_zone: dict[str, int] = {}
+    for u in late:
+        per_zone[u["zone"] or "-"] = per_zone.get(u["zone"] or "-", 0) + 1
+        if u["mailbox"] in per:
+            per[u["mailbox"]]["unanswered_past_sla"] += 1
+    not_converted = [
+        {"date": r["date"], "customer": r["customer"] if ctx.unmask else mask_name(r["customer"]),
+         "store": r["store"], "subject": r["subject"]}
+        for r in ctx.store.query(
+            "SELECT date, customer, store, subject FROM report_records WHERE kind = ? "
+            "AND date >= ? AND date <= ? ORDER BY date, store",
+            ("not_converted", w.first.isoformat(), w.last.isoformat()),
+        )
+    ]  # fmt: skip
+    rows = sorted(per.values(), key=lambda r: (r["zone"], r["mailbox"]))
+    cols = ["mailbox", "zone", "received", "answered", "unanswered_past_sla", "bounces"]
+    totals = {c: sum(r[c] for r in rows) for c in cols[2:]}
+    totals.update({"not_converted": len(not_converted), "sla_minutes": minutes,
+                   "unanswered_by_zone": per_zone})  # fmt: skip
+    details = {"not_converted": not_converted}
+    return Section("mail", rows, cols, totals, details)
+
+
+# -- orders --------------------------------------------------------------------------------------
+def orders_section(ctx: Context, w: Window) -> Section:
+    from .orders import _table, orders_config, stale_orders
+
+    cfg = orders_config(ctx.profile, ctx.tz)
+    lo, hi = iso(w.start), iso(w.end)
+    per: dict[str, dict[str, Any]] = {}
+    for a in ctx.store.query(
+        "SELECT agent, outcome, COUNT(*) AS n FROM call_attempts WHERE at >= ? AND at < ? "
+        "AND target LIKE 'orders:%' GROUP BY agent, outcome",
+        (lo, hi),
+    ):
+        name = ctx.agent(a["agent"]) or a["agent"]
+        r = per.setdefault(name, {"agent": name, "confirmed": 0, "no_answer": 0, "cancelled": 0,
+                                  "other": 0})  # fmt: skip
+        key = {"confirmed": "confirmed", "no-answer": "no_answer", "cancelled": "cancelled"}.get(
+            a["outcome"], "other"
+        )
+        r[key] += int(a["n"])
+    dup_status = str(_table(ctx.profile, "orders", "duplicates").get("status") or "")
+    duplicates = 0
+    if dup_status:
+        code = dup_status
+        for c, label in cfg.statuses.items():
+            if dup_status in (c, label):
+                code = c if cfg.status_stored_as == "code" else label
+        duplicates = int(ctx.store.scalar(
+            "SELECT COUNT(*) FROM journal_entries WHERE at >= ? AND at < ? AND field = 'status' "
+            "AND op = 'set' AND outcome = 'applied' AND after = ?",
+            (lo, hi, json.dumps(code, ensure_ascii=False)),
+        ) or 0)  # fmt: skip
+    rules = _table(ctx.profile, "statuses", "rules")
+    watched = rules.get("left_at_shift_end_is_violation")
+    watched = str(watched[0] if isinstance(watched, list) else watched or "")
+    stale: list[dict[str, Any]] = []
+    if watched:
+        shift = str(_table(ctx.profile, "report").get("shift_end") or "21:00")
+        hh, mm = (int(x) for x in shift.split(":"))
+        end = datetime.combine(w.last, time(hh, mm), ctx.tz)
+        from deskops.adapters.orders import OrderQuery, StoreOrders
+
+        status = cfg.status(watched)
+        orders = StoreOrders(ctx.store).orders(OrderQuery(statuses=[status]))
+        stale = stale_orders(orders, cfg, status, end)
+    left: dict[str, int] = {}
+    for o in stale:
+        left[str(o.get("manager") or "-")] = left.get(str(o.get("manager") or "-"), 0) + 1
+    rows = sorted(per.values(), key=lambda r: r["agent"])
+    cols = ["agent", "confirmed", "no_answer", "cancelled", "other"]
+    totals = {c: sum(r[c] for r in rows) for c in cols[1:]}
+    totals.update({"duplicates_cancelled": duplicates, "left_in_status": watched or None,
+                   "left_at_shift_end": len(stale)})  # fmt: skip
+    details = {"left_by_manager": [{"manager": k, "orders": v} for k, v in sorted(left.items())]}
+    return Section("orders", rows, cols, totals, details)
+
+
+# -- calls ---------------------------------------------------------------------------------------
+def calls_section(ctx: Context, w: Window) -> Section:
+    from .calls import billing_check, calls_config, missed
+
+    cfg = calls_config(ctx.profile, ctx.tz)
+    callers, handled, hidden = missed(ctx.store, cfg, w.start, w.end, handled=True)
+    per: dict[str, dict[str, Any]] = {}
+    for c in callers:
+        r = per.setdefault(c.line or "-", {"line": c.line or "-", "missed_callers": 0,
+                                           "reached": 0, "still_open": 0, "misses": 0})  # fmt: skip
+        r["missed_callers"] += 1
+        r["misses"] += c.misses
+        r["reached" if c.handled else "still_open"] += 1
+    called_back = int(ctx.store.scalar(
+        "SELECT COUNT(*) FROM call_attempts WHERE target LIKE 'caller:%' AND at >= ? AND at < ?",
+        (iso(w.start), iso(w.end)),
+    ) or 0)  # fmt: skip
+    deviations = 0
+    difference = 0.0
+    day = w.first
+    while day <= w.last:
+        b = billing_check(ctx.store, cfg, day)
+        deviations += len(b.deviations)
+        difference += sum(d["difference"] for d in b.deviations)
+        day += timedelta(days=1)
+    rows = sorted(per.values(), key=lambda r: -r["missed_callers"])
+    cols = ["line", "missed_callers", "misses", "reached", "still_open"]
+    totals = {c: sum(r[c] for r in rows) for c in cols[1:]}
+    totals.update({"callbacks_recorded": called_back, "no_callable_number": hidden,
+                   "billing_deviations": deviations,
+                   "billing_difference": round(difference, 2)})  # fmt: skip
+    return Section("calls", rows, cols, totals)
+
+
+# -- returns -------------------------------------------------------------------------------------
+def returns_section(ctx: Context, w: Window) -> Section:
+    per: dict[str, dict[str, Any]] = {}
+    for r in ctx.store.query(
+        "SELECT type, reason, refund_amount FROM returns WHERE created_at >= ? AND created_at < ?",
+        (iso(w.start), iso(w.end)),
+    ):
+        row = per.setdefault(f"{r['type']}|{r['reason']}", {
+            "type": r["type"], "reason": r["reason"], "created": 0, "refunds": 0.0})  # fmt: skip
+        row["created"] += 1
+        row["refunds"] += float(r["refund_amount"] or 0)
+    due = [
+        {"payout_date": r["payout_date"], "refunds": int(r["n"]),
+         "amount": round(float(r["amount"] or 0), 2)}
+        for r in ctx.store.query(
+            "SELECT payout_date, COUNT(*) AS n, SUM(refund_amount) AS amount FROM returns "
+            "WHERE payout_date >= ? AND refund_amount IS NOT NULL GROUP BY payout_date "
+            "ORDER BY payout_date",
+            (w.first.isoformat(),),
+        )
+    ]  # fmt: skip
+    rows = sorted(per.values(), key=lambda r: (r["type"] or "", r["reason"] or ""))
+    for r in rows:
+        r["refunds"] = round(r["refunds"], 2)
+    cols = ["type", "reason", "created", "refunds"]
+    totals = {"created": sum(r["created"] for r in rows),
+              "refunds": round(sum(r["refunds"] for r in rows), 2),
+              "refunds_due": round(sum(d["amount"] for d in due), 2)}  # fmt: skip
+    return Section("returns", rows, cols, totals, {"refunds_due": due})
+
+
+# -- reservations --------------------------------------------------------------------------------
+RESERVATION_OK = {"已确认", "已完成", "爽约", "confirmed", "completed", "no_show"}
+RESERVATION_DONE = {"已完成", "completed"}
+
+
+def _kpi(profile: dict[str, Any], key: str, name: str, default: int) -> int:
+    items = (profile.get("kpi") or {}).get("items") if isinstance(profile.get("kpi"), dict) else []
+    for it in items or []:
+        if isinstance(it, dict) and it.get("key") == key and it.get(name) is not None:
+            return int(it[name])
+    return default
+
+
+def reservations_section(ctx: Context, w: Window) -> Section:
+    on_time = _kpi(ctx.profile, "on_time_rate", "tolerance_minutes", 10)
+    handle = _kpi(ctx.profile, "handling_timeliness", "target_minutes", 30)
+    per: dict[str, dict[str, Any]] = {}
+    for r in ctx.store.query(
+        "SELECT store, status, starts_at, created_at, satisfaction, extra FROM reservations "
+        "WHERE starts_at >= ? AND starts_at < ?",
+        (iso(w.start), iso(w.end)),
+    ):
+        s = per.setdefault(r["store"] or "-", {
+            "store": r["store"] or "-", "reservations": 0, "ok": 0, "completed": 0,
+            "on_time": 0, "rated": 0, "rating_sum": 0, "rated_4_5": 0, "confirmed": 0,
+            "confirmed_in_time": 0, "complaints": 0})  # fmt: skip
+        extra = _json(r["extra"])
+        s["reservations"] += 1
+        s["ok"] += r["status"] in RESERVATION_OK
+        if r["status"] in RESERVATION_DONE:
+            s["completed"] += 1
+            late = _minutes(r["starts_at"], extra.get("service_started_at"))
+            s["on_time"] += late is not None and late <= on_time
+        if r["satisfaction"]:
+            s["rated"] += 1
+            s["rating_sum"] += int(r["satisfaction"])
+            s["rated_4_5"] += int(r["satisfaction"]) >= 4
+        if extra.get("confirmed_at"):
+            s["confirmed"] += 1
+            took = _minutes(r["created_at"], extra.get("confirmed_at"))
+            s["confirmed_in_time"] += took is not None and took <= handle
+        s["complaints"] += bool(extra.get("complaint"))
+    rows = []
+    for s in sorted(per.values(), key=lambda x: x["store"]):
+        rows.append({
+            "store": s["store"], "reservations": s["reservations"],
+            "success_rate": _rate(s["ok"], s["reservations"]),
+            "on_time_rate": _rate(s["on_time"], s["completed"]),
+            "satisfaction": round(s["rating_sum"] / s["rated"], 2) if s["rated"] else None,
+            "satisfied_share": _rate(s["rated_4_5"], s["rated"]),
+            "confirmed_in_time": _rate(s["confirmed_in_time"], s["confirmed"]),
+            "complaint_rate": _rate(s["complaints"], s["completed"]),
+            "complaints": s["complaints"],
+        })  # fmt: skip
+    cols = ["store", "reservations", "success_rate", "on_time_rate", "satisfaction",
+            "satisfied_share", "confirmed_in_time", "complaint_rate", "complaints"]  # fmt: skip
+    keys = ("reservations", "ok", "completed", "on_time", "rated", "rating_sum", "complaints")
+    total = {k: sum(s[k] for s in per.values()) for k in keys}
+    totals = {
+        "reservations": total["reservations"],
+        "success_rate": _rate(total["ok"], total["reservations"]),
+        "on_time_rate": _rate(total["on_time"], total["completed"]),
+        "satisfaction": round(total["rating_sum"] / total["rated"], 2) if total["rated"] else None,
+        "complaint_rate": _rate(total["complaints"], total["completed"]),
+    }
+    return Section("reservations", rows, cols, totals)
+
+
+def _rate(n: int, d: int) -> float | None:
+    return round(n / d, 3) if d else None
+
+
+# -- the report ----------------------------------------------------------------------------------
+BUILDERS = {
+    "agents": agents_section,
+    "mail": mail_section,
+    "orders": orders_section,
+    "calls": calls_section,
+    "returns": returns_section,
+    "reservations": reservations_section,
+}
+
+
+def periods(first: date, last: date, by: str, tz: tzinfo) -> list[Window]:
+    """Windows of ``by`` (day, week from Monday, month, quarter) covering first..last."""
+    if by not in ("day", "week", "month", "quarter"):
+        raise UsageError(f"--by {by!r}; valid: day, week, month, quarter")
+    out = []
+    start = first
+    while start <= last:
+        if by == "day":
+            nxt = start + timedelta(days=1)
+        elif by == "week":
+            nxt = start + timedelta(days=7 - start.weekday())
+        else:
+            step = 1 if by == "month" else 3 - (start.month - 1) % 3
+            y, m = divmod(start.month - 1 + step, 12)
+            nxt = date(start.year + y, m + 1, 1)
+        end = min(nxt - timedelta(days=1), last)
+        out.append(day_window(start, tz, (end - start).days + 1))
+        start = end + timedelta(days=1)
+    return out
+
+
+def pick_sections(names: Iterable[str] | None) -> list[str]:
+    chosen = list(names or []) or list(SECTIONS)
+    bad = [n for n in chosen if n not in SECTIONS]
+    if bad:
+        raise UsageError(f"--section {bad[0]!r}; valid: {', '.join(SECTIONS)}")
+    return chosen
+
+
+def build(ctx: Context, w: Window, sections: Iterable[str]) -> dict[str, Section]:
+    return {name: BUILDERS[name](ctx, w) for name in sections}
+
+
+def document(w: Window, sections: dict[str, Section], profile_name: str) -> dict[str, Any]:
+    return {
+        "report": "daily" if w.first == w.last else "range",
+        "profile": profile_name,
+        "from": w.first.isoformat(),
+        "to": w.last.isoformat(),
+        "sections": {k: s.as_dict() for k, s in sections.items()},
+    }
+
+
+def summary_text(doc: dict[str, Any]) -> str:
+    """A few lines for a chat: each section's totals."""
+    lines = [f"ops report {doc['profile']} {doc['from']}"
+             + ("" if doc["from"] == doc["to"] else f"..{doc['to']}")]  # fmt: skip
+    for name, sec in doc["sections"].items():
+        parts = [f"{k} {v}" for k, v in sec["totals"].items()
+                 if isinstance(v, int | float) and not isinstance(v, bool)]  # fmt: skip
+        if parts:
+            lines.append(f"{name}: " + ", ".join(parts))
+    return "\n".join(lines)
