@@ -45,6 +45,16 @@ BUILTIN: dict[str, dict[str, str]] = {
         "imaps": "deskops.adapters.imap:ImapMailbox",
         "gmail": "deskops.adapters.gmail:GmailMailbox",
     },
+    "notify": {
+        "slack+https": "deskops.adapters.notify:SlackNotifier",
+        "slack+http": "deskops.adapters.notify:SlackNotifier",
+        "telegram+https": "deskops.adapters.notify:TelegramNotifier",
+        "telegram+http": "deskops.adapters.notify:TelegramNotifier",
+        "line+https": "deskops.adapters.notify:LineNotifier",
+        "line+http": "deskops.adapters.notify:LineNotifier",
+        "smtp": "deskops.adapters.notify:MailNotifier",
+        "smtps": "deskops.adapters.notify:MailNotifier",
+    },
 }
 
 _plugins: dict[str, dict[str, str]] | None = None

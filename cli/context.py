@@ -103,6 +103,12 @@ class Ops:
                 "sipuni+http": ["OPS_SIPUNI_SECRET", "OPS_CALLS_SECRET"],
                 "twilio+https": ["OPS_TWILIO_TOKEN", "OPS_CALLS_SECRET"],
                 "twilio+http": ["OPS_TWILIO_TOKEN", "OPS_CALLS_SECRET"],
+                "slack+https": ["OPS_NOTIFY_TOKEN"],
+                "slack+http": ["OPS_NOTIFY_TOKEN"],
+                "telegram+https": ["OPS_TELEGRAM_TOKEN", "OPS_NOTIFY_TOKEN"],
+                "telegram+http": ["OPS_TELEGRAM_TOKEN", "OPS_NOTIFY_TOKEN"],
+                "line+https": ["OPS_LINE_TOKEN", "OPS_NOTIFY_TOKEN"],
+                "line+http": ["OPS_LINE_TOKEN", "OPS_NOTIFY_TOKEN"],
             }.get(scheme_of(url), [])
             password = None
             for env_name in [*names, f"OPS_{port.upper()}_PASSWORD"]:
