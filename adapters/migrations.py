@@ -321,7 +321,17 @@ def _statements(text: str) -> list[str]:
     return [s.strip() for s in text.split(";") if s.strip()]
 
 
+# The daily report asks every table for one day: each gets an index on its time.
+V3_REPORT = """
+CREATE INDEX ix_cases_closed ON cases(closed_at);
+CREATE INDEX ix_call_attempts_at ON call_attempts(at);
+CREATE INDEX ix_returns_created ON returns(created_at);
+CREATE INDEX ix_returns_payout ON returns(payout_date);
+CREATE INDEX ix_journal_entries_at ON journal_entries(at)
+"""
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "domain records and journal", _statements(V1_TABLES)),
     (2, "calls: caller number and call legs", _statements(V2_CALLS)),
+    (3, "indexes for the report's day windows", _statements(V3_REPORT)),
 ]
