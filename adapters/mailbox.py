@@ -135,8 +135,12 @@ class StoreMailbox:
         folder: str | None = None,
         since: datetime | None = None,
         ids: list[str] | None = None,
+        until: datetime | None = None,
     ) -> Iterator[MailMessage]:
         where, params = [], []
+        if until:
+            where.append("date < ?")
+            params.append(until.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
         if self.mailbox:
             where.append("mailbox = ?")
             params.append(self.mailbox)

@@ -593,51 +593,76 @@ class BillingResult:
     summary: list[dict[str, Any]]
 
 
-def billing_check(store: Store, cfg: CallsConfig, day: date) -> BillingResult:
-    """Each charged call of ``day`` (local) against its line's tariff."""
+def billing_check(
+    store: Store, cfg: CallsConfig, day: date, *, days: int = 1, details: bool = True
+) -> BillingResult:
+    """Each charged call of ``day`` (local; ``days`` from it) against its line's tariff.
+    ``details=False`` keeps the summary only (a report over a month)."""
     start = datetime.combine(day, datetime.min.time(), cfg.tz).astimezone(UTC)
-    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), cfg.tz).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=days), datetime.min.time(), cfg.tz)
     deviations: list[dict[str, Any]] = []
     per_line: dict[str, dict[str, Any]] = {}
-    for call in store.iter_query(
-        "SELECT id, started_at, line, direction, status, caller, callee, number, duration, "
-        "talk_seconds, cost FROM calls WHERE started_at >= ? AND started_at < ? "
-        "AND cost IS NOT NULL ORDER BY started_at",
-        (iso(start), iso(end)),
-        size=2000,
-    ):
-        ln = cfg.line(call["line"], call["callee"] if call["direction"] == "inbound" else None)
-        ln = ln or cfg.line(call["caller"] if call["direction"] == "outbound" else None)
-        key = ln.name if ln else (call["line"] or "(unknown line)")
-        s = per_line.setdefault(key, {
-            "line": key, "billing": ln.billing if ln else None,
-            "rate_per_minute": ln.rate_per_minute if ln else None, "calls": 0, "charged": 0.0,
-            "expected": 0.0, "deviations": 0, "difference": 0.0, "no_tariff": 0,
-        })  # fmt: skip
+    lines: dict[tuple[Any, Any, Any, Any], tuple[Line | None, str]] = {}
+    tol = cfg.tolerance
+    if details:  # every call, for its row
+        sql = (
+            "SELECT id, started_at, line, direction, status, caller, callee, number, duration, "
+            "talk_seconds, cost, 1 AS n FROM calls WHERE started_at >= ? AND started_at < ? "
+            "AND cost IS NOT NULL ORDER BY started_at"
+        )
+    else:  # calls alike for the tariff counted together: a month is a few thousand rows
+        sql = (
+            "SELECT line, direction, status, CASE WHEN line IS NULL THEN caller END AS caller, "
+            "CASE WHEN line IS NULL THEN callee END AS callee, duration, talk_seconds, cost, "
+            "COUNT(*) AS n FROM calls WHERE started_at >= ? AND started_at < ? "
+            "AND cost IS NOT NULL GROUP BY line, direction, status, "
+            "CASE WHEN line IS NULL THEN caller END, CASE WHEN line IS NULL THEN callee END, "
+            "duration, talk_seconds, cost"
+        )
+    for call in store.iter_query(sql, (iso(start), iso(end.astimezone(UTC))), size=5000):
+        direction = call["direction"]
+        n = int(call["n"])
+        where = (call["line"], call["callee"], call["caller"], direction)
+        found = lines.get(where)
+        if found is None:
+            ln = cfg.line(where[0], where[1] if direction == "inbound" else None)
+            ln = ln or cfg.line(where[2] if direction == "outbound" else None)
+            found = lines[where] = (ln, ln.name if ln else (where[0] or "(unknown line)"))
+        ln, key = found
+        s = per_line.get(key)
+        if s is None:
+            s = per_line[key] = {
+                "line": key, "billing": ln.billing if ln else None,
+                "rate_per_minute": ln.rate_per_minute if ln else None, "calls": 0,
+                "charged": 0.0, "expected": 0.0, "deviations": 0, "difference": 0.0,
+                "no_tariff": 0,
+            }  # fmt: skip
         cost = float(call["cost"])
-        s["calls"] += 1
-        s["charged"] += cost
+        s["calls"] += n
+        s["charged"] += cost * n
         if ln is None or not ln.billing or ln.rate_per_minute is None:
-            s["no_tariff"] += 1
+            s["no_tariff"] += n
             continue
-        talk = call["talk_seconds"] if call["talk_seconds"] is not None else call["duration"] or 0
-        talk = int(talk) if call["status"] == "answered" else 0
-        if call["direction"] not in ln.bills:
-            talk = 0  # this line pays nothing for calls in this direction
-        expected, kind = expected_charge(ln, talk, cost, cfg.tolerance)
-        if kind is not None and call["direction"] not in ln.bills:
-            kind = f"charged, but {ln.name} does not pay for {call['direction']} calls"
-        s["expected"] += expected
+        billed = direction in ln.bills
+        talk = 0
+        if billed and call["status"] == "answered":
+            t = call["talk_seconds"]
+            talk = int(t if t is not None else call["duration"] or 0)
+        expected, kind = expected_charge(ln, talk, cost, tol)
+        s["expected"] += expected * n
         if kind is None:
             continue
-        s["deviations"] += 1
-        s["difference"] += cost - expected
-        deviations.append({
-            "call": call["id"], "time": _local(call["started_at"], cfg.tz), "line": ln.name,
-            "billing": ln.billing, "direction": call["direction"], "number": call["number"],
-            "talk": talk, "charged": round(cost, 2), "expected": expected,
-            "difference": round(cost - expected, 2), "kind": kind,
-        })  # fmt: skip
+        if not billed:
+            kind = f"charged, but {ln.name} does not pay for {direction} calls"
+        s["deviations"] += n
+        s["difference"] += (cost - expected) * n
+        if details:
+            deviations.append({
+                "call": call["id"], "time": _local(call["started_at"], cfg.tz),
+                "line": ln.name, "billing": ln.billing, "direction": direction,
+                "number": call["number"], "talk": talk, "charged": round(cost, 2),
+                "expected": expected, "difference": round(cost - expected, 2), "kind": kind,
+            })  # fmt: skip
     summary = []
     for s in sorted(per_line.values(), key=lambda x: x["line"]):
         for k in ("charged", "expected", "difference"):

@@ -202,3 +202,31 @@ def test_html_page(day, tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr[-500:]
     assert dom.count("<svg") >= 3 and dom.count('class="bar"') >= 4  # the charts are drawn
     assert "Морозов Денис" in dom
+
+
+def test_send_posts_once_a_day_unless_forced(day, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+    from contract_notify import SlackServer, TelegramServer
+
+    with SlackServer(hook="T1/B1/secret") as slack, TelegramServer(token="42:abc") as tg:
+        monkeypatch.setenv("OPS_TELEGRAM_TOKEN", "42:abc")
+        hook = f"slack+{slack.url}/services/T1/B1/secret"
+        bot = f"telegram+{tg.url}/?chat_id=-100123"
+        args = ["-p", TOYS, "report", "daily", "--date", "2026-01-13", "--send", hook,
+                "--send", bot]  # fmt: skip
+        r = day(*args)
+        assert r.code == 0, r.err
+        (msg,) = slack.messages
+        assert "ops report" in msg["text"] and "agents: cases 3" in msg["text"]
+        assert "secret" not in r.err  # the webhook path is masked everywhere
+        assert len(tg.messages) == 1
+        again = day(*args)
+        assert again.code == 0 and len(slack.messages) == 1 and len(tg.messages) == 1
+        forced = day(*args, "--force")
+        assert forced.code == 0 and len(slack.messages) == 2
+        slack.channel_gone = True
+        failed = day("-p", TOYS, "report", "daily", "--date", "2026-01-12", "--send", hook)
+        assert failed.code != 0 and "channel_not_found" in failed.err
+        assert day(*args[:5], "2026-01-12", "--send", bot).code == 0  # not marked as sent

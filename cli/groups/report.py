@@ -56,6 +56,18 @@ def daily(
     ] = "today",
     section: SectionOpt = None,
     unmask: UnmaskOpt = False,
+    send: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--send",
+            help="Post the summary: slack+https://hooks.slack.com/services/…, "
+            "telegram+https://api.telegram.org/?chat_id=…, line+https://api.line.me/"
+            "?to=…, smtp://host:587/?to=…; repeatable.",
+        ),
+    ] = None,  # fmt: skip
+    force: Annotated[
+        bool, typer.Option("--force", help="Post again even if this day's report went out.")
+    ] = False,
     fmt: OutOpt = None,
     fields: Fields = None,
 ) -> None:
@@ -72,7 +84,67 @@ def daily(
     names = pick_sections(section)
     w = day_window(_day(ops, day, "--date"), ops.tz)
     sections = build(_context(ops, unmask), w, names)
-    _emit(ops, document(w, sections, _profile_name(ops)), sections, fmt, fields)
+    doc = document(w, sections, _profile_name(ops))
+    if send:
+        _send(ops, doc, send, force)
+        if fmt is None:
+            return
+    _emit(ops, doc, sections, fmt, fields)
+
+
+class _Post:
+    """A notification as a change target: ``read`` says whether it went out (an applied
+    ``send`` in the journal), ``write`` posts it."""
+
+    def __init__(self, notifier: Any, store: Any) -> None:
+        self.notifier = notifier
+        self.store = store
+        self.backend = notifier.backend
+
+    def read(self, change: Any) -> Any:
+        if self.store.scalar(
+            "SELECT COUNT(*) FROM journal_entries WHERE target = ? AND op = 'send' "
+            "AND outcome = 'applied'",
+            (change.target,),
+        ):
+            return change.after
+        return None
+
+    def write(self, change: Any) -> None:
+        self.notifier.post(change.after["text"], title=change.after.get("title"),
+                           key=change.key)  # fmt: skip
+
+    def transaction(self) -> Any:
+        return self.store.transaction()
+
+
+def _send(ops: Ops, doc: dict[str, Any], urls: list[str], force: bool) -> None:
+    """Post the summary to each URL, once per day and channel unless --force."""
+    import hashlib
+
+    from deskops.commands.clock import now_utc
+    from deskops.commands.plan import SEND, Change, Plan
+    from deskops.commands.report import summary_text
+
+    text = summary_text(doc)
+    plan = Plan(command=f"report daily {doc['from']} --send")
+    targets = {}
+    for url in urls:
+        notifier = ops.backend(f"notify:{url}")
+        post = _Post(notifier, ops.store())
+        targets[post.backend] = post
+        digest = hashlib.sha1(notifier.backend.encode()).hexdigest()[:10]
+        key = f"report-{doc['profile']}-{doc['from']}-{digest}"
+        if force:
+            key += f"-{now_utc().strftime('%H%M%S')}"
+        after = {"text": text, "title": f"ops report {doc['from']}"}
+        plan.add(Change(f"outbox:{key}", "*", SEND, None, after, "daily report", post.backend))
+    try:
+        ops.run_plan(plan, what="report daily --send",
+                     yes=True, targets=targets, show=False)  # fmt: skip
+    finally:
+        for post in targets.values():
+            post.notifier.close()
 
 
 @app.command("range")
