@@ -230,3 +230,33 @@ def test_send_posts_once_a_day_unless_forced(day, monkeypatch: pytest.MonkeyPatc
         failed = day("-p", TOYS, "report", "daily", "--date", "2026-01-12", "--send", hook)
         assert failed.code != 0 and "channel_not_found" in failed.err
         assert day(*args[:5], "2026-01-12", "--send", bot).code == 0  # not marked as sent
+
+
+def test_the_toy_shops_demo_day_against_its_call_log(cli, monkeypatch, tmp_path: Path) -> None:
+    """The demo store of toys-ru, report of 13 Jan, checked against counts taken straight
+    from the sipuni export in the fixtures (outbound answered calls per caller, inbound
+    answered per answering agent)."""
+    import csv
+    import tomllib
+
+    monkeypatch.setenv("OPS_NOW", "2026-01-14T09:00:00+03:00")  # the demo's anchor day
+    monkeypatch.setenv("OPS_STORE_URL", str(tmp_path / "demo.sqlite"))
+    assert cli("demo", "--profile", "toys-ru").code == 0
+    names = tomllib.loads(Path(TOYS).read_text("utf-8"))["agents"]
+    made: dict[str, int] = {}
+    answered: dict[str, int] = {}
+    log = FIXTURES_DIR / "toys-ru" / "calls" / "sipuni-2026-01-08--2026-01-14.csv"
+    with log.open(encoding="utf-8-sig", newline="") as fh:
+        for row in csv.DictReader(fh, delimiter=";"):
+            if not row["Время"].startswith("13.01.2026") or row["Статус"] != "Отвечен":
+                continue
+            if row["Тип"] == "Исходящий":
+                who = row["Откуда"].split("(")[1].split()[0]
+                made[names[who]] = made.get(names[who], 0) + 1
+            elif row["Тип"] == "Входящий" and "(" in row["Кто ответил"]:
+                who = row["Кто ответил"].split("(")[1].split()[0]
+                answered[names[who]] = answered.get(names[who], 0) + 1
+    s = report_day(cli, TOYS, "2026-01-13")
+    rows = {r["agent"]: r for r in s["agents"]["rows"]}
+    assert made and {a: r["calls_made"] for a, r in rows.items() if r["calls_made"]} == made
+    assert {a: r["calls_answered"] for a, r in rows.items() if r["calls_answered"]} == answered
