@@ -67,7 +67,8 @@ class Section:
     details: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"rows": self.rows, "totals": self.totals, **self.details}
+        grouped = self.columns[0] if self.columns else None
+        return {"grouped_by": grouped, "rows": self.rows, "totals": self.totals, **self.details}
 
 
 @dataclass
@@ -77,6 +78,7 @@ class Context:
     tz: tzinfo
     now: datetime
     unmask: bool = False
+    by: str | None = None  # agent, store, affiliate, line: how the rows are grouped
     _names: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -92,6 +94,13 @@ class Context:
         if isinstance(exts, dict):
             for ext, ident in exts.items():
                 self._names[str(ext)] = self._names.get(str(ident), str(ident))
+
+    def affiliate_of_site(self, site: Any) -> str:
+        """The storefront name of an order's site (``[affiliates.*] site``)."""
+        for code, aff in (self.profile.get("affiliates") or {}).items():
+            if isinstance(aff, dict) and site and aff.get("site") == site:
+                return str(aff.get("name") or code)
+        return str(site or "-")
 
     def agent(self, ext: Any, name: Any = None) -> str | None:
         """One name per person, the profile's display name (``[agents]``) where it knows
@@ -235,13 +244,26 @@ def mail_section(ctx: Context, w: Window) -> Section:
     # a later one, or none, is past the SLA either way
     messages = list(box.messages(since=w.start, until=w.end + timedelta(minutes=minutes)))
     per: dict[str, dict[str, Any]] = {}
+    key = ctx.by if ctx.by in ("affiliate", "store") else "mailbox"
+    affiliates = ctx.profile.get("affiliates") or {}
+
+    def group_of(mailbox: str | None) -> str:
+        """The row a mailbox counts in: itself, or its storefront / store (--by)."""
+        box = boxes.get(mailbox or "", {})
+        if key == "mailbox":
+            return mailbox or "(none)"
+        code = box.get(key)
+        if key == "affiliate" and code in affiliates:
+            return str(affiliates[code].get("name") or code)
+        return str(code or "(main)")
+
     bounces = 0
     for m in messages:
         if not (w.start <= m.date < w.end):
             continue
-        r = per.setdefault(m.mailbox or "(none)", {
-            "mailbox": m.mailbox or "(none)",
-            "zone": str(boxes.get(m.mailbox or "", {}).get("zone", "")),
+        label = group_of(m.mailbox)
+        r = per.setdefault(label, {
+            key: label, "zone": str(boxes.get(m.mailbox or "", {}).get("zone", "")),
             "received": 0, "answered": 0, "unanswered_past_sla": 0, "bounces": 0,
         })  # fmt: skip
         if fold(m.from_addr) in rctx.our_addresses:
@@ -258,8 +280,8 @@ def mail_section(ctx: Context, w: Window) -> Section:
     per_zone: dict[str, int] = {}
     for u in late:
         per_zone[u["zone"] or "-"] = per_zone.get(u["zone"] or "-", 0) + 1
-        if u["mailbox"] in per:
-            per[u["mailbox"]]["unanswered_past_sla"] += 1
+        if group_of(u["mailbox"]) in per:
+            per[group_of(u["mailbox"])]["unanswered_past_sla"] += 1
     not_converted = [
         {"date": r["date"], "customer": r["customer"] if ctx.unmask else mask_name(r["customer"]),
          "store": r["store"], "subject": r["subject"]}
@@ -269,8 +291,8 @@ def mail_section(ctx: Context, w: Window) -> Section:
             ("not_converted", w.first.isoformat(), w.last.isoformat()),
         )
     ]  # fmt: skip
-    rows = sorted(per.values(), key=lambda r: (r["zone"], r["mailbox"]))
-    cols = ["mailbox", "zone", "received", "answered", "unanswered_past_sla", "bounces"]
+    rows = sorted(per.values(), key=lambda r: (r["zone"], r[key]))
+    cols = [key, "zone", "received", "answered", "unanswered_past_sla", "bounces"]
     totals = {c: sum(r[c] for r in rows) for c in cols[2:]}
     totals.update({"not_converted": len(not_converted), "sla_minutes": minutes,
                    "unanswered_by_zone": per_zone})  # fmt: skip
@@ -285,13 +307,20 @@ def orders_section(ctx: Context, w: Window) -> Section:
     cfg = orders_config(ctx.profile, ctx.tz)
     lo, hi = iso(w.start), iso(w.end)
     per: dict[str, dict[str, Any]] = {}
+    group_col = "affiliate" if ctx.by == "affiliate" else "agent"
+    by_site = group_col == "affiliate"
     for a in ctx.store.query(
-        "SELECT agent, outcome, COUNT(*) AS n FROM call_attempts WHERE at >= ? AND at < ? "
+        "SELECT a.agent, a.outcome, o.site, COUNT(*) AS n FROM call_attempts a "
+        "LEFT JOIN orders o ON a.target = 'orders:' || o.id WHERE a.at >= ? AND a.at < ? "
+        "AND a.target LIKE 'orders:%' GROUP BY a.agent, a.outcome, o.site"
+        if by_site
+        else "SELECT agent, outcome, COUNT(*) AS n FROM call_attempts WHERE at >= ? AND at < ? "
         "AND target LIKE 'orders:%' GROUP BY agent, outcome",
         (lo, hi),
     ):
-        name = ctx.agent(a["agent"]) or a["agent"]
-        r = per.setdefault(name, {"agent": name, "confirmed": 0, "no_answer": 0, "cancelled": 0,
+        name = (ctx.affiliate_of_site(a["site"]) if by_site
+                else ctx.agent(a["agent"]) or a["agent"])  # fmt: skip
+        r = per.setdefault(name, {group_col: name, "confirmed": 0, "no_answer": 0, "cancelled": 0,
                                   "other": 0})  # fmt: skip
         key = {"confirmed": "confirmed", "no-answer": "no_answer", "cancelled": "cancelled"}.get(
             a["outcome"], "other"
@@ -325,8 +354,8 @@ def orders_section(ctx: Context, w: Window) -> Section:
     left: dict[str, int] = {}
     for o in stale:
         left[str(o.get("manager") or "-")] = left.get(str(o.get("manager") or "-"), 0) + 1
-    rows = sorted(per.values(), key=lambda r: r["agent"])
-    cols = ["agent", "confirmed", "no_answer", "cancelled", "other"]
+    rows = sorted(per.values(), key=lambda r: r[group_col])
+    cols = [group_col, "confirmed", "no_answer", "cancelled", "other"]
     totals = {c: sum(r[c] for r in rows) for c in cols[1:]}
     totals.update({"duplicates_cancelled": duplicates, "left_in_status": watched or None,
                    "left_at_shift_end": len(stale)})  # fmt: skip
@@ -367,12 +396,16 @@ def calls_section(ctx: Context, w: Window) -> Section:
 # -- returns -------------------------------------------------------------------------------------
 def returns_section(ctx: Context, w: Window) -> Section:
     per: dict[str, dict[str, Any]] = {}
+    by_site = ctx.by == "affiliate"
     for r in ctx.store.query(
-        "SELECT type, reason, refund_amount FROM returns WHERE created_at >= ? AND created_at < ?",
+        "SELECT r.type, r.reason, r.refund_amount, o.site FROM returns r "
+        "LEFT JOIN orders o ON o.id = r.order_id WHERE r.created_at >= ? AND r.created_at < ?",
         (iso(w.start), iso(w.end)),
     ):
-        row = per.setdefault(f"{r['type']}|{r['reason']}", {
-            "type": r["type"], "reason": r["reason"], "created": 0, "refunds": 0.0})  # fmt: skip
+        group = ctx.affiliate_of_site(r["site"]) if by_site else r["reason"]
+        row = per.setdefault(f"{r['type']}|{group}", {
+            "type": r["type"], "affiliate" if by_site else "reason": group, "created": 0,
+            "refunds": 0.0})  # fmt: skip
         row["created"] += 1
         row["refunds"] += float(r["refund_amount"] or 0)
     due = [
@@ -385,10 +418,11 @@ def returns_section(ctx: Context, w: Window) -> Section:
             (w.first.isoformat(),),
         )
     ]  # fmt: skip
-    rows = sorted(per.values(), key=lambda r: (r["type"] or "", r["reason"] or ""))
+    label = "affiliate" if by_site else "reason"
+    rows = sorted(per.values(), key=lambda r: (r["type"] or "", r[label] or ""))
     for r in rows:
         r["refunds"] = round(r["refunds"], 2)
-    cols = ["type", "reason", "created", "refunds"]
+    cols = ["type", label, "created", "refunds"]
     totals = {"created": sum(r["created"] for r in rows),
               "refunds": round(sum(r["refunds"] for r in rows), 2),
               "refunds_due": round(sum(d["amount"] for d in due), 2)}  # fmt: skip

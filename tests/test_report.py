@@ -260,3 +260,23 @@ def test_the_toy_shops_demo_day_against_its_call_log(cli, monkeypatch, tmp_path:
     rows = {r["agent"]: r for r in s["agents"]["rows"]}
     assert made and {a: r["calls_made"] for a, r in rows.items() if r["calls_made"]} == made
     assert {a: r["calls_answered"] for a, r in rows.items() if r["calls_answered"]} == answered
+
+
+def test_by_affiliate_regroups_mail_orders_and_returns(day, tmp_path: Path) -> None:
+    load(day, tmp_path, TOYS, "orders", [
+        {"id": "1", "site": "kukly-ko.example", "status": "Новый", "created_at": NOW},
+        {"id": "2", "site": "igromir.example", "status": "Новый", "created_at": NOW},
+        {"id": "3", "site": "igromir.example", "status": "Новый", "created_at": NOW},
+    ])  # fmt: skip
+    r = day("-p", TOYS, "report", "daily", "--date", "2026-01-13", "--by", "affiliate",
+            "-o", "json")  # fmt: skip
+    assert r.code == 0, r.err
+    s = json.loads(r.out)["sections"]
+    assert s["orders"]["grouped_by"] == "affiliate"
+    orders = {x["affiliate"]: x for x in s["orders"]["rows"]}
+    assert orders["Куклы и Ко"]["confirmed"] == 1
+    assert orders["Игромир"]["no_answer"] == 1 and orders["Игромир"]["cancelled"] == 1
+    assert s["returns"]["rows"][0]["affiliate"] == "Куклы и Ко"  # ЗНВ-1 is of order 1
+    assert s["agents"]["grouped_by"] == "agent"  # a section that cannot regroup keeps its own
+    bad = day("-p", TOYS, "report", "daily", "--by", "weather")
+    assert bad.code == 2 and "valid: agent, store, affiliate, line" in bad.err

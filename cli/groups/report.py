@@ -28,11 +28,13 @@ OutOpt = Annotated[
 ]
 
 
-def _context(ops: Ops, unmask: bool) -> Any:
+def _context(ops: Ops, unmask: bool, by: str | None = None) -> Any:
     from deskops.commands.clock import now_utc
-    from deskops.commands.report import Context
+    from deskops.commands.report import BY, Context
 
-    return Context(ops.store(), ops.config.profile, ops.tz, now_utc(), unmask)
+    if by is not None and by not in BY:
+        raise UsageError(f"--by {by!r}; valid: {', '.join(BY)}")
+    return Context(ops.store(), ops.config.profile, ops.tz, now_utc(), unmask, by)
 
 
 def _day(ops: Ops, text: str, what: str) -> date:
@@ -54,6 +56,14 @@ def daily(
     day: Annotated[
         str, typer.Option("--date", help="The day (date, today, yesterday, last-business-day).")
     ] = "today",
+    by: Annotated[
+        str | None,
+        typer.Option(
+            "--by",
+            help="Group rows by agent, store, affiliate or line where a section "
+            "can (mail per storefront, orders and returns per storefront…).",
+        ),
+    ] = None,  # fmt: skip
     section: SectionOpt = None,
     unmask: UnmaskOpt = False,
     send: Annotated[
@@ -83,7 +93,7 @@ def daily(
     ops = get(ctx)
     names = pick_sections(section)
     w = day_window(_day(ops, day, "--date"), ops.tz)
-    sections = build(_context(ops, unmask), w, names)
+    sections = build(_context(ops, unmask, by), w, names)
     doc = document(w, sections, _profile_name(ops))
     if send:
         _send(ops, doc, send, force)
