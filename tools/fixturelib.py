@@ -107,7 +107,11 @@ def png_bytes(w: int = 8, h: int = 8, rgb=(200, 160, 120)) -> bytes:
 
 def pdf_bytes(title: str) -> bytes:
     t = title.encode("ascii", "replace")
-    body = b"BT /F1 12 Tf 40 780 Td (" + t + b") Tj ET"
+    return pdf_page(b"BT /F1 12 Tf 40 780 Td (" + t + b") Tj ET")
+
+
+def pdf_page(body: bytes) -> bytes:
+    """A one-page PDF (A4, Helvetica) around a content stream, written by hand."""
     objs = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
