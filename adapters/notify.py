@@ -51,7 +51,7 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 import httpx
 
 from .errors import AuthError, BackendUnreachable, OpsError, UsageError
-from .http import Retryable, backoff_wait
+from .http import backoff_wait
 from .vendor import HttpApi, NotFound, host_port, one_line, parse_rps, public_url
 
 # namespace of the LINE retry keys derived from a caller's key
@@ -158,31 +158,9 @@ class ChatApi(HttpApi):
         """The service's own words for an error answer."""
         return resp.text[:200]
 
-    def server_wait(self, resp: httpx.Response) -> float | None:
-        """Seconds to wait that an error answer gives in its body (None: not given)."""
-        return None
-
     def error_message(self, resp: httpx.Response) -> str:
         self.failed = resp
         return self.describe(resp)
-
-    def _send(
-        self,
-        client: httpx.Client,
-        method: str,
-        path: str,
-        params: Sequence[tuple[str, str]] | None,
-        data: dict[str, str] | None,
-        body: Any,
-        what: str,
-    ) -> httpx.Response:
-        self.failed = None
-        try:
-            return super()._send(client, method, path, params, data, body, what)
-        except Retryable as exc:
-            if exc.retry_after is None and self.failed is not None:
-                exc.retry_after = self.server_wait(self.failed)
-            raise
 
     def blank(self, text: str) -> str:
         return text.replace(self.secret, "***") if self.secret else text
@@ -405,6 +383,7 @@ class LineNotifier(ChatApi):
         client.headers["X-Line-Retry-Key"] = self.retry_key(n, key)
         body = {"to": self.to, "messages": [{"type": "text", "text": t} for t in texts]}
         again = False
+        self.failed = None  # the error answer of this push, if any
         try:
             data = self.request("POST", "/v2/bot/message/push", body=body)
         except OpsError:

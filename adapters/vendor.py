@@ -193,6 +193,11 @@ class HttpApi(ABC):
     def _wait(self, state: RetryCallState) -> float:
         return backoff_wait(state, self.backoff, self.max_wait)
 
+    def server_wait(self, resp: httpx.Response) -> float | None:
+        """Seconds to wait that an error answer gives in its body, for services that say it
+        there rather than in ``Retry-After`` (None: not given)."""
+        return None
+
     def _send(
         self,
         client: httpx.Client,
@@ -218,9 +223,10 @@ class HttpApi(ABC):
             return resp
         message = one_line(self.error_message(resp))
         if code in RETRY_STATUSES:
-            raise Retryable(
-                f"HTTP {code} {message}".strip(), retry_after(resp.headers.get("Retry-After"))
-            )
+            wait = retry_after(resp.headers.get("Retry-After"))
+            if wait is None:
+                wait = self.server_wait(resp)
+            raise Retryable(f"HTTP {code} {message}".strip(), wait)
         text = one_line(f"{self.display}: {what}: HTTP {code} {message}")
         if code in (401, 403):
             raise AuthError(text, hint=self.secret_hint)
