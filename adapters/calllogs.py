@@ -27,7 +27,7 @@ from datetime import timedelta, tzinfo
 from typing import IO, Any
 
 from .errors import UsageError
-from .files import RowError, csv_rows, open_text
+from .files import RowError, csv_rows, iter_jsonl, open_text
 
 Row = tuple[int, "dict[str, Any] | RowError"]
 
@@ -472,17 +472,5 @@ def _twilio_one(obj: Any, n: int) -> dict[str, Any] | RowError:
 
 
 def _twilio_lines(reader: Any, first: str) -> Iterator[Row]:
-    import json
-
-    line_no, line = 1, first
-    while line:
-        text = line.strip().lstrip("\ufeff")
-        if text:
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield line_no, RowError(line_no, f"malformed JSON: {exc.msg} (column {exc.colno})")
-            else:
-                yield line_no, _twilio_one(obj, line_no)
-        line = reader.readline()
-        line_no = reader.line
+    for line_no, obj in iter_jsonl(reader, first):
+        yield line_no, obj if isinstance(obj, RowError) else _twilio_one(obj, line_no)

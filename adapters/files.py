@@ -197,7 +197,7 @@ def iter_records(
     if fmt in ("csv", "tsv"):
         yield from _iter_csv(reader, first, "\t" if fmt == "tsv" else delimiter, name)
     elif fmt == "jsonl":
-        yield from _iter_jsonl(reader, first)
+        yield from iter_jsonl(reader, first)
     elif fmt == "json":
         yield from _iter_json(reader, first, name)
     else:
@@ -252,7 +252,7 @@ def csv_rows(
         yield start, cells
 
 
-def _iter_jsonl(
+def iter_jsonl(
     reader: LineCountingReader, first: str
 ) -> Iterator[tuple[int, dict[str, Any] | RowError]]:
     line_no, line = 1, first
