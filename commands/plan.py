@@ -300,6 +300,14 @@ class Journal:
             ],  # fmt: skip
         )
 
+    def sent(self, target: str) -> bool:
+        """Whether a ``send`` to ``target`` (``outbox:<key>``) went out in some run."""
+        return bool(self.store.scalar(
+            "SELECT COUNT(*) FROM journal_entries WHERE target = ? AND op = 'send' "
+            "AND outcome = 'applied'",
+            (target,),
+        ))  # fmt: skip
+
     def finish(self, run_id: str, status: str, summary: dict[str, Any]) -> None:
         self.store.execute(
             "UPDATE journal_runs SET finished_at = ?, status = ?, summary = ? WHERE run_id = ?",

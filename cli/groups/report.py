@@ -112,13 +112,9 @@ class _Post:
         self.backend = notifier.backend
 
     def read(self, change: Any) -> Any:
-        if self.store.scalar(
-            "SELECT COUNT(*) FROM journal_entries WHERE target = ? AND op = 'send' "
-            "AND outcome = 'applied'",
-            (change.target,),
-        ):
-            return change.after
-        return None
+        from deskops.commands.plan import Journal
+
+        return change.after if Journal(self.store).sent(change.target) else None
 
     def write(self, change: Any) -> None:
         self.notifier.post(change.after["text"], title=change.after.get("title"),

@@ -50,7 +50,7 @@ def request_form(
     from deskops.adapters.schema import ORDERS
     from deskops.commands.clock import iso, now_utc
     from deskops.commands.orders import mail_change, orders_config
-    from deskops.commands.plan import ADD, Change, Plan, actor
+    from deskops.commands.plan import ADD, Change, Journal, Plan, actor
     from deskops.commands.returns import form_of
 
     ops = get(ctx)
@@ -68,11 +68,7 @@ def request_form(
     ocfg = orders_config(ops.config.profile, ops.tz, str(ops.config.profile_path))
     day = now.astimezone(cfg.tz).date().isoformat()
     key = f"return-form-{order}-{day}"
-    if store.scalar(
-        "SELECT COUNT(*) FROM journal_entries WHERE target = ? AND op = 'send' "
-        "AND outcome = 'applied'",
-        (f"outbox:{key}",),
-    ):
+    if Journal(store).sent(f"outbox:{key}"):
         ops.info(f"returns request-form: the form for order {order} went out today already")
         return
     plan = Plan(command=f"returns request-form {order}")
