@@ -441,6 +441,15 @@ UNANSWERED_FIELDS = [
 ]  # fmt: skip
 
 
+def reply_sla(profile: dict[str, Any]) -> timedelta:
+    """How soon customer mail must be answered: ``[mail.sla] reply_within_minutes``, else 1 h."""
+    mail = profile.get("mail")
+    sla = mail.get("sla") if isinstance(mail, dict) else None
+    if isinstance(sla, dict) and sla.get("reply_within_minutes"):
+        return timedelta(minutes=int(sla["reply_within_minutes"]))
+    return timedelta(hours=1)
+
+
 def unanswered(
     messages: list[MailMessage],
     profile: dict[str, Any],

@@ -232,17 +232,15 @@ def mail_section(ctx: Context, w: Window) -> Section:
 
     from .bounces import is_bounce
     from .lookup import fold
-    from .mail import mailbox_addresses, rule_context, unanswered
+    from .mail import mailbox_addresses, reply_sla, rule_context, unanswered
 
     rctx = rule_context(ctx.profile, tz=ctx.tz, now=ctx.now, store=None)
     boxes = mailbox_addresses(ctx.profile)
     box = StoreMailbox(ctx.store)
-    sla = ctx.profile.get("mail", {}).get("sla", {}) if isinstance(ctx.profile.get("mail"),
-                                                                   dict) else {}  # fmt: skip
-    minutes = int(sla.get("reply_within_minutes") or 60) if isinstance(sla, dict) else 60
+    sla = reply_sla(ctx.profile)
     # the day's mail and what came within the SLA after it: a reply in time is in there;
     # a later one, or none, is past the SLA either way
-    messages = list(box.messages(since=w.start, until=w.end + timedelta(minutes=minutes)))
+    messages = list(box.messages(since=w.start, until=w.end + sla))
     per: dict[str, dict[str, Any]] = {}
     key = ctx.by if ctx.by in ("affiliate", "store") else "mailbox"
     affiliates = ctx.profile.get("affiliates") or {}
@@ -273,8 +271,7 @@ def mail_section(ctx: Context, w: Window) -> Section:
             if m.raw and is_bounce(m.raw):
                 r["bounces"] += 1
                 bounces += 1
-    sla_delta = timedelta(minutes=minutes)
-    late = [u for u in unanswered(messages, ctx.profile, rctx, older_than=sla_delta)
+    late = [u for u in unanswered(messages, ctx.profile, rctx, older_than=sla)
             if u["problem"] != "reply without signature"
             and w.start <= datetime.fromisoformat(u["date"]) < w.end]  # fmt: skip
     per_zone: dict[str, int] = {}
@@ -294,7 +291,8 @@ def mail_section(ctx: Context, w: Window) -> Section:
     rows = sorted(per.values(), key=lambda r: (r["zone"], r[key]))
     cols = [key, "zone", "received", "answered", "unanswered_past_sla", "bounces"]
     totals = {c: sum(r[c] for r in rows) for c in cols[2:]}
-    totals.update({"not_converted": len(not_converted), "sla_minutes": minutes,
+    totals.update({"not_converted": len(not_converted),
+                   "sla_minutes": int(sla.total_seconds() // 60),
                    "unanswered_by_zone": per_zone})  # fmt: skip
     details = {"not_converted": not_converted}
     return Section("mail", rows, cols, totals, details)

@@ -418,19 +418,15 @@ def unanswered_cmd(
 
     Example: ops -p toys-ru mail unanswered --older-than 1h --zone 2
     """
-    from datetime import timedelta
 
-    from deskops.commands.mail import UNANSWERED_FIELDS, unanswered
+    from deskops.commands.mail import UNANSWERED_FIELDS, reply_sla, unanswered
     from deskops.commands.mailrules import parse_duration
 
     ops = get(ctx)
-    sla = ops.config.section("mail").get("sla", {})
     if older_than:
         limit = parse_duration(older_than, "--older-than")
-    elif isinstance(sla, dict) and sla.get("reply_within_minutes"):
-        limit = timedelta(minutes=int(sla["reply_within_minutes"]))
     else:
-        limit = timedelta(hours=1)
+        limit = reply_sla(ops.config.profile)
     box = open_mailbox(ops, mailbox)
     rows = unanswered(
         list(box.messages()), ops.config.profile, _context(ops, False), older_than=limit, zone=zone
