@@ -21,6 +21,13 @@ AgentOpt = Annotated[
     str | None,
     typer.Option("--agent", help="Who is working (default: OPS_AGENT, else the OS user)."),
 ]
+# --format is the log's format on import/fetch, so the output format is -o/--output there
+OutputOpt = Annotated[
+    str | None, typer.Option("--output", "-o", help="table, json, jsonl, csv or tsv.")
+]
+RejectsOpt = Annotated[
+    str | None, typer.Option("--rejects", help="Write every rejected row or call here.")
+]
 MAX_SHOWN_PROBLEMS = 100
 
 
@@ -105,14 +112,9 @@ def import_(
     encoding: Annotated[
         str | None, typer.Option("--encoding", help="Text encoding (default: detected).")
     ] = None,
-    rejects: Annotated[
-        str | None, typer.Option("--rejects", help="Write every rejected row (file:line) here.")
-    ] = None,
+    rejects: RejectsOpt = None,
     dry_run: DryRun = False,
-    out: Annotated[
-        str | None,
-        typer.Option("--output", "-o", help="table, json, jsonl, csv or tsv."),
-    ] = None,
+    out: OutputOpt = None,
     fields: Fields = None,
 ) -> None:
     """Import call logs: sipuni CSV, Asterisk Master.csv or Twilio JSON, read as a stream.
@@ -177,14 +179,9 @@ def fetch(
             "or OPS_CALLS_SECRET.",
         ),
     ] = None,
-    rejects: Annotated[
-        str | None, typer.Option("--rejects", help="Write every rejected call here.")
-    ] = None,
+    rejects: RejectsOpt = None,
     dry_run: DryRun = False,
-    out: Annotated[
-        str | None,
-        typer.Option("--output", "-o", help="table, json, jsonl, csv or tsv."),
-    ] = None,
+    out: OutputOpt = None,
     fields: Fields = None,
 ) -> None:
     """Fetch call logs from the sipuni or Twilio API into the store (paged, retried).
