@@ -43,7 +43,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from abc import abstractmethod
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, Self
 from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
@@ -114,7 +114,35 @@ def _body(resp: httpx.Response) -> Any:
         return None
 
 
-class ChatApi(HttpApi):
+class PostTarget(ABC):
+    """A notifier as the target of a ``send`` change (``outbox:<key>``, after = {"text",
+    "title"}): it reads as done once the journal has it applied (``store`` set by the
+    caller), and writing it posts — so a rerun posts nothing, like a sent mail."""
+
+    store: Any = None
+
+    @abstractmethod
+    def post(
+        self, text: str, *, title: str | None = None, key: str | None = None
+    ) -> dict[str, Any]: ...
+
+    def read(self, change: Any) -> Any:
+        if self.store is not None and self.store.sent(change.target):
+            return change.after
+        return None
+
+    def write(self, change: Any) -> None:
+        if change.op != "send":
+            raise OpsError(f"a post cannot be changed or taken back ({change.target})")
+        self.post(change.after["text"], title=change.after.get("title"), key=change.key)
+
+    def transaction(self) -> Any:
+        from contextlib import nullcontext
+
+        return nullcontext()
+
+
+class ChatApi(PostTarget, HttpApi):
     """What the chat adapters share: the URL, splitting, the retry hint an error answer
     carries in its body, and error messages with the secret blanked out."""
 
@@ -397,7 +425,7 @@ class LineNotifier(ChatApi):
         return ids, data, again
 
 
-class MailNotifier:
+class MailNotifier(PostTarget):
     """The message as a plain-text mail, through :class:`SmtpSender`; a refused connection
     or a dropped session is tried again (``attempts``)."""
 

@@ -68,11 +68,7 @@ class SmtpSender:
 
     # change target: op "send" on outbox:<key>, after = {"raw", "from", "to"}
     def read(self, change: Any) -> Any:
-        if self.store is not None and self.store.scalar(
-            "SELECT COUNT(*) FROM journal_entries WHERE target = ? AND op = 'send' "
-            "AND outcome = 'applied'",
-            (change.target,),
-        ):
+        if self.store is not None and self.store.sent(change.target):
             return change.after  # it went out already
         return None
 

@@ -308,6 +308,15 @@ class Store(ABC):
                 by_id[row["parent_id"]][name].append(self._decode_child(child, row))
         return page
 
+    def sent(self, target: str) -> bool:
+        """Whether a ``send`` change to ``target`` (``outbox:<key>``) was applied in some run:
+        a mail or a post goes out once."""
+        return bool(self.scalar(
+            "SELECT COUNT(*) FROM journal_entries WHERE target = ? AND op = 'send' "
+            "AND outcome = 'applied'",
+            (target,),
+        ))  # fmt: skip
+
     def count(self, entity: Entity) -> int:
         return int(self.scalar(f"SELECT COUNT(*) FROM {entity.table}"))
 

@@ -302,11 +302,7 @@ class Journal:
 
     def sent(self, target: str) -> bool:
         """Whether a ``send`` to ``target`` (``outbox:<key>``) went out in some run."""
-        return bool(self.store.scalar(
-            "SELECT COUNT(*) FROM journal_entries WHERE target = ? AND op = 'send' "
-            "AND outcome = 'applied'",
-            (target,),
-        ))  # fmt: skip
+        return self.store.sent(target)
 
     def finish(self, run_id: str, status: str, summary: dict[str, Any]) -> None:
         self.store.execute(

@@ -102,28 +102,6 @@ def daily(
     _emit(ops, doc, sections, fmt, fields)
 
 
-class _Post:
-    """A notification as a change target: ``read`` says whether it went out (an applied
-    ``send`` in the journal), ``write`` posts it."""
-
-    def __init__(self, notifier: Any, store: Any) -> None:
-        self.notifier = notifier
-        self.store = store
-        self.backend = notifier.backend
-
-    def read(self, change: Any) -> Any:
-        from deskops.commands.plan import Journal
-
-        return change.after if Journal(self.store).sent(change.target) else None
-
-    def write(self, change: Any) -> None:
-        self.notifier.post(change.after["text"], title=change.after.get("title"),
-                           key=change.key)  # fmt: skip
-
-    def transaction(self) -> Any:
-        return self.store.transaction()
-
-
 def _send(ops: Ops, doc: dict[str, Any], urls: list[str], force: bool) -> None:
     """Post the summary to each URL, once per day and channel unless --force."""
     import hashlib
@@ -137,20 +115,21 @@ def _send(ops: Ops, doc: dict[str, Any], urls: list[str], force: bool) -> None:
     targets = {}
     for url in urls:
         notifier = ops.backend(f"notify:{url}")
-        post = _Post(notifier, ops.store())
-        targets[post.backend] = post
+        notifier.store = ops.store()  # a post already in the journal is not posted again
+        targets[notifier.backend] = notifier
         digest = hashlib.sha1(notifier.backend.encode()).hexdigest()[:10]
         key = f"report-{doc['profile']}-{doc['from']}-{digest}"
         if force:
             key += f"-{now_utc().strftime('%H%M%S')}"
         after = {"text": text, "title": f"ops report {doc['from']}"}
-        plan.add(Change(f"outbox:{key}", "*", SEND, None, after, "daily report", post.backend))
+        plan.add(Change(f"outbox:{key}", "*", SEND, None, after, "daily report",
+                        notifier.backend))  # fmt: skip
     try:
         ops.run_plan(plan, what="report daily --send",
                      yes=True, targets=targets, show=False)  # fmt: skip
     finally:
-        for post in targets.values():
-            post.notifier.close()
+        for notifier in targets.values():
+            notifier.close()
 
 
 @app.command("range")
