@@ -11,6 +11,7 @@ accountant's list due the Tuesday before).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
@@ -202,8 +203,6 @@ def returned_before(store: Store, order_id: str) -> dict[str, int]:
     item went back)."""
     out: dict[str, int] = {}
     for r in store.query("SELECT items, status FROM returns WHERE order_id = ?", (order_id,)):
-        import json
-
         if r["status"] == "Отменена":
             continue
         for it in json.loads(r["items"] or "[]"):
@@ -274,8 +273,6 @@ def existing_request(
     store: Store, order_id: str, type_name: str, items: list[dict[str, Any]]
 ) -> dict[str, Any] | None:
     """An open request of the same order, type and items: running create twice finds it."""
-    import json
-
     want = sorted((i["sku"], i["qty"]) for i in items)
     for r in store.query(
         "SELECT id, type, status, items FROM returns WHERE order_id = ?", (order_id,)

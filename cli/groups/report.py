@@ -92,8 +92,11 @@ def daily(
 
     ops = get(ctx)
     names = pick_sections(section)
+    rc = _context(ops, unmask, by)
+    if not (send and fmt is None):  # a report only sent writes nothing here
+        _one_section(ops, fmt, names)
     w = day_window(_day(ops, day, "--date"), ops.tz)
-    sections = build(_context(ops, unmask, by), w, names)
+    sections = build(rc, w, names)
     doc = document(w, sections, _profile_name(ops))
     if send:
         _send(ops, doc, send, force)
@@ -154,6 +157,7 @@ def range_cmd(
 
     ops = get(ctx)
     names = pick_sections(section)
+    _one_section(ops, fmt, names)
     lo, hi = _day(ops, first, "--from"), _day(ops, last, "--to")
     if hi < lo:
         raise UsageError(f"--to {hi} is before --from {lo}")
@@ -167,27 +171,31 @@ def range_cmd(
                              if not isinstance(v, dict | list)}}
         for d in docs for name, sec in d["sections"].items()
     ]  # fmt: skip
-    renderer = ops.renderer(fmt if fmt != "html" else "json", fields)
-    if renderer.fmt == "json" and fmt != "html":
-        from ..output import dump_document
-
-        dump_document({"report": "range", "from": lo.isoformat(), "to": hi.isoformat(),
-                       "by": by, "periods": docs}, ops.stdout)  # fmt: skip
-        return
     if fmt == "html":
         from ..report_html import range_page
 
         ops.stdout.write(range_page(docs, _profile_name(ops), by))
         return
+    renderer = ops.renderer(fmt, fields)
+    if renderer.fmt == "json":
+        from ..output import dump_document
+
+        dump_document({"report": "range", "from": lo.isoformat(), "to": hi.isoformat(),
+                       "by": by, "periods": docs}, ops.stdout)  # fmt: skip
+        return
     for name in names:
         mine = [r for r in rows if r["section"] == name]
         cols = ["period", *[k for k in mine[0] if k not in ("period", "section")]] if mine else []
-        if renderer.fmt == "table":
-            renderer.render(mine, cols or ["period"], title=name)
-        elif len(names) == 1:
-            renderer.render(mine, cols or ["period"])
-        else:
-            raise UsageError(f"-o {renderer.fmt} writes one section: add --section NAME")
+        renderer.render(mine, cols or ["period"], title=name if renderer.fmt == "table" else None)
+
+
+def _one_section(ops: Ops, fmt: str | None, names: list[str]) -> None:
+    """Rows formats (csv, tsv, jsonl) carry one section; say so before any work is done."""
+    if fmt == "html" or len(names) == 1:
+        return
+    resolved = ops.renderer(fmt, None).fmt
+    if resolved not in ("table", "json"):
+        raise UsageError(f"-o {resolved} writes one section: add --section NAME")
 
 
 def _emit(ops: Ops, doc: dict[str, Any], sections: dict[str, Any], fmt: str | None,
@@ -204,9 +212,7 @@ def _emit(ops: Ops, doc: dict[str, Any], sections: dict[str, Any], fmt: str | No
         dump_document(doc, ops.stdout)
         return
     if renderer.fmt != "table":
-        if len(sections) != 1:
-            raise UsageError(f"-o {renderer.fmt} writes one section: add --section NAME")
-        (sec,) = sections.values()
+        (sec,) = sections.values()  # one section: _one_section checked it
         renderer.render(sec.rows, sec.columns)
         return
     for name, sec in sections.items():
