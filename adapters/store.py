@@ -47,6 +47,13 @@ def encode_value(kind: str, value: Any) -> Any:
     return value
 
 
+def json_object(value: Any) -> dict[str, Any]:
+    """A JSON column read by raw SQL (text on SQLite, already decoded on PostgreSQL) as a
+    dict; anything else as an empty one."""
+    decoded = decode_value(JSON, value)
+    return decoded if isinstance(decoded, dict) else {}
+
+
 def decode_value(kind: str, value: Any) -> Any:
     if value is None:
         return None

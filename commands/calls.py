@@ -25,7 +25,7 @@ from typing import Any
 from deskops.adapters.errors import UsageError
 from deskops.adapters.phones import e164
 from deskops.adapters.schema import CALL_ATTEMPTS
-from deskops.adapters.store import Store
+from deskops.adapters.store import Store, json_object
 
 from .clock import iso
 from .plan import CREATE, Change, Plan
@@ -450,15 +450,7 @@ def _contact(store: Store, cfg: CallsConfig, c: Caller) -> None:
 
 def agent_of(call: dict[str, Any]) -> str | None:
     """Who talked: the agent's name where the PBX gave one, else the extension."""
-    import json
-
-    extra = call.get("extra")
-    if isinstance(extra, str):
-        try:
-            extra = json.loads(extra)
-        except ValueError:
-            extra = None
-    extra = extra if isinstance(extra, dict) else {}
+    extra = json_object(call.get("extra"))
     if call.get("direction") == "outbound":
         return extra.get("caller_name") or call.get("caller_name") or call.get("caller")
     return extra.get("answered_by_name") or call.get("answered_by")

@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from deskops.adapters.errors import UsageError
-from deskops.adapters.store import Store
+from deskops.adapters.store import Store, json_object
 
 from .clock import iso
 
@@ -140,15 +140,6 @@ def _minutes(a: Any, b: Any) -> float | None:
     return (y - x).total_seconds() / 60
 
 
-def _json(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return {}
-    return value or {}
-
-
 # -- agents ------------------------------------------------------------------------------------
 def agents_section(ctx: Context, w: Window) -> Section:
     per: dict[str, dict[str, Any]] = {}
@@ -187,7 +178,7 @@ def agents_section(ctx: Context, w: Window) -> Section:
             name = ctx.agent(c["who"], c["name"])
             key = "calls_made"
         else:
-            sample = _json(c["extra"])
+            sample = json_object(c["extra"])
             name = ctx.agent(c["ans"], sample.get("answered_by_name"))
             key = "calls_answered"
         if name is None:
@@ -209,7 +200,7 @@ def agents_section(ctx: Context, w: Window) -> Section:
         "AND undo_of IS NULL AND command NOT LIKE 'demo%' AND command NOT LIKE '% import%'",
         (lo, hi),
     ):
-        applied = int((_json(j["summary"]) or {}).get("applied") or 0)
+        applied = int(json_object(j["summary"]).get("applied") or 0)
         if applied:
             row(ctx.agent(j["actor"]) or j["actor"])["changes"] += applied
     rows = sorted(per.values(), key=lambda r: (-r["cases"] - r["calls_answered"]
@@ -453,7 +444,7 @@ def reservations_section(ctx: Context, w: Window) -> Section:
             "store": r["store"] or "-", "reservations": 0, "ok": 0, "completed": 0,
             "on_time": 0, "rated": 0, "rating_sum": 0, "rated_4_5": 0, "confirmed": 0,
             "confirmed_in_time": 0, "complaints": 0})  # fmt: skip
-        extra = _json(r["extra"])
+        extra = json_object(r["extra"])
         s["reservations"] += 1
         s["ok"] += r["status"] in RESERVATION_OK
         if r["status"] in RESERVATION_DONE:
