@@ -592,43 +592,42 @@ def billing_check(
     ``details=False`` keeps the summary only (a report over a month)."""
     start = datetime.combine(day, datetime.min.time(), cfg.tz).astimezone(UTC)
     end = datetime.combine(day + timedelta(days=days), datetime.min.time(), cfg.tz)
+    window = (iso(start), iso(end.astimezone(UTC)))
     deviations: list[dict[str, Any]] = []
     per_line: dict[str, dict[str, Any]] = {}
-    lines: dict[tuple[Any, Any, Any, Any], tuple[Line | None, str]] = {}
-    tol = cfg.tolerance
+    names: list[str] = []
     if details:  # every call, for its row
         sql = (
             "SELECT id, started_at, line, direction, status, caller, callee, number, duration, "
             "talk_seconds, cost, 1 AS n FROM calls WHERE started_at >= ? AND started_at < ? "
             "AND cost IS NOT NULL ORDER BY started_at"
         )
-    else:  # calls alike for the tariff counted together: a month is a few thousand rows
+    else:
+        # Calls on a line named as in the profile are summed in one pass in SQL; the
+        # others (a number, no line) are grouped alike for the tariff and read here.
+        covered = _summed_in_sql(store, cfg, window, per_line)
+        if covered is None:
+            return BillingResult(deviations, _rounded(per_line))
+        names = covered
         sql = (
-            "SELECT line, direction, status, CASE WHEN line IS NULL THEN caller END AS caller, "
-            "CASE WHEN line IS NULL THEN callee END AS callee, duration, talk_seconds, cost, "
+            "SELECT line, direction, status, caller, callee, duration, talk_seconds, cost, "
             "COUNT(*) AS n FROM calls WHERE started_at >= ? AND started_at < ? "
-            "AND cost IS NOT NULL GROUP BY line, direction, status, "
-            "CASE WHEN line IS NULL THEN caller END, CASE WHEN line IS NULL THEN callee END, "
-            "duration, talk_seconds, cost"
-        )
-    for call in store.iter_query(sql, (iso(start), iso(end.astimezone(UTC))), size=5000):
+            "AND cost IS NOT NULL"
+            + (f" AND (line IS NULL OR line NOT IN ({', '.join('?' for _ in names)}))"
+               if names else "")
+            + " GROUP BY line, direction, status, caller, callee, duration, talk_seconds, cost"
+        )  # fmt: skip
+    lines: dict[tuple[Any, Any, Any, Any], Line | None] = {}
+    for call in store.iter_query(sql, (*window, *names), size=5000):
         direction = call["direction"]
         n = int(call["n"])
         where = (call["line"], call["callee"], call["caller"], direction)
-        found = lines.get(where)
-        if found is None:
+        if where in lines:
+            ln = lines[where]
+        else:
             ln = cfg.line(where[0], where[1] if direction == "inbound" else None)
-            ln = ln or cfg.line(where[2] if direction == "outbound" else None)
-            found = lines[where] = (ln, ln.name if ln else (where[0] or "(unknown line)"))
-        ln, key = found
-        s = per_line.get(key)
-        if s is None:
-            s = per_line[key] = {
-                "line": key, "billing": ln.billing if ln else None,
-                "rate_per_minute": ln.rate_per_minute if ln else None, "calls": 0,
-                "charged": 0.0, "expected": 0.0, "deviations": 0, "difference": 0.0,
-                "no_tariff": 0,
-            }  # fmt: skip
+            ln = lines[where] = ln or cfg.line(where[2] if direction == "outbound" else None)
+        s = _line_summary(per_line, ln, ln.name if ln else (where[0] or "(unknown line)"))
         cost = float(call["cost"])
         s["calls"] += n
         s["charged"] += cost * n
@@ -640,7 +639,7 @@ def billing_check(
         if billed and call["status"] == "answered":
             t = call["talk_seconds"]
             talk = int(t if t is not None else call["duration"] or 0)
-        expected, kind = expected_charge(ln, talk, cost, tol)
+        expected, kind = expected_charge(ln, talk, cost, cfg.tolerance)
         s["expected"] += expected * n
         if kind is None:
             continue
@@ -655,12 +654,109 @@ def billing_check(
                 "number": call["number"], "talk": talk, "charged": round(cost, 2),
                 "expected": expected, "difference": round(cost - expected, 2), "kind": kind,
             })  # fmt: skip
+    return BillingResult(deviations, _rounded(per_line))
+
+
+def _rounded(per_line: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     summary = []
     for s in sorted(per_line.values(), key=lambda x: x["line"]):
         for k in ("charged", "expected", "difference"):
             s[k] = round(s[k], 2)
         summary.append(s)
-    return BillingResult(deviations, summary)
+    return summary
+
+
+def _line_summary(per_line: dict[str, dict[str, Any]], ln: Line | None, key: str) -> dict[str, Any]:
+    s = per_line.get(key)
+    if s is None:
+        s = per_line[key] = {
+            "line": key, "billing": ln.billing if ln else None,
+            "rate_per_minute": ln.rate_per_minute if ln else None, "calls": 0,
+            "charged": 0.0, "expected": 0.0, "deviations": 0, "difference": 0.0,
+            "no_tariff": 0,
+        }  # fmt: skip
+    return s
+
+
+def _summed_in_sql(
+    store: Store, cfg: CallsConfig, window: tuple[str, str], per_line: dict[str, dict[str, Any]]
+) -> list[str] | None:
+    """Sum the calls whose ``line`` is a profile line's name in one pass in SQL, the
+    expected charge worked out exactly as :func:`expected_charge` does (a month of calls
+    grouped by talk time and charge for Python to check is a sort of a million rows).
+    The names it covered, for the other calls to be read; None when there are none."""
+    chosen: dict[str, Line] = {}
+    for ln in cfg.lines:
+        if ln.name not in chosen and cfg.line(ln.name) is ln:
+            chosen[ln.name] = ln
+    if not chosen:
+        return []
+    sqlite = store.dialect == "sqlite"
+    floor = "CAST({} AS INTEGER)" if sqlite else "FLOOR({})"
+    real = "{!r}" if sqlite else "CAST({!r} AS DOUBLE PRECISION)"
+    keys: list[str] = []
+    amounts: list[str] = []
+    for i, ln in enumerate(chosen.values()):
+        name = _literal(ln.name)
+        keys.append(f"WHEN {name} THEN {i}")
+        if not ln.billing or ln.rate_per_minute is None:
+            continue
+        rate = real.format(float(ln.rate_per_minute))
+        bills = ", ".join(_literal(b) for b in ln.bills) or "NULL"
+        talk = (
+            f"(CASE WHEN direction IN ({bills}) AND status = 'answered' THEN "
+            "CAST(COALESCE(talk_seconds, duration, 0) AS INTEGER) ELSE 0 END)"
+        )
+        if ln.billing == "per_minute":
+            amount = f"((({talk} + 59) / 60) * {rate})"
+        else:
+            amount = f"({talk} * {rate} / 60.0)"
+        # cents, half up: the same arithmetic as _cents()
+        cents = floor.format(f"{amount} * 100 + 0.5 + {real.format(_EPS)}")
+        amounts.append(f"WHEN {name} THEN {cents} / 100.0")
+    expected = f"CASE line {' '.join(amounts)} END" if amounts else "NULL"
+    off = f"ABS(cost - e) > {real.format(float(cfg.tolerance))}"
+    # each call's line and expected charge worked out once (SQLite would otherwise copy
+    # the expressions into every sum: LIMIT -1 keeps the subquery from being flattened)
+    calls = (
+        f"SELECT CASE line {' '.join(keys)} ELSE -1 END AS k, cost, {expected} AS e "
+        "FROM calls WHERE started_at >= ? AND started_at < ? AND cost IS NOT NULL"
+        + (" LIMIT -1 OFFSET 0" if sqlite else "")
+    )
+    others = False
+    lines = list(chosen.values())
+    for r in store.query(
+        f"SELECT k, COUNT(*) AS calls, SUM(cost) AS charged, SUM(e) AS expected, "
+        f"SUM(CASE WHEN {off} THEN 1 ELSE 0 END) AS devs, "
+        f"SUM(CASE WHEN {off} THEN cost - e END) AS diff FROM ({calls}) c GROUP BY k",
+        window,
+    ):
+        if int(r["k"]) < 0:
+            others = True  # calls on a number, or on no line: read one by one
+            continue
+        ln = lines[int(r["k"])]
+        s = _line_summary(per_line, ln, ln.name)
+        s["calls"] += int(r["calls"])
+        s["charged"] += float(r["charged"] or 0)
+        if not ln.billing or ln.rate_per_minute is None:
+            s["no_tariff"] += int(r["calls"])
+            continue
+        s["expected"] += float(r["expected"] or 0)
+        s["deviations"] += int(r["devs"] or 0)
+        s["difference"] += float(r["diff"] or 0)
+    return list(chosen) if others else None
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+_EPS = 1e-7  # a decimal half cent stored as a double a hair below .5 still rounds up
+
+
+def _cents(amount: float) -> float:
+    """Money to the cent, half up (``0.125`` → ``0.13``), as the SQL sums round it."""
+    return math.floor(amount * 100 + 0.5 + _EPS) / 100.0
 
 
 def expected_charge(ln: Line, talk: int, cost: float, tol: float) -> tuple[float, str | None]:
@@ -669,13 +765,13 @@ def expected_charge(ln: Line, talk: int, cost: float, tol: float) -> tuple[float
     whole number of minutes is a ``round charge``."""
     rate = float(ln.rate_per_minute or 0)
     if ln.billing == "per_minute":
-        expected = round(math.ceil(talk / 60) * rate, 2)
+        expected = _cents(((talk + 59) // 60) * rate)
     else:
-        expected = round(talk * rate / 60, 2)
+        expected = _cents(talk * rate / 60.0)
     if abs(cost - expected) <= tol:
         return expected, None
     if ln.billing == "per_minute":
-        if talk % 60 and abs(cost - round(talk * rate / 60, 2)) <= tol:
+        if talk % 60 and abs(cost - _cents(talk * rate / 60.0)) <= tol:
             return expected, "billed by the second on a per-minute line"
         minutes = cost / rate if rate else 0
         whole = abs(minutes - round(minutes)) * rate <= tol

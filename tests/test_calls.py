@@ -325,3 +325,59 @@ def test_billing_follows_the_direction_a_line_pays_for(cli, monkeypatch, tmp_pat
     (dev,) = json.loads(r.out)["deviations"]
     assert dev["line"] == "Игромир СПб" and dev["expected"] == 0
     assert dev["kind"] == "charged, but Игромир СПб does not pay for inbound calls"
+
+
+def test_the_summed_billing_agrees_with_the_call_by_call_check(store_url: str) -> None:
+    """A month's summary is summed in SQL for calls on named lines; it must give what
+    checking each call does: random talk times and charges, exact half cents (3 s at
+    2.50/min is 0.125), a line without a tariff, calls on a number instead of a name."""
+    import random
+    from datetime import date
+
+    from deskops.adapters.schema import CALLS
+    from deskops.adapters.store import Store
+    from deskops.commands.calls import CallsConfig, Line, billing_check
+
+    tz = zone("Europe/Moscow")
+    cfg = CallsConfig(tz=tz, region="RU")
+    cfg.lines = [
+        Line("Москва", "74951000000", billing="per_second", rate_per_minute=2.5),
+        Line(
+            "8-800",
+            "78001000000",
+            billing="per_minute",
+            rate_per_minute=1.8,
+            bills=("inbound", "outbound"),
+        ),  # fmt: skip
+        Line("Склад", "74952000000"),  # no tariff
+    ]
+    rng = random.Random(7)
+    rows = []
+    for i in range(3000):
+        line = rng.choice(["Москва", "8-800", "Склад", "74951000000", None, "O'Hara"])
+        direction = rng.choice(["inbound", "outbound"])
+        status = rng.choice(["answered", "answered", "missed"])
+        talk = rng.choice([0, 3, 59, 60, 61, 119, 3600, rng.randrange(1, 900)])
+        rate = 2.5 if rng.random() < 0.5 else 1.8
+        cost = rng.choice([round(talk * rate / 60, 3), -(-talk // 60) * rate, 0.125, 0.0,
+                           round(rng.uniform(0, 20), 2)])  # fmt: skip
+        ours = "74959990000" if line == "O'Hara" else "74951000000"  # a number of no line
+        rows.append({
+            "id": f"c{i}", "source": "sipuni", "line": line, "direction": direction,
+            "status": status, "started_at": f"2026-12-{1 + i % 28:02d}T09:00:00Z",
+            "caller": ours if direction == "outbound" else "79161234567",
+            "callee": ours if direction == "inbound" else "79161234567",
+            "duration": talk + 5, "talk_seconds": talk if rng.random() < 0.9 else None,
+            "cost": cost if rng.random() < 0.95 else None,
+        })  # fmt: skip
+    store = Store.open(store_url)
+    try:
+        store.insert_many(CALLS, rows)
+        summed = billing_check(store, cfg, date(2026, 12, 1), days=31, details=False).summary
+        each = billing_check(store, cfg, date(2026, 12, 1), days=31, details=True)
+    finally:
+        store.close()
+    assert {s["line"] for s in summed} == {"Москва", "8-800", "Склад", "O'Hara"}
+    assert [s["line"] for s in summed] == [s["line"] for s in each.summary]
+    assert summed == each.summary
+    assert sum(s["deviations"] for s in each.summary) == len(each.deviations) > 0
