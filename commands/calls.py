@@ -280,6 +280,7 @@ def missed(
     *,
     exclude_lines: Iterable[str] = (),
     handled: bool = True,
+    counts: bool = False,
 ) -> tuple[list[Caller], int, int]:
     """Callers with missed inbound calls in [since, until), newest last miss first (without
     the handled ones unless ``handled``); how many callers were handled; how many misses
@@ -289,6 +290,8 @@ def missed(
     later answered call with the same number exists (either direction, any time up to
     now) or a callback with a closing outcome was recorded after it. One query: the
     misses, the last contact per number, the last miss's line and the callbacks tried.
+    ``counts``: for a report, only whether each caller was handled (``open`` is 0 or 1;
+    no callbacks tried).
     """
     line_sql, line_params = _window_sql(cfg, exclude_lines)
     window = [iso(since), iso(until), *line_params]
@@ -342,21 +345,26 @@ def missed(
         "FROM g0 LEFT JOIN cb ON cb.number = g0.number GROUP BY g0.number), "
         "c AS MATERIALIZED (SELECT g.*, CASE WHEN cb_at IS NULL OR ans_at > cb_at "
         "THEN ans_at ELSE cb_at END AS contact_at FROM g) "
-        "SELECT c.*, CASE WHEN c.contact_at IS NULL THEN c.misses "
-        "WHEN c.last_miss <= c.contact_at THEN 0 ELSE "
-        f"(SELECT COUNT(*) FROM calls m{by_caller} WHERE m.number = c.number AND "
-        f"m.started_at > c.contact_at AND {plain}) + (SELECT COUNT(*) FROM calls m "
-        f"WHERE m.number = c.number AND m.started_at > c.contact_at AND {twilio}) END AS open, "
-        "(SELECT COUNT(*) FROM c c2 WHERE c2.contact_at >= c2.last_miss) AS handled_total, "
-        "(SELECT COUNT(*) FROM call_attempts t WHERE t.target = 'caller:' || c.number "
-        "AND t.at > c.last_miss) AS attempts, "
-        "(SELECT t.at || ' ' || t.outcome FROM call_attempts t WHERE t.target = 'caller:' || "
-        "c.number AND t.at > c.last_miss ORDER BY t.at DESC LIMIT 1) AS last_attempt "
+        + (
+            "SELECT c.*, CASE WHEN c.contact_at >= c.last_miss THEN 0 ELSE 1 END AS open, "
+            "NULL AS attempts, NULL AS last_attempt, "
+            if counts
+            else "SELECT c.*, CASE WHEN c.contact_at IS NULL THEN c.misses "
+            "WHEN c.last_miss <= c.contact_at THEN 0 ELSE "
+            f"(SELECT COUNT(*) FROM calls m{by_caller} WHERE m.number = c.number AND "
+            f"m.started_at > c.contact_at AND {plain}) + (SELECT COUNT(*) FROM calls m "
+            f"WHERE m.number = c.number AND m.started_at > c.contact_at AND {twilio}) END AS open, "
+            "(SELECT COUNT(*) FROM call_attempts t WHERE t.target = 'caller:' || c.number "
+            "AND t.at > c.last_miss) AS attempts, "
+            "(SELECT t.at || ' ' || t.outcome FROM call_attempts t WHERE t.target = 'caller:' "
+            "|| c.number AND t.at > c.last_miss ORDER BY t.at DESC LIMIT 1) AS last_attempt, "
+        )
+        + "(SELECT COUNT(*) FROM c c2 WHERE c2.contact_at >= c2.last_miss) AS handled_total "
         "FROM c "
         + ("" if handled else "WHERE c.contact_at IS NULL OR c.last_miss > c.contact_at ")
         + "ORDER BY c.last_miss DESC"
     )
-    params = [*window, *window, *closing, *window, *window]
+    params = [*window, *window, *closing, *([] if counts else [*window, *window])]
     callers = []
     handled_total = None
     for r in store.iter_query(sql, params, size=5000):

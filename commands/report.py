@@ -357,7 +357,7 @@ def calls_section(ctx: Context, w: Window) -> Section:
     from .calls import billing_check, calls_config, missed
 
     cfg = calls_config(ctx.profile, ctx.tz)
-    callers, handled, hidden = missed(ctx.store, cfg, w.start, w.end, handled=True)
+    callers, handled, hidden = missed(ctx.store, cfg, w.start, w.end, counts=True)
     per: dict[str, dict[str, Any]] = {}
     for c in callers:
         r = per.setdefault(c.line or "-", {"line": c.line or "-", "missed_callers": 0,
@@ -532,6 +532,76 @@ def pick_sections(names: Iterable[str] | None) -> list[str]:
 
 def build(ctx: Context, w: Window, sections: Iterable[str]) -> dict[str, Section]:
     return {name: BUILDERS[name](ctx, w) for name in sections}
+
+
+# A range of periods over a big store is worked on by several processes, one period each:
+# the sections are scans and sorts of months of calls and cases, a core each.
+PARALLEL_FROM = 50_000  # events in the range (calls, cases, messages) before it pays
+
+
+def build_periods(
+    ctx: Context, windows: list[Window], sections: list[str], workers: int | None = None
+) -> list[dict[str, Section]]:
+    """:func:`build` for each window, in order. ``workers``: processes to use (None: as
+    many as there are cores when the range holds enough events to be worth it)."""
+    if workers is None:
+        workers = _workers(ctx, windows)
+    workers = max(1, min(workers, len(windows)))
+    if workers == 1:
+        return [build(ctx, w, sections) for w in windows]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    spec = (ctx.store.url, ctx.profile, ctx.tz, ctx.now, ctx.unmask, ctx.by)
+    # one task per period and section, the longest periods and the heaviest sections first,
+    # so that no worker is left alone with a big one at the end
+    tasks = sorted(
+        ((i, name) for i in range(len(windows)) for name in sections),
+        key=lambda t: (windows[t[0]].start - windows[t[0]].end, HEAVY.get(t[1], 9)),
+    )
+    # spawn: a worker opens its own connection; it inherits no open database handle
+    with ProcessPoolExecutor(workers, multiprocessing.get_context("spawn")) as pool:
+        built = pool.map(_build_one, [(spec, windows[i], name) for i, name in tasks])
+        done = dict(zip(tasks, built, strict=True))
+    return [{name: done[i, name] for name in sections} for i in range(len(windows))]
+
+
+HEAVY = {"calls": 0, "agents": 1, "mail": 2, "reservations": 3}  # the order tasks start in
+
+
+def _build_one(job: tuple[tuple[Any, ...], Window, str]) -> Section:
+    (url, profile, tz, now, unmask, by), w, name = job
+    store = _worker_store.get(url)
+    if store is None:
+        store = _worker_store[url] = Store.open(url, migrate=False)
+    return BUILDERS[name](Context(store, profile, tz, now, unmask, by), w)
+
+
+_worker_store: dict[str, Store] = {}  # a worker's connection, kept for its next tasks
+
+
+def _workers(ctx: Context, windows: list[Window]) -> int:
+    import os
+
+    if len(windows) < 2:
+        return 1
+    wanted = os.environ.get("OPS_REPORT_WORKERS")
+    if wanted:
+        try:
+            return max(1, int(wanted))
+        except ValueError:
+            raise UsageError(f"OPS_REPORT_WORKERS={wanted!r}: expected a number") from None
+    lo, hi = iso(windows[0].start), iso(windows[-1].end)
+    seen = 0
+    for table, column in (("calls", "started_at"), ("cases", "closed_at"), ("messages", "date")):
+        seen += int(ctx.store.scalar(
+            f"SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE {column} >= ? AND {column} < ? "
+            f"LIMIT {PARALLEL_FROM}) t",
+            (lo, hi),
+        ) or 0)  # fmt: skip
+        if seen >= PARALLEL_FROM:
+            return os.cpu_count() or 1
+    return 1
 
 
 def document(w: Window, sections: dict[str, Section], profile_name: str) -> dict[str, Any]:

@@ -179,6 +179,25 @@ def test_range_by_week(day) -> None:
     assert [p["from"] for p in doc["periods"]] == ["2026-01-01", "2026-02-01", "2026-03-01"]
 
 
+def test_range_in_worker_processes_gives_the_same_report(
+    day, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big range is built by several processes, one period and section each; the
+    document must be the one a single process builds."""
+    args = ("-p", TOYS, "report", "range", "--from", "2026-01-05", "--to", "2026-01-25",
+            "--by", "week", "-o", "json")  # fmt: skip
+    monkeypatch.setenv("OPS_REPORT_WORKERS", "1")
+    one = day(*args)
+    monkeypatch.setenv("OPS_REPORT_WORKERS", "2")
+    two = day(*args)
+    assert one.code == two.code == 0, two.err
+    assert json.loads(one.out) == json.loads(two.out)
+    assert json.loads(two.out)["periods"][1]["sections"]["agents"]["totals"]["cases"] == 4
+    monkeypatch.setenv("OPS_REPORT_WORKERS", "many")
+    bad = day(*args)
+    assert bad.code == 2 and "OPS_REPORT_WORKERS='many'" in bad.err
+
+
 def test_html_page(day, tmp_path: Path) -> None:
     r = day("-p", TOYS, "report", "daily", "--date", "2026-01-13", "-o", "html")
     assert r.code == 0, r.err

@@ -153,7 +153,7 @@ def range_cmd(
 
     Example: ops -p stores-zh report range --from 2026-01-01 --to 2026-03-31 --by month
     """
-    from deskops.commands.report import build, document, periods, pick_sections
+    from deskops.commands.report import build_periods, document, periods, pick_sections
 
     ops = get(ctx)
     names = pick_sections(section)
@@ -162,9 +162,10 @@ def range_cmd(
     if hi < lo:
         raise UsageError(f"--to {hi} is before --from {lo}")
     rc = _context(ops, unmask)
-    docs = []
-    for w in periods(lo, hi, by, ops.tz):
-        docs.append(document(w, build(rc, w, names), _profile_name(ops)))
+    windows = periods(lo, hi, by, ops.tz)
+    built = build_periods(rc, windows, names)
+    name = _profile_name(ops)
+    docs = [document(w, sections, name) for w, sections in zip(windows, built, strict=True)]
     rows = [
         {"period": d["from"] if d["from"] == d["to"] else f"{d['from']}..{d['to']}",
          "section": name, **{k: v for k, v in sec["totals"].items()
