@@ -33,6 +33,14 @@ BUILTIN: dict[str, dict[str, str]] = {
         "magento+https": "deskops.adapters.magento:MagentoOrders",
         "magento+http": "deskops.adapters.magento:MagentoOrders",
     },
+    "cases": {
+        "kintone+https": "deskops.adapters.kintone:KintoneCases",
+        "kintone+http": "deskops.adapters.kintone:KintoneCases",
+    },
+    "customers": {
+        "kintone+https": "deskops.adapters.kintone:KintoneCustomers",
+        "kintone+http": "deskops.adapters.kintone:KintoneCustomers",
+    },
     "calls": {
         "sipuni+https": "deskops.adapters.callapis:SipuniCalls",
         "sipuni+http": "deskops.adapters.callapis:SipuniCalls",

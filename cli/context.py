@@ -109,6 +109,8 @@ class Ops:
                 "telegram+http": ["OPS_TELEGRAM_TOKEN", "OPS_NOTIFY_TOKEN"],
                 "line+https": ["OPS_LINE_TOKEN", "OPS_NOTIFY_TOKEN"],
                 "line+http": ["OPS_LINE_TOKEN", "OPS_NOTIFY_TOKEN"],
+                "kintone+https": ["OPS_KINTONE_TOKEN"],
+                "kintone+http": ["OPS_KINTONE_TOKEN"],
             }.get(scheme_of(url), [])
             password = None
             for env_name in [*names, f"OPS_{port.upper()}_PASSWORD"]:
