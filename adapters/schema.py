@@ -52,7 +52,6 @@ class Entity:
     fields: tuple[tuple[str, str], ...]
     children: dict[str, Child] = field(default_factory=dict)
     required: tuple[str, ...] = ()
-    # Natural keys other than id that identify a record (used by lookups).
     deletable: bool = True  # False: not even undo of an import may delete it
 
     @property
@@ -111,6 +110,9 @@ CUSTOMERS = _entity(
             "emails": Child("customer_emails", _f("email"), unique=True),
         },
         required=("name",),
+        # a registration carries the customer's orders and history: ops never deletes one
+        # (duplicates are listed for a person to decide; `store purge` only blanks them)
+        deletable=False,
     )
 )
 

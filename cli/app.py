@@ -53,6 +53,14 @@ GROUPS: dict[str, tuple[str, str]] = {
         "deskops.cli.groups.returns",
         "Create exchange and return requests, check refund details, list payouts.",
     ),
+    "customers": (
+        "deskops.cli.groups.customers",
+        "Find customer registrations by phone, e-mail or name; list likely duplicates.",
+    ),
+    "cases": (
+        "deskops.cli.groups.cases",
+        "Link case records to customers, flag long cases, tag where callers came from.",
+    ),
     "report": (
         "deskops.cli.groups.report",
         "Daily report per agent, mail, orders, calls, returns, reservations; and ranges.",

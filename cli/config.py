@@ -32,12 +32,12 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("mail.url", "OPS_MAIL_URL", "mail backend"),
     ("orders.url", "OPS_ORDERS_URL", "orders backend"),
     ("calls.url", "OPS_CALLS_URL", "call log backend"),
-    ("crm.url", "OPS_CRM_URL", "CRM backend"),
+    ("customers.url", "OPS_CUSTOMERS_URL", "customer registrations backend"),
+    ("cases.url", "OPS_CASES_URL", "case records backend"),
     ("notify.url", "OPS_NOTIFY_URL", "notification channel"),
     ("mail.password", "OPS_MAIL_PASSWORD", "secret"),
     ("orders.token", "OPS_ORDERS_TOKEN", "secret"),
     ("calls.secret", "OPS_CALLS_SECRET", "secret"),
-    ("crm.token", "OPS_CRM_TOKEN", "secret"),
     ("notify.token", "OPS_NOTIFY_TOKEN", "secret"),
 ]
 ENV_OF = {k: e for k, e, _ in SETTINGS}

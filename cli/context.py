@@ -120,6 +120,42 @@ class Ops:
             return cls.from_config(url, self.config.profile, password)
         return cls(url)
 
+    def post(self, plan: Any, urls: list[str], *, what: str, dry_run: bool = False) -> Any:
+        """Post the ``send`` changes of ``plan`` (``outbox:<key>``, after = {"text",
+        "title"}) to each notification URL: once per key and channel — a post already in
+        the journal is not posted again."""
+        import hashlib
+        from dataclasses import replace
+
+        from deskops.commands.plan import Plan
+
+        targets: dict[str, Any] = {}
+        posts = Plan(command=plan.command)
+        try:
+            for url in urls:
+                notifier = self.backend(f"notify:{url}")
+                notifier.store = self.store()
+                targets[notifier.backend] = notifier
+                digest = hashlib.sha1(notifier.backend.encode()).hexdigest()[:10]
+                for c in plan.changes:
+                    posts.add(replace(c, target=f"{c.target}-{digest}", backend=notifier.backend))
+            return self.run_plan(posts, what=what, yes=True, targets=targets, show=dry_run,
+                                 dry_run=dry_run)  # fmt: skip
+        finally:
+            for notifier in targets.values():
+                notifier.close()
+
+    def records(self, kind: str, url: str | None = None) -> Any:
+        """Customer registrations or case records (``kind``): ``url`` (``--cases`` /
+        ``--customers``), else ``OPS_<KIND>_URL``, else the store."""
+        from deskops.adapters.registry import scheme_of
+        from deskops.commands.records import BackendRecords, StoreRecords
+
+        url = url or self.config.get(f"{kind}.url")
+        if url and scheme_of(str(url)) not in ("", "sqlite", "postgresql", "postgres"):
+            return BackendRecords(self.backend(f"{kind}:{url}"), kind)
+        return StoreRecords(self.store(), kind, self.config.profile)
+
     def smtp(self, url: str | None, mailbox: str | None = None) -> tuple[Any, str]:
         """(the SMTP sender or None, the From address) for mail a command sends: ``--smtp``,
         else ``OPS_SMTP_URL``, else ``[smtp] url``; From is ``[smtp] from``, else the

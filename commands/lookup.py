@@ -65,12 +65,17 @@ class Match:
 class CustomerIndex:
     """In-memory index of customers, orders and reservations by e-mail and phone."""
 
-    def __init__(self, store: Store, region: str) -> None:
+    def __init__(
+        self, store: Store, region: str, customers: Iterable[dict[str, Any]] | None = None
+    ) -> None:
+        """``customers``: the registrations to index (default: the store's; a backend's,
+        such as a kintone app, when the team keeps them there); the store's orders and
+        reservations are indexed with them."""
         self.region = region
         self.customers: dict[str, dict[str, Any]] = {}
         self.by_email: dict[str, list[Match]] = {}
         self.by_phone: dict[str, list[Match]] = {}
-        for c in store.iter_records(CUSTOMERS):
+        for c in store.iter_records(CUSTOMERS) if customers is None else customers:
             self.customers[c["id"]] = c
             for e in c.get("emails") or []:
                 self._add_email(e, Match(c["id"], "email", c))

@@ -524,6 +524,13 @@ def undo_plan(store: Store, run_id: str) -> Plan:
             e["target"], e["field"], e["op"], e["before"], e["after"], e["reason"], e["backend"]
         )
         inv = done.inverse()
+        kind = ENTITIES.get(inv.kind)
+        if inv.op == DELETE and inv.backend == "store" and kind and not kind.deletable:
+            plan.problems.append(
+                f"{inv.target}: kept — {kind.name} records are never deleted by ops "
+                f"(created by run {run_id})"
+            )
+            continue
         inv.reason = f"undo of run {run_id}"
         plan.add(inv)
     if not plan.changes and not plan.problems:

@@ -52,7 +52,7 @@ def test_secrets_from_env_and_file_are_masked(cli, isolated: Path, monkeypatch) 
     monkeypatch.setenv("OPS_ORDERS_TOKEN_FILE", str(secret_file))
     monkeypatch.setenv("OPS_MAIL_PASSWORD", "hunter2")
     monkeypatch.setenv("OPS_SIPUNI_SECRET", "abc123")
-    monkeypatch.setenv("OPS_CRM_URL", "kintone+https://user:pa55@x.example/k")
+    monkeypatch.setenv("OPS_CASES_URL", "kintone+https://user:pa55@x.example/k")
     cfg = load_config(cwd=isolated)
     assert cfg.get("orders.token") == "s3cr3t-token"
     r = cli("config", "show", "-o", "json")
@@ -62,7 +62,7 @@ def test_secrets_from_env_and_file_are_masked(cli, isolated: Path, monkeypatch) 
     assert rows["orders.token"]["source"] == "env OPS_ORDERS_TOKEN_FILE"
     assert rows["mail.password"]["value"] == "***"
     assert rows["sipuni_secret"]["value"] == "***"
-    assert rows["crm.url"]["value"] == "kintone+https://user:***@x.example/k"
+    assert rows["cases.url"]["value"] == "kintone+https://user:***@x.example/k"
     for secret in ("hunter2", "s3cr3t-token", "abc123", "pa55"):
         assert secret not in r.out and secret not in r.err
 

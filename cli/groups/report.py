@@ -107,32 +107,17 @@ def daily(
 
 def _send(ops: Ops, doc: dict[str, Any], urls: list[str], force: bool) -> None:
     """Post the summary to each URL, once per day and channel unless --force."""
-    import hashlib
-
     from deskops.commands.clock import now_utc
     from deskops.commands.plan import SEND, Change, Plan
     from deskops.commands.report import summary_text
 
-    text = summary_text(doc)
+    key = f"report-{doc['profile']}-{doc['from']}"
+    if force:
+        key += f"-{now_utc().strftime('%H%M%S')}"
+    after = {"text": summary_text(doc), "title": f"ops report {doc['from']}"}
     plan = Plan(command=f"report daily {doc['from']} --send")
-    targets = {}
-    for url in urls:
-        notifier = ops.backend(f"notify:{url}")
-        notifier.store = ops.store()  # a post already in the journal is not posted again
-        targets[notifier.backend] = notifier
-        digest = hashlib.sha1(notifier.backend.encode()).hexdigest()[:10]
-        key = f"report-{doc['profile']}-{doc['from']}-{digest}"
-        if force:
-            key += f"-{now_utc().strftime('%H%M%S')}"
-        after = {"text": text, "title": f"ops report {doc['from']}"}
-        plan.add(Change(f"outbox:{key}", "*", SEND, None, after, "daily report",
-                        notifier.backend))  # fmt: skip
-    try:
-        ops.run_plan(plan, what="report daily --send",
-                     yes=True, targets=targets, show=False)  # fmt: skip
-    finally:
-        for notifier in targets.values():
-            notifier.close()
+    plan.add(Change(f"outbox:{key}", "*", SEND, None, after, "daily report", "notify"))
+    ops.post(plan, urls, what="report daily --send")
 
 
 @app.command("range")
