@@ -1275,23 +1275,7 @@ def suggest_address(address: str, extra_domains: Iterable[str] = ()) -> str | No
 
 
 def phones_in(text: str, region: str) -> list[str]:
-    """Valid phone numbers in free text as E.164, first occurrence order, no repeats.
+    """Valid phone numbers in a bounce copy, E.164 (the one reader: lookup.phones_in_text)."""
+    from .lookup import phones_in_text
 
-    Why VALID leniency: bounce copies are full of dates, order numbers and IP
-    addresses; only numbers valid for the region's numbering plan are worth a
-    call. ``phonenumbers`` is imported here, not at module load (~25 ms).
-    """
-    import phonenumbers
-
-    if not text:
-        return []
-    found: list[str] = []
-    normalized = unicodedata.normalize("NFKC", text)
-    matcher = phonenumbers.PhoneNumberMatcher(
-        normalized, (region or "ZZ").upper(), leniency=phonenumbers.Leniency.VALID
-    )
-    for match in matcher:
-        e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
-        if e164 not in found:
-            found.append(e164)
-    return found
+    return phones_in_text(text, region) if text else []

@@ -35,11 +35,13 @@ normalize_phone = e164  # the one implementation, shared with the adapters
 
 
 def phones_in_text(text: str, region: str) -> list[str]:
-    """Phone numbers written anywhere in a text, E.164, in order, once each."""
+    """Phone numbers written anywhere in a text, E.164, in order, once each: only numbers
+    valid in the region's numbering plan (phonenumbers' default leniency), since free
+    text and bounce copies are full of dates, order numbers and addresses."""
     import phonenumbers
 
     out: list[str] = []
-    for m in phonenumbers.PhoneNumberMatcher(fold(text), region or None):
+    for m in phonenumbers.PhoneNumberMatcher(fold(text), region.upper() if region else None):
         e164 = phonenumbers.format_number(m.number, phonenumbers.PhoneNumberFormat.E164)
         if e164 not in out:
             out.append(e164)
