@@ -97,6 +97,11 @@ class Store(ABC):
     def _lock_for_migrations(self) -> None:  # noqa: B027 - SQLite needs none (BEGIN IMMEDIATE)
         """Serialise concurrent migrators (inside the migration transaction)."""
 
+    def lock(self, key: str) -> None:  # noqa: B027 - SQLite: BEGIN IMMEDIATE already does
+        """Inside a transaction: writers naming the same ``key`` (a store's slots, say) take
+        turns until the transaction ends, so a check and the write it allows cannot be
+        overtaken by another process. SQLite's write transaction is one lock for all."""
+
     # -- connection ----------------------------------------------------
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Store:
@@ -496,6 +501,9 @@ class PostgresStore(Store):
 
     def _lock_for_migrations(self) -> None:
         self.execute("SELECT pg_advisory_xact_lock(727271)")
+
+    def lock(self, key: str) -> None:
+        self.execute("SELECT pg_advisory_xact_lock(727273, hashtext(?))", (key,))
 
     def _translate_error(self, exc: Exception) -> Exception | None:
         import psycopg

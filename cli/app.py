@@ -61,6 +61,10 @@ GROUPS: dict[str, tuple[str, str]] = {
         "deskops.cli.groups.cases",
         "Link case records to customers, flag long cases, tag where callers came from.",
     ),
+    "reservations": (
+        "deskops.cli.groups.reservations",
+        "Book, change and cancel store reservations; reminders and satisfaction surveys.",
+    ),
     "report": (
         "deskops.cli.groups.report",
         "Daily report per agent, mail, orders, calls, returns, reservations; and ranges.",
