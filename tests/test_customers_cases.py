@@ -266,3 +266,40 @@ def test_cases_in_a_kintone_app(desk, monkeypatch: pytest.MonkeyPatch) -> None:
         assert kt.apps[42].records[2]["$revision"]["value"] == "2"
         assert desk("undo", "last", "--yes").code == 0
         assert kt.apps[42].records[2]["顧客ID"]["value"] == ""
+
+
+def test_customers_in_a_kintone_app(desk, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Registrations kept in kintone: found by a number written in the free-text field,
+    duplicates listed with the app's links; nothing is written to the app."""
+    profile = tmp_path / "desk.toml"
+    profile.write_text(
+        f'[profile]\nextends = "{SUPPORT}"\n\n[kintone.customers]\n'
+        'record_url = "https://labelworks.kintone.example/k/7/show#record={id}"\n'
+        '[kintone.customers.fields]\nname = "氏名"\ncompany = "会社名"\nphones = "電話番号"\n'
+        'emails = "メール"\nother = "その他"\n',
+        "utf-8",
+    )
+    fields = {"氏名": "SINGLE_LINE_TEXT", "会社名": "SINGLE_LINE_TEXT",
+              "電話番号": "MULTI_LINE_TEXT", "メール": "SINGLE_LINE_TEXT",
+              "その他": "MULTI_LINE_TEXT"}  # fmt: skip
+    with KintoneServer(token="tok") as kt:
+        kt.add_app(7, fields, [
+            {"$id": "1", "氏名": "山田 太郎", "電話番号": "03-1234-5678\n090-0000-1111",
+             "メール": "taro@example.jp"},
+            {"$id": "2", "氏名": "山田太郎", "電話番号": "", "その他": "旧番号 03(1234)5678"},
+            {"$id": "3", "氏名": "別人", "電話番号": "06-1111-2222"},
+        ])  # fmt: skip
+        monkeypatch.setenv("OPS_KINTONE_TOKEN", "tok")
+        monkeypatch.setenv("OPS_CUSTOMERS_URL", f"kintone+{kt.url}/k/7")
+        r = desk("-p", str(profile), "customers", "find", "--phone", "+81 3-1234-5678",
+                 "-o", "jsonl")  # fmt: skip
+        assert r.code == 0, r.err
+        got = {x["id"]: x["why"] for x in rows(r)}
+        assert got == {"1": "phone +81312345678", "2": "other phone +81312345678"}
+        r = desk("-p", str(profile), "customers", "duplicates", "-o", "jsonl")
+        assert r.code == 1
+        assert [(x["id"], x["url"]) for x in rows(r)] == [
+            ("1", "https://labelworks.kintone.example/k/7/show#record=1"),
+            ("2", "https://labelworks.kintone.example/k/7/show#record=2"),
+        ]
+        assert kt.puts == [] and kt.posts == []
