@@ -61,6 +61,10 @@ GROUPS: dict[str, tuple[str, str]] = {
         "deskops.cli.groups.cases",
         "Link case records to customers, flag long cases, tag where callers came from.",
     ),
+    "escalate": (
+        "deskops.cli.groups.escalate",
+        "Post a case to the chat channel of its topic, mentioning its people, once.",
+    ),
     "reservations": (
         "deskops.cli.groups.reservations",
         "Book, change and cancel store reservations; reminders and satisfaction surveys.",
@@ -71,7 +75,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     ),
     "store": (
         "deskops.cli.groups.store",
-        "Import, export and inspect the records in the store.",
+        "Import, export and inspect the records in the store; purge expired personal data.",
     ),
     "journal": (
         "deskops.cli.groups.journal",

@@ -512,7 +512,13 @@ def undo_plan(store: Store, run_id: str) -> Plan:
     if run["status"] == "running":
         raise UsageError(f"run {run_id} has not finished; it cannot be undone yet")
     plan = Plan(command=f"undo {run_id}", undo_of=run_id)
-    for e in reversed(journal.entries(run_id)):
+    entries = journal.entries(run_id)
+    if any(e["backend"] == "purge" for e in entries):
+        raise UsageError(
+            f"run {run_id} purged personal data past its retention period: it cannot be "
+            "undone (the old values were not kept)"
+        )
+    for e in reversed(entries):
         if e["outcome"] != APPLIED:
             continue
         if e["op"] not in INVERSE:

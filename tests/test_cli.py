@@ -101,7 +101,7 @@ def test_unknown_command_lists_valid_ones(cli) -> None:
     assert "valid commands: demo, mail, orders, calls, returns, customers, cases" in r.err
     assert f"valid commands: {', '.join(GROUPS)}" in r.err
     r = cli("store", "imprt")
-    assert r.code == 2 and "valid commands: import, export, info" in r.err
+    assert r.code == 2 and "valid commands: import, export, info, purge" in r.err
 
 
 def test_corrupt_store_is_one_line_exit_1(cli, isolated: Path) -> None:

@@ -9,7 +9,7 @@ import typer
 from ..context import get
 from ..options import DryRun, Fields, Format, Yes, group
 
-app = group("Import, export and inspect the records in the store.")
+app = group("Import, export and inspect the records in the store; purge expired personal data.")
 
 TypeOpt = Annotated[
     str,
@@ -126,3 +126,71 @@ def info(ctx: typer.Context, fmt: Format = None, fields: Fields = None) -> None:
         {"type": "journal_runs", "records": int(store.scalar("SELECT COUNT(*) FROM journal_runs"))}
     )
     ops.renderer(fmt, fields).render(rows, ["type", "records"])
+
+
+@app.command("purge")
+def purge(
+    ctx: typer.Context,
+    older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--older-than",
+            help="Past this period (365d, 52w, 18mo, 3y) or before this date (YYYY-MM-DD), "
+            "for every type; default: the profile's [retention] (or [data] retention_days).",
+        ),
+    ] = None,
+    types: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--type",
+            "-t",
+            help="Only these record types (repeatable): customers, reservations, cases, "
+            "messages, threads, calls, call_attempts, notes, orders, returns.",
+        ),
+    ] = None,
+    records: Annotated[
+        bool, typer.Option("--list", help="List the records (type, id, fields), not the counts.")
+    ] = False,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+    fmt: Format = None,
+    fields: Fields = None,
+) -> None:
+    """Remove personal data past the retention period: the only deletion ops performs.
+
+    Without --yes it shows, per record type, how many records are past their period
+    (from their last activity) and which fields would go, and changes nothing. With
+    --yes it applies: records are kept with what reports count (times, store, service,
+    status, durations, totals) and lose names, numbers, addresses and texts; no record
+    is deleted (customer registrations never are). The journal records that fields
+    were blanked, not their values, and the journal's older entries holding those
+    values are redacted in the same run — so a purge cannot be undone (`ops undo`
+    refuses it). Only the store is purged, not a mailbox, PBX or kintone.
+
+    Example: ops -p stores-zh store purge --older-than 365d
+    """
+    from deskops.commands.clock import now_utc
+    from deskops.commands.purge import RECORD_FIELDS, ROW_FIELDS, PurgeTarget, plan_purge
+
+    ops = get(ctx)
+    store = ops.store()
+    planned = plan_purge(
+        store, ops.config.profile, ops.tz, now_utc(), older_than=older_than, types=types
+    )
+    renderer = ops.renderer(fmt, fields)
+    if records:
+        renderer.render(planned.items, RECORD_FIELDS)
+    if not (yes or ops.yes) or dry_run or ops.dry_run:
+        if not records:
+            renderer.render(planned.rows(ops.tz), ROW_FIELDS)
+        ops.info("dry run: nothing was changed; rerun with --yes to purge")
+        return
+    result = ops.run_plan(
+        planned.plan,
+        what="store purge",
+        yes=True,
+        targets={"purge": PurgeTarget(store, planned)},
+        show=False,
+    )
+    if result is not None and not records:
+        renderer.render(planned.rows(ops.tz), ROW_FIELDS)
