@@ -363,7 +363,8 @@ def execute(
 
     ``atomic``: every change goes in one transaction of the store, journal
     included; a conflict or error rolls all of it back (nothing half-written)
-    and the run is journaled as failed with each change's outcome. Otherwise
+    and the run is journaled as failed with each change's outcome. Sends follow
+    the commit, each alone (a refused message fails by itself: a partial run). Otherwise
     each change stands alone and failures leave the others applied (a partial
     run, exit 3).
     """
@@ -469,14 +470,25 @@ def _apply_all(
         with store.transaction():
             _mark_undone(store, plan, run_id)
         return None
+    # Messages go out once the records they are about are committed, each on its own: a
+    # send cannot be rolled back, and a refused one (a recipient unsubscribed, a chat
+    # down) must not take the records with it — it is journaled as failed and a rerun
+    # sends it.
+    sends = [(seq, c) for seq, c in enumerate(plan.changes, 1) if c.op == SEND]
     try:
         with store.transaction():
             for seq, c in enumerate(plan.changes, 1):
+                if c.op == SEND:
+                    continue
                 apply_one(c)
                 if c.outcome in (CONFLICT, FAILED):
                     raise _Abort(c)
                 journal.record(run_id, seq, c)
             _mark_undone(store, plan, run_id)
+        for seq, c in sends:
+            with store.transaction():
+                apply_one(c)
+                journal.record(run_id, seq, c)
         return None
     except _Abort as abort:
         failed = abort.change
@@ -576,7 +588,9 @@ def raise_for(result: RunResult, what: str) -> None:
             f"(run {result.run_id})"
         )
     if result.status == "partial":
-        raise PartialFailure(f"{what}: {_summary(result.counts)} (run {result.run_id})")
+        bad = next((c for c in result.changes if c.outcome in (CONFLICT, FAILED)), None)
+        first = f" — {bad.target}: {bad.error}" if bad is not None and bad.error else ""
+        raise PartialFailure(f"{what}: {_summary(result.counts)}{first} (run {result.run_id})")
 
 
 def _summary(counts: dict[str, int]) -> str:
