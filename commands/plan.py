@@ -588,8 +588,8 @@ def raise_for(result: RunResult, what: str) -> None:
             f"(run {result.run_id})"
         )
     if result.status == "partial":
-        bad = next((c for c in result.changes if c.outcome in (CONFLICT, FAILED)), None)
-        first = f" — {bad.target}: {bad.error}" if bad is not None and bad.error else ""
+        worst = next((c for c in result.changes if c.outcome in (CONFLICT, FAILED)), None)
+        first = f" — {worst.target}: {worst.error}" if worst is not None and worst.error else ""
         raise PartialFailure(f"{what}: {_summary(result.counts)}{first} (run {result.run_id})")
 
 
