@@ -63,6 +63,10 @@ BUILTIN: dict[str, dict[str, str]] = {
         "smtp": "deskops.adapters.notify:MailNotifier",
         "smtps": "deskops.adapters.notify:MailNotifier",
     },
+    "sms": {
+        "twilio+https": "deskops.adapters.sms:TwilioSms",
+        "twilio+http": "deskops.adapters.sms:TwilioSms",
+    },
 }
 
 _plugins: dict[str, dict[str, str]] | None = None

@@ -35,6 +35,7 @@ SETTINGS: list[tuple[str, str, str]] = [
     ("customers.url", "OPS_CUSTOMERS_URL", "customer registrations backend"),
     ("cases.url", "OPS_CASES_URL", "case records backend"),
     ("notify.url", "OPS_NOTIFY_URL", "notification channel"),
+    ("sms.url", "OPS_SMS_URL", "SMS sender"),
     ("mail.password", "OPS_MAIL_PASSWORD", "secret"),
     ("orders.token", "OPS_ORDERS_TOKEN", "secret"),
     ("calls.secret", "OPS_CALLS_SECRET", "secret"),
@@ -317,7 +318,7 @@ def load_config(
         else None,
         "output.format": cfg.profile.get("output", {}).get("format"),
     }
-    for port in ("mail", "orders", "calls", "crm", "notify"):
+    for port in ("mail", "orders", "calls", "customers", "cases", "notify", "sms"):
         sec = cfg.profile.get(port, {})
         if isinstance(sec, dict):
             profile_values[f"{port}.url"] = sec.get("url")

@@ -16,10 +16,11 @@ carries ``[changes.no_show]``. The fee is recorded on the reservation
 ``改期`` pointing at it (``extra.rescheduled_to``), as the profile's statuses describe.
 
 Messages to the customer (confirmation, change, cancellation, reminder, survey) are
-``send`` changes of the plan: e-mail through the SMTP sender when one is configured; SMS,
-app push, and e-mail without SMTP are kept as journaled outbox entries
-(:class:`Outbox`, ``ops reservations outbox``) for the desk to send, never dropped. Each
-goes out once (the journal's ``send`` entries are the record).
+``send`` changes of the plan: e-mail through the SMTP sender and SMS through the SMS sender
+(the port ``sms``) when one is configured; app push, and SMS or e-mail without a sender,
+are kept as journaled outbox entries (:class:`Outbox`, ``ops reservations outbox``) for the
+desk to send, never dropped. Each goes out once (the journal's ``send`` entries are the
+record, whichever way it went).
 """
 
 from __future__ import annotations
@@ -698,9 +699,10 @@ class ReservationsTarget(StoreTarget):
 
 
 class Outbox:
-    """Messages no sender is configured for (SMS and app push here; e-mail without SMTP):
-    applying a ``send`` to it records the message in the journal for the desk to send,
-    and ``ops reservations outbox`` lists them. Recorded once, like a sent mail."""
+    """Messages no sender is configured for (app push; SMS without an SMS sender, e-mail
+    without SMTP): applying a ``send`` to it records the message in the journal for the
+    desk to send, and ``ops reservations outbox`` lists them. Recorded once, like a sent
+    mail."""
 
     backend = "outbox"
 
@@ -721,18 +723,26 @@ class Outbox:
 # -- messages ------------------------------------------------------------------------------------
 @dataclass
 class Senders:
-    """Where messages go: ``mail`` the SMTP sender (None: e-mail goes to the outbox too)."""
+    """Where messages go: ``mail`` the SMTP sender, ``sms`` the SMS sender (None: those
+    messages go to the outbox too)."""
 
     mail: Any = None
     mail_from: str = ""
     agent: str = ""
     enabled: bool = True
+    sms: Any = None
 
     def targets(self, store: Store, cfg: ReservationsConfig) -> dict[str, Any]:
         out: dict[str, Any] = {"store": ReservationsTarget(store, cfg), "outbox": Outbox(store)}
-        if self.mail is not None:
-            out[self.mail.backend] = self.mail
+        for sender in (self.mail, self.sms):
+            if sender is not None:
+                out[sender.backend] = sender
         return out
+
+    def close(self) -> None:
+        for sender in (self.mail, self.sms):
+            if sender is not None and hasattr(sender, "close"):
+                sender.close()
 
 
 def _template(
@@ -779,8 +789,10 @@ def messages(
     values: dict[str, Any] | None = None,
     language: str | None = None,
 ) -> list[Change]:
-    """One ``send`` per method (``outbox:<key>-<method>``): e-mail through SMTP when there
-    is a sender, everything else to the outbox with channel, recipient and text."""
+    """One ``send`` per method (``outbox:<key>-<method>``): e-mail through SMTP and SMS
+    through the SMS sender when there is one, everything else to the outbox; all but a
+    mail carry channel, recipient (``to``) and ``text``. The target is the same whichever
+    way a message goes, so one recorded in the outbox is not sent again by SMS."""
     from .orders import mail_change, render
 
     out: list[Change] = []
@@ -802,7 +814,8 @@ def messages(
         subject, body = render({"subject": title or "", "body": tpl.get("body")}, vals, name)
         after = {"channel": cfg.methods.get(method, method), "to": to, "text": body,
                  "template": name, **({"title": subject} if subject else {})}  # fmt: skip
-        out.append(Change(f"outbox:{target_key}", "*", SEND, None, after, reason, "outbox"))
+        via = senders.sms.backend if method == "sms" and senders.sms is not None else "outbox"
+        out.append(Change(f"outbox:{target_key}", "*", SEND, None, after, reason, via))
     return out
 
 

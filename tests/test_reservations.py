@@ -489,3 +489,97 @@ def test_list_and_show(zh) -> None:
     assert res["channel"] == "App" and res["extra"]["confirm_method"] == "App推送"
     assert [m["key"] for m in res["messages"]] == [f"confirm-{a}-push", f"confirm-{a}-email"]
     assert zh("show", "YX000").code == 2
+
+
+# -- SMS through a sender ------------------------------------------------------------------------
+TWILIO_SID = "AC0123456789abcdef0123456789abcdef"
+TWILIO_TOKEN = "twilio-auth-token-0123456789abcdef"
+
+
+@pytest.fixture
+def twilio(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A local Twilio Messages API, its token in OPS_TWILIO_TOKEN: (server, --sms URL)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+    from contract_sms import TwilioSmsServer
+
+    monkeypatch.setenv("OPS_TWILIO_TOKEN", TWILIO_TOKEN)
+    with TwilioSmsServer(sid=TWILIO_SID, token=TWILIO_TOKEN) as srv:
+        yield srv, f"twilio+http://{TWILIO_SID}@127.0.0.1:{srv.port}/?from=+15005550006"
+
+
+def test_a_reminder_goes_by_sms_once(cli, zh, twilio, monkeypatch) -> None:
+    srv, url = twilio
+    rid = book(zh, "TN60", "2026-01-15 18:00", "--customer", "HY1002062", "--sms", url)
+    (confirm,) = srv.messages  # the confirmation went by SMS, not to the outbox
+    assert confirm["to"] == "+8613206634323" and "您已成功预约1月15日 18:00" in confirm["body"]
+    assert [m["key"] for m in outbox(zh)] == [f"confirm-{rid}-email"]  # no SMTP: kept
+    monkeypatch.setenv("OPS_NOW", "2026-01-15T09:00:00+08:00")
+    srv.fail_next(1, status=429, retry_after=0)  # Twilio's 20429 once: retried
+    r = zh("remind", "--yes", "-o", "json", "--sms", url)
+    assert r.code == 0, r.err
+    sms = next(c for c in json.loads(r.out) if c["target"] == f"outbox:remind-{rid}-24h-sms")
+    assert sms["outcome"] == "applied" and sms["after"]["sent_to"] == "+8613206634323"
+    assert sms["after"]["sid"] == srv.messages[-1]["sid"] and sms["after"]["status"] == "queued"
+    assert srv.sent[429] == 1 and [m["body"] for m in srv.messages[1:]] == [
+        "【悦禾养生】温馨提醒：您预约的「中式推拿 60分钟」将于1月15日 18:00开始，"
+        "地点：上海静安店。请提前10分钟到店签到。"
+    ]  # fmt: skip
+    assert "outbox, to send by hand: 邮件" in r.err and "outbox, to send by hand: 短信" not in r.err
+    # OPS_SMS_URL is the sender when no --sms is given: nothing is due, nothing is sent
+    monkeypatch.setenv("OPS_SMS_URL", url)
+    again = zh("remind", "--yes")
+    assert again.code == 0 and "nothing to do" in again.err
+    assert len(srv.messages) == 2 and srv.requests == 3
+    sent = [m for m in shown(zh, rid)["messages"] if m["key"] == f"remind-{rid}-24h-sms"]
+    assert [(m["via"], m["outcome"]) for m in sent] == [
+        (f"sms:twilio+http://127.0.0.1:{srv.port}/?from=+15005550006", "applied")]  # fmt: skip
+    assert all(m["channel"] != "短信" for m in outbox(zh))
+    runs = json.loads(cli("journal", "list", "-o", "json").out)
+    journal = "".join(cli("journal", "show", run["run_id"], "-o", "json").out for run in runs)
+    assert TWILIO_TOKEN not in journal + r.out + r.err and "twilio+http" in journal
+
+
+def test_a_refused_number_fails_its_reminder_only(zh, twilio, monkeypatch) -> None:
+    srv, url = twilio
+    srv.blocked = {"+8613711112222"}  # replied STOP
+    ok = book(zh, "TN60", "2026-01-15 18:00", "--name", "王芳", "--contact", "13812345678")
+    stop = book(zh, "ZL60", "2026-01-15 18:00", "--name", "李娜", "--contact", "137-1111-2222")
+    monkeypatch.setenv("OPS_NOW", "2026-01-15T09:00:00+08:00")
+    monkeypatch.setenv("OPS_SMS_URL", url)
+    dry = zh("remind", "--yes", "--dry-run")
+    assert dry.code == 0 and srv.requests == 0  # a dry run asks Twilio nothing
+    r = zh("remind", "--yes", "-o", "json")
+    assert r.code == 3, r.err  # partial: one sent, one refused
+    outcomes = {c["target"]: (c["outcome"], c["error"]) for c in json.loads(r.out)}
+    assert outcomes[f"outbox:remind-{ok}-24h-sms"] == ("applied", None)
+    outcome, error = outcomes[f"outbox:remind-{stop}-24h-sms"]
+    assert outcome == "failed"
+    assert ("SMS to +8613711112222: Twilio error 21610: Attempt to send to unsubscribed "
+            "recipient (the recipient replied STOP") in error  # fmt: skip
+    assert [m["to"] for m in srv.messages] == ["+8613812345678"]
+    assert "1 applied, 1 failed" in r.err
+    # once they reply START, the next run sends theirs, and only theirs
+    srv.blocked = set()
+    r = zh("remind", "--yes", "-o", "json")
+    assert r.code == 0, r.err
+    assert [m["to"] for m in srv.messages] == ["+8613812345678", "+8613711112222"]
+
+
+def test_a_missing_or_wrong_token_is_exit_4(zh, twilio, monkeypatch) -> None:
+    srv, url = twilio
+    monkeypatch.delenv("OPS_TWILIO_TOKEN")
+    r = zh("create", "--store", "SH01", "--service", "TN60", "--time", "2026-01-15 18:00",
+           "--name", "王芳", "--contact", "13812345678", "--sms", url)  # fmt: skip
+    assert r.code == 4 and "no credentials (set OPS_TWILIO_TOKEN" in r.err
+    assert rows(zh) == [] and srv.requests == 0  # nothing booked, nothing asked
+    for who, number in (("王芳", "13812345678"), ("李娜", "13711112222")):
+        book(zh, "TN60" if who == "王芳" else "ZL60", "2026-01-15 18:00", "--name", who,
+             "--contact", number)  # fmt: skip
+    monkeypatch.setenv("OPS_NOW", "2026-01-15T09:00:00+08:00")
+    monkeypatch.setenv("OPS_TWILIO_TOKEN", "not-the-token")
+    r = zh("remind", "--yes", "--sms", url)
+    assert r.code == 4, r.err
+    assert "2 failed" in r.err and "HTTP 401 Authenticate (error 20003)" in r.err
+    assert srv.requests == 1 and "not-the-token" not in r.err + r.out  # asked once

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from deskops.adapters.errors import OpsError, UsageError
+from deskops.adapters.errors import AuthError, OpsError, UsageError
 
 from ..context import Ops, get
 from ..options import DryRun, Fields, Format, Yes, group
@@ -17,6 +17,14 @@ ResArg = Annotated[str, typer.Argument(help="The reservation (YX2601140012).")]
 SmtpOpt = Annotated[
     str | None,
     typer.Option("--smtp", help="smtp://user@host:587?starttls=1 for e-mail (else OPS_SMTP_URL)."),
+]
+SmsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--sms",
+        help="twilio+https://ACCOUNT_SID@api.twilio.com/?from=+1… to send SMS (else OPS_SMS_URL, "
+        "[sms] url; none: SMS waits in the outbox).",
+    ),
 ]
 NoMessageOpt = Annotated[
     bool, typer.Option("--no-message", help="Send the customer nothing (no SMS, push, mail).")
@@ -44,13 +52,26 @@ def _now() -> Any:
     return now_utc()
 
 
-def _senders(ops: Ops, smtp: str | None, no_message: bool, agent: str | None) -> Any:
-    """E-mail through SMTP when one is configured; the rest is kept in the outbox."""
+def _senders(
+    ops: Ops, smtp: str | None, sms: str | None, no_message: bool, agent: str | None
+) -> Any:
+    """E-mail through SMTP and SMS through the SMS sender when they are configured (the
+    flag, else OPS_SMTP_URL / OPS_SMS_URL, else the profile's [smtp] / [sms] url); the rest
+    is kept in the outbox."""
     from deskops.commands.plan import actor
     from deskops.commands.reservations import Senders
 
-    sender, address = (None, "") if no_message else ops.smtp(smtp)
-    return Senders(sender, address, agent or actor(), not no_message)
+    if no_message:
+        return Senders(None, "", agent or actor(), False)
+    sender, address = ops.smtp(smtp)
+    texts = None
+    url = sms or ops.config.get("sms.url")
+    if url:
+        texts = ops.backend(f"sms:{url}")
+        if not getattr(texts, "secret", True):  # before anything is booked or sent
+            raise AuthError(f"{texts.display}: no credentials", hint=texts.secret_hint)
+        texts.store = ops.store()
+    return Senders(sender, address, agent or actor(), True, texts)
 
 
 def _apply(
@@ -83,9 +104,17 @@ def _apply(
             raise UsageError(f"{text}; rerun with --yes to apply it (or --dry-run to review)")
         if not typer.confirm(f"{text}. Apply?", err=True):
             raise OpsError("nothing was changed")
-    result = ops.run_plan(plan, what=what, fmt=fmt, fields=fields, dry_run=dry_run,
-                          yes=yes if bulk_needs_yes else True, atomic=atomic,
-                          targets=senders.targets(ops.store(), cfg))  # fmt: skip
+    try:
+        result = ops.run_plan(plan, what=what, fmt=fmt, fields=fields, dry_run=dry_run,
+                              yes=yes if bulk_needs_yes else True, atomic=atomic,
+                              targets=senders.targets(ops.store(), cfg))  # fmt: skip
+    except OpsError as exc:  # Twilio refused the token: exit 4, whatever else happened
+        refused = getattr(senders.sms, "refused", None)
+        if refused is None or isinstance(exc, AuthError):
+            raise
+        raise AuthError(f"{exc.message}; {refused.message}", hint=refused.hint) from None
+    finally:
+        senders.close()
     kept = [c.after for c in plan.changes if c.backend == "outbox" and c.outcome == "applied"]
     if len(kept) > 10:
         ops.info(f"{len(kept)} message(s) kept in the outbox to send by hand: "
@@ -125,6 +154,7 @@ def create(
     ] = None,
     notes: Annotated[str | None, typer.Option("--notes", help="Notes for the store.")] = None,
     smtp: SmtpOpt = None,
+    sms: SmsOpt = None,
     no_message: NoMessageOpt = False,
     agent: AgentOpt = None,
     dry_run: DryRun = False,
@@ -146,7 +176,7 @@ def create(
 
     ops = get(ctx)
     cfg = _cfg(ops)
-    senders = _senders(ops, smtp, no_message, agent)
+    senders = _senders(ops, smtp, sms, no_message, agent)
     req = Request(store, service, when, name, contact, email, channel, customer, staff,
                   platform, notes)  # fmt: skip
     planned = plan_create(ops.store(), cfg, req, _now(), senders)
@@ -171,6 +201,7 @@ def change(
     ] = None,
     waive: WaiveOpt = None,
     smtp: SmtpOpt = None,
+    sms: SmsOpt = None,
     no_message: NoMessageOpt = False,
     agent: AgentOpt = None,
     dry_run: DryRun = False,
@@ -189,7 +220,7 @@ def change(
 
     ops = get(ctx)
     cfg = _cfg(ops)
-    senders = _senders(ops, smtp, no_message, agent)
+    senders = _senders(ops, smtp, sms, no_message, agent)
     want = ChangeRequest(when, service, store, staff, waive)
     planned = plan_change(ops.store(), cfg, reservation, want, _now(), senders)
     _apply(ops, planned, senders, cfg, what=f"reservations change {reservation}", fmt=fmt,
@@ -203,6 +234,7 @@ def cancel(
     reason: Annotated[str | None, typer.Option("--reason", help="Why (recorded).")] = None,
     waive: WaiveOpt = None,
     smtp: SmtpOpt = None,
+    sms: SmsOpt = None,
     no_message: NoMessageOpt = False,
     agent: AgentOpt = None,
     dry_run: DryRun = False,
@@ -220,7 +252,7 @@ def cancel(
 
     ops = get(ctx)
     cfg = _cfg(ops)
-    senders = _senders(ops, smtp, no_message, agent)
+    senders = _senders(ops, smtp, sms, no_message, agent)
     planned = plan_cancel(ops.store(), cfg, reservation, _now(), senders, reason=reason,
                           waive=waive)  # fmt: skip
     if planned is None:
@@ -378,6 +410,7 @@ def remind(
         ),
     ] = None,  # fmt: skip
     smtp: SmtpOpt = None,
+    sms: SmsOpt = None,
     agent: AgentOpt = None,
     dry_run: DryRun = False,
     yes: Yes = False,
@@ -395,7 +428,7 @@ def remind(
 
     ops = get(ctx)
     cfg = _cfg(ops)
-    senders = _senders(ops, smtp, False, agent)
+    senders = _senders(ops, smtp, sms, False, agent)
     span = parse_duration(window, "--window") if window else None
     plan, held = plan_remind(ops.store(), cfg, _now(), senders, window=span)
     if held:
@@ -418,6 +451,7 @@ def survey(
         str | None, typer.Option("--comment", help="The customer's words (with --record).")
     ] = None,
     smtp: SmtpOpt = None,
+    sms: SmsOpt = None,
     agent: AgentOpt = None,
     dry_run: DryRun = False,
     yes: Yes = False,
@@ -445,7 +479,7 @@ def survey(
         return
     if comment:
         raise UsageError("--comment goes with --record RESERVATION SCORE")
-    senders = _senders(ops, smtp, False, agent)
+    senders = _senders(ops, smtp, sms, False, agent)
     plan = plan_survey(ops.store(), cfg, _now(), senders)
     _apply(ops, plan, senders, cfg, what="reservations survey", fmt=fmt, fields=fields,
            dry_run=dry_run, yes=yes, atomic=False, bulk_needs_yes=True)  # fmt: skip
@@ -460,9 +494,9 @@ def outbox(
     fmt: Format = None,
     fields: Fields = None,
 ) -> None:
-    """Messages no sender is configured for (SMS, app push; e-mail without SMTP), recorded
-    by the runs that made them, for the desk to send; undone_by names the undo of a run
-    whose message is void.
+    """Messages no sender is configured for (app push; SMS without --sms / OPS_SMS_URL,
+    e-mail without SMTP), recorded by the runs that made them, for the desk to send;
+    undone_by names the undo of a run whose message is void.
 
     Example: ops -p stores-zh reservations outbox --since today -o csv
     """
