@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -25,16 +26,35 @@ from .schema import BLOB, BOOL, JSON, Child, Entity
 Record = dict[str, Any]
 
 
+# Query parameters that carry a secret (API keys in vendor URLs).
+SECRET_PARAMS = {"apikey", "api_key", "key", "token", "access_token", "password"}
+# Secrets written in a URL's path: a Slack webhook (/services/T…/B…/…), a Telegram bot
+# token (/bot123:ABC…).
+_SECRET_PATHS = (re.compile(r"(/services/)[^?#]+"), re.compile(r"(/bot)\d+:[^/?#]+"))
+
+
 def mask_url(url: str) -> str:
-    """The URL with any password replaced by ``***`` (for messages and logs)."""
+    """The URL with its secrets replaced by ``***`` — a password, a secret query
+    parameter, a webhook or bot token in the path — for messages, logs and
+    ``ops config show``."""
     try:
         parts = urlsplit(url)
     except ValueError:
         return url
+    if not (parts.scheme and parts.netloc):
+        return url
+    netloc, path, query = parts.netloc, parts.path, parts.query
     if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return parts._replace(netloc=netloc).geturl()
-    return url
+        netloc = netloc.replace(f":{parts.password}@", ":***@")
+    for pattern in _SECRET_PATHS:
+        path = pattern.sub(r"\1***", path)
+    if query:
+        query = "&".join(
+            f"{k}=***" if k.lower() in SECRET_PARAMS else f"{k}={v}" if sep else k
+            for k, sep, v in (item.partition("=") for item in query.split("&"))
+        )
+    masked = parts._replace(netloc=netloc, path=path, query=query).geturl()
+    return url if (netloc, path, query) == (parts.netloc, parts.path, parts.query) else masked
 
 
 def encode_value(kind: str, value: Any) -> Any:

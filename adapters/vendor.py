@@ -22,9 +22,9 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from .errors import AuthError, BackendUnreachable, OpsError, UsageError
 from .http import Retryable, backoff_wait, retry_after
+from .store import SECRET_PARAMS
 
 RETRY_STATUSES = {429, 502, 503, 504}  # rate limits and gateways: worth another try
-SECRET_PARAMS = {"apikey", "api_key", "key", "token", "access_token", "password"}
 CHANGEABLE = ("status", "flags", "comments", "support_called", "manager")
 
 

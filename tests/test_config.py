@@ -53,6 +53,8 @@ def test_secrets_from_env_and_file_are_masked(cli, isolated: Path, monkeypatch) 
     monkeypatch.setenv("OPS_MAIL_PASSWORD", "hunter2")
     monkeypatch.setenv("OPS_SIPUNI_SECRET", "abc123")
     monkeypatch.setenv("OPS_CASES_URL", "kintone+https://user:pa55@x.example/k")
+    monkeypatch.setenv("OPS_NOTIFY_URL", "slack+https://hooks.slack.com/services/T1/B2/hook99")
+    monkeypatch.setenv("OPS_ORDERS_URL", "retailcrm+https://shop.example?apiKey=k3y&site=s")
     cfg = load_config(cwd=isolated)
     assert cfg.get("orders.token") == "s3cr3t-token"
     r = cli("config", "show", "-o", "json")
@@ -63,7 +65,9 @@ def test_secrets_from_env_and_file_are_masked(cli, isolated: Path, monkeypatch) 
     assert rows["mail.password"]["value"] == "***"
     assert rows["sipuni_secret"]["value"] == "***"
     assert rows["cases.url"]["value"] == "kintone+https://user:***@x.example/k"
-    for secret in ("hunter2", "s3cr3t-token", "abc123", "pa55"):
+    assert rows["notify.url"]["value"] == "slack+https://hooks.slack.com/services/***"
+    assert rows["orders.url"]["value"] == "retailcrm+https://shop.example?apiKey=***&site=s"
+    for secret in ("hunter2", "s3cr3t-token", "abc123", "pa55", "hook99", "k3y"):
         assert secret not in r.out and secret not in r.err
 
 
