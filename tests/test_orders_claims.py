@@ -12,7 +12,7 @@ AGENTS = 16
 ORDERS = 2000
 
 
-def _agent(url: str, agent: str, out: Any) -> None:
+def _agent(url: str, agent: str, out: Any, start: Any) -> None:
     import tomllib
 
     from deskops.adapters.orders import StoreOrders
@@ -26,6 +26,7 @@ def _agent(url: str, agent: str, out: Any) -> None:
     store = Store.open(url)
     won = []
     ids = [str(r.order["id"]) for r in queue_rows(StoreOrders(store), store, cfg, now)]
+    start.wait(timeout=240)  # every agent has read the queue: they all start claiming at once
     for oid in ids:  # every agent races for every order, in the same order
         with store.transaction():
             if try_claim(store, oid, agent, now, cfg.claim_ttl):
@@ -49,7 +50,9 @@ def test_sixteen_agents_never_claim_the_same_order(store_url: str) -> None:
     store.close()
     ctx = multiprocessing.get_context("fork")
     out = ctx.Queue()
-    procs = [ctx.Process(target=_agent, args=(store_url, f"agent{n}", out)) for n in range(AGENTS)]
+    start = ctx.Barrier(AGENTS)
+    procs = [ctx.Process(target=_agent, args=(store_url, f"agent{n}", out, start))
+             for n in range(AGENTS)]  # fmt: skip
     for p in procs:
         p.start()
     results = [out.get(timeout=300) for _ in procs]
