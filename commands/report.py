@@ -84,7 +84,8 @@ class Context:
     def __post_init__(self) -> None:
         table = self.profile.get("agents")
         table = table if isinstance(table, dict) else {}
-        exts = table.get("extensions")
+        # extension → agent: [agents.extensions], or a profile-wide [extensions] table
+        exts = table.get("extensions") or self.profile.get("extensions")
         # every way a person is written (id, display name, extension) → the display name
         self._names: dict[str, str] = {}
         for ident, display in table.items():

@@ -299,3 +299,21 @@ def test_by_affiliate_regroups_mail_orders_and_returns(day, tmp_path: Path) -> N
     assert s["agents"]["grouped_by"] == "agent"  # a section that cannot regroup keeps its own
     bad = day("-p", TOYS, "report", "daily", "--by", "weather")
     assert bad.code == 2 and "valid: agent, store, affiliate, line" in bad.err
+
+
+def test_agents_known_by_extension_from_either_table() -> None:
+    """[agents.extensions] (toys-ru) or a profile-wide [extensions] (support-ja: the
+    PBX extension → agent id → the name cases carry) give one row per person."""
+    from datetime import UTC, datetime
+
+    from deskops.commands.clock import zone
+    from deskops.commands.report import Context
+
+    now = datetime(2026, 1, 14, tzinfo=UTC)
+    for profile in (
+        {"agents": {"sasaki": "佐々木", "extensions": {"201": "sasaki"}}},
+        {"agents": {"sasaki": "佐々木"}, "extensions": {"201": "sasaki", "220": "技術担当 大野"}},
+    ):
+        ctx = Context(None, profile, zone("Asia/Tokyo"), now)  # type: ignore[arg-type]
+        assert ctx.agent("201") == ctx.agent("sasaki") == ctx.agent("佐々木") == "佐々木"
+    assert ctx.agent("220") == "技術担当 大野" and ctx.agent("299") == "299"
