@@ -458,8 +458,14 @@ def unanswered(
     older_than: timedelta,
     zone: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Customer mail with no reply from us within the SLA; our replies missing a signature."""
+    """Customer mail with no reply from us within the SLA; our replies missing a signature.
+    Not customer mail: automatic mail (Auto-Submitted), mailing lists and bulk mail
+    (List-Id, Precedence), and senders of ``[mail] vendor_domains`` (suppliers and
+    services, by domain or address)."""
     boxes = mailbox_addresses(profile)
+    section = profile.get("mail")
+    vendors = section.get("vendor_domains") if isinstance(section, dict) else None
+    not_customers = {fold(str(v)).strip().lstrip("@") for v in vendors or []}
     affiliates = (
         profile.get("affiliates", {}) if isinstance(profile.get("affiliates"), dict) else {}
     )
@@ -484,6 +490,15 @@ def unanswered(
                         out.append(_unanswered_row(m, z, ctx, None, "reply without signature"))
                 continue
             if m.header("Auto-Submitted") and m.header("Auto-Submitted")[0] != "no":
+                continue
+            if m.header("List-Id") or fold((m.header("Precedence") or [""])[0]).strip() in (
+                "bulk",
+                "list",
+                "junk",
+            ):
+                continue
+            sender = fold(m.from_addr).strip()
+            if sender in not_customers or sender.rpartition("@")[2] in not_customers:
                 continue
             reply = next(
                 (r for r in t.messages[i + 1 :] if fold(r.from_addr) in ctx.our_addresses), None

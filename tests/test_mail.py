@@ -283,6 +283,9 @@ time = "08:30"
 window_minutes = 5
 weekdays = ["mon", "tue", "wed", "thu", "fri"]
 
+[mail]
+vendor_domains = ["linen.example"]
+
 [[mail.rules]]
 name = "booking"
 when = { from = "noreply@stores.example", subject_regex = "【和楽 (?P<store>\\\\S+?店)】" }
@@ -341,6 +344,14 @@ def salon(isolated: Path, cli):  # type: ignore[no-untyped-def]
         subject="SEOで集客",
         body="無料",
         date="Wed, 25 Nov 2026 09:00:00 +0900",
+    )
+    eml(
+        box / "5.eml",
+        mid="v1@linen",
+        frm="Linen Supply <orders@linen.example>",
+        subject="タオル納品のお知らせ",
+        body="明日納品します",
+        date="Tue, 24 Nov 2026 09:00:00 +0900",
     )
     eml(
         box / "4.eml",
@@ -480,6 +491,7 @@ def test_unanswered_sla(cli, salon) -> None:
     rows = {row["message_id"]: row for row in json.loads(r.out)}
     assert rows["q1@c"]["problem"] == "late reply" and rows["q1@c"]["waiting_minutes"] == 60
     assert rows["s1@spam"]["problem"] == "no reply"
+    assert "v1@linen" not in rows  # a supplier ([mail] vendor_domains) is not a customer
     r = cli("--as-of", AS_OF, "mail", "unanswered", "--older-than", "2h", "-o", "json")
     assert "q1@c" not in {row["message_id"] for row in json.loads(r.out)}
 
