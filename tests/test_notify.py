@@ -14,6 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 from contract_notify import LineServer, SlackServer, TelegramServer, units  # noqa: E402
+from contract_orders import no_waits  # noqa: E402
 
 from deskops.adapters.errors import (  # noqa: E402
     AuthError,
@@ -35,13 +36,7 @@ BOT = "123456:AAH-bot-token"
 LINE = "line-channel-access-token"
 
 
-def fast(api: Any, waits: list[float] | None = None) -> Any:
-    """No real waiting: retries and the rate limiter return at once (the waits recorded)."""
-    api.backoff, api.max_wait = 0.0, 600.0
-    api.sleep = (lambda s: None) if waits is None else waits.append
-    if hasattr(api, "limiter"):
-        api.limiter.sleep = lambda s: None
-    return api
+fast = no_waits  # retries and the rate limiter return at once
 
 
 def report(lines: int, width: int = 70) -> str:

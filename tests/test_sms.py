@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+from contract_orders import no_waits  # noqa: E402
 from contract_sms import TwilioSmsServer, segments  # noqa: E402
 
 from deskops.adapters.errors import (  # noqa: E402
@@ -29,12 +30,7 @@ TOKEN = "twilio-auth-token-0123456789abcdef"
 FROM = "+15005550006"
 
 
-def fast(api: Any, waits: list[float] | None = None) -> Any:
-    """No real waiting: retries and the rate limiter return at once (the waits recorded)."""
-    api.backoff, api.max_wait = 0.0, 600.0
-    api.sleep = (lambda s: None) if waits is None else waits.append
-    api.limiter.sleep = lambda s: None
-    return api
+fast = no_waits  # retries and the rate limiter return at once
 
 
 def sms(srv: TwilioSmsServer, query: str = f"from={FROM}", **kw: Any) -> TwilioSms:

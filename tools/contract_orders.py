@@ -76,6 +76,16 @@ def _json(status: int, data: Any, headers: dict[str, str] | None = None) -> Answ
     return status, {"Content-Type": "application/json", **(headers or {})}, body
 
 
+def no_waits(api: Any, waits: list[float] | None = None) -> Any:
+    """An HTTP adapter that does not really wait: retries and its rate limiter return at
+    once (the waits it was told recorded in ``waits``), for tests against these servers."""
+    api.backoff, api.max_wait = 0.0, 600.0
+    api.sleep = (lambda s: None) if waits is None else waits.append
+    if hasattr(api, "limiter"):
+        api.limiter.sleep = lambda s: None
+    return api
+
+
 class ContractServer:
     """The HTTP plumbing, the faults and the counters; subclasses answer the API."""
 
