@@ -145,6 +145,41 @@ def test_import_is_idempotent_and_reports_bad_rows(toys) -> None:
     assert rows_of(back.out)[0]["created"] == 9
 
 
+def test_import_journals_fingerprints_and_undo_refuses_what_changed_since(
+    toys, store_url: str
+) -> None:
+    """An import journals each call by its fingerprint, not in full; undo still sees a
+    call changed since (and changes nothing), and deletes the calls as imported."""
+    from deskops.adapters.schema import CALLS
+    from deskops.adapters.store import Store
+
+    assert toys("-p", TOYS, "calls", "import", str(DATA / "sipuni.csv")).code == 3
+    run = json.loads(toys("journal", "list", "-o", "json").out)[0]
+    entries = json.loads(toys("journal", "show", run["run_id"], "-o", "json").out)
+    assert len(entries) == 9 and all(set(e["after"]) == {"$digest"} for e in entries)
+    changed = entries[0]["target"].split(":", 1)[1]
+
+    def talk(seconds: int | None) -> None:
+        store = Store.open(store_url)
+        try:
+            with store.transaction():
+                store.set_field(CALLS, changed, "talk_seconds", seconds)
+        finally:
+            store.close()
+
+    before = rows_of(toys("store", "export", "-t", "calls", "-o", "jsonl").out)
+    talk(999)
+    u = toys("undo", run["run_id"], "--yes")
+    assert u.code == 1 and f"calls:{changed} *: changed since" in u.err, u.err
+    assert len(rows_of(toys("store", "export", "-t", "calls", "-o", "jsonl").out)) == 9
+    talk(next(c["talk_seconds"] for c in before if c["id"] == changed))
+    assert toys("undo", run["run_id"], "--yes").code == 0
+    assert rows_of(toys("store", "export", "-t", "calls", "-o", "jsonl").out) == []
+    undo_run = json.loads(toys("journal", "list", "-o", "json").out)[0]["run_id"]
+    again = toys("undo", undo_run, "--yes")
+    assert again.code == 1 and "import the file again" in again.err
+
+
 def test_import_from_stdin_and_dry_run(toys) -> None:
     data = (DATA / "Master.csv").read_bytes()
     r = toys("-p", PHARMACY, "calls", "import", "-", "--dry-run", "-o", "jsonl", input=data)

@@ -60,6 +60,7 @@ def test_sixteen_agents_never_claim_the_same_order(store_url: str) -> None:
         p.join(timeout=60)
         assert p.exitcode == 0
     claimed = [oid for _, _, won in results for oid in won]
-    assert all(seen == ORDERS for _, seen, _ in results)  # each saw the whole queue
-    assert len(claimed) == len(set(claimed)) == ORDERS  # every order once, none twice
-    assert sum(1 for _, _, won in results if won) > 1  # the agents really raced
+    tally = {agent: (seen, len(won)) for agent, seen, won in results}  # shown on a failure
+    assert all(seen == ORDERS for _, seen, _ in results), tally  # each saw the whole queue
+    assert len(claimed) == len(set(claimed)) == ORDERS, tally  # every order once, none twice
+    assert sum(1 for _, _, won in results if won) > 1, tally  # the agents really raced
