@@ -6,6 +6,17 @@ missing), messages list with ``labelIds``/``q`` and ``nextPageToken`` paging
 (no ``messages`` key on an empty page), messages get ``format=raw|minimal``,
 ``batchModify`` (400 above 1,000 ids), Google-style error bodies, bearer
 auth, and one-shot faults (429 + Retry-After, 503, malformed JSON).
+
+It also serves the batch endpoint ``POST /batch/gmail/v1``: a ``multipart/mixed``
+body parsed strictly (a defect is a 400), each ``application/http`` part an HTTP
+request dispatched to the same handlers with the outer headers (auth) applying
+unless the part overrides them, at most 100 calls (400 above, the documented
+limit), and a ``multipart/mixed`` answer whose ``application/http`` parts carry
+``Content-ID: <response-…>`` — in request order, or reversed with
+``batch_reverse`` (the contract promises matching by Content-ID, not order).
+A fault whose pattern matches a call inside a batch answers that part only.
+Counters: ``log`` holds the HTTP requests, ``inner`` the calls inside batches,
+``calls()`` counts API calls either way, ``served`` the raw reads answered.
 """
 
 from __future__ import annotations
@@ -14,10 +25,14 @@ import base64
 import json
 import re
 import threading
+from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from email.message import EmailMessage
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.policy import compat32
 from email.utils import format_datetime, parsedate_to_datetime
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -43,9 +58,14 @@ class FakeGmail:
             s: {"id": s, "name": s, "type": "system"} for s in SYSTEM
         }
         self.messages: dict[str, dict[str, Any]] = {}
-        self.log: list[tuple[str, str]] = []  # (method, path) of every request
+        self.log: list[tuple[str, str]] = []  # (method, path) of every HTTP request
+        self.inner: list[tuple[str, str]] = []  # (method, path) of every call inside a batch
+        self.served: Counter[str] = Counter()  # message id → raw reads answered 200
+        self.batch_sizes: list[int] = []  # calls in each batch request served
         self.faults: list[tuple[str, str, int, dict[str, str], bytes]] = []
         self.page_cap = 500
+        self.batch_cap = 100  # calls per batch request (documented limit)
+        self.batch_reverse = False
         self.token = TOKEN
         self.lock = threading.Lock()
         self._next = 0
@@ -74,20 +94,31 @@ class FakeGmail:
         self.faults.append((method, pattern, status, headers, body))
 
     def calls(self, method: str, pattern: str) -> int:
-        return sum(1 for m, p in self.log if m == method and re.search(pattern, p))
+        """API calls matching, sent alone or inside a batch (Gmail's quota counts both)."""
+        both = self.log + self.inner
+        return sum(1 for m, p in both if m == method and re.search(pattern, p))
 
     def names(self, mid: str) -> set[str]:
         return {self.labels[x]["name"] for x in self.messages[mid]["labelIds"]}
 
     # -- the API -------------------------------------------------------------------------
     def handle(
-        self, method: str, path: str, query: dict[str, list[str]], headers: Any, body: bytes
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        headers: Any,
+        body: bytes,
+        *,
+        inner: bool = False,
     ) -> tuple[int, dict[str, str], bytes]:
-        self.log.append((method, path))
+        (self.inner if inner else self.log).append((method, path))
         for i, (m, pattern, status, hdrs, fbody) in enumerate(self.faults):
             if m == method and re.search(pattern, path):
                 del self.faults[i]
                 return status, hdrs, fbody
+        if path == "/batch/gmail/v1" and method == "POST" and not inner:
+            return self.batch(headers, body)  # each call inside is authorised on its own
         if headers.get("Authorization") != f"Bearer {self.token}":
             return error(401, "Request had invalid authentication credentials.", "authError")
         m = re.fullmatch(r"/gmail/v1/users/([^/]+)/(.*)", path)
@@ -118,6 +149,7 @@ class FakeGmail:
             out = {k: v for k, v in msg.items() if k != "raw"}
             if fmt == "raw":
                 out["raw"] = base64.urlsafe_b64encode(msg["raw"]).decode().rstrip("=")
+                self.served[msg["id"]] += 1
             return ok(out)
         # delete, trash and anything else the adapter must never call
         return error(405, f"{method} {rest} is not supported by the fake", "badRequest")
@@ -145,6 +177,60 @@ class FakeGmail:
         if start + size < len(found):
             out["nextPageToken"] = str(start + size)
         return ok(out)
+
+    def batch(self, headers: Any, body: bytes) -> tuple[int, dict[str, str], bytes]:
+        """``POST /batch/gmail/v1``: the calls of a multipart/mixed body, answered alike."""
+        ctype = headers.get("Content-Type") or ""
+        if not ctype.lower().startswith("multipart/mixed") or "boundary=" not in ctype:
+            return error(400, "Batch request must be multipart/mixed with a boundary", "badRequest")
+        envelope = b"Content-Type: " + ctype.encode("latin-1") + b"\r\n\r\n" + body
+        msg = BytesParser(policy=compat32).parsebytes(envelope)
+        if msg.defects or not msg.is_multipart():
+            return error(400, f"Malformed multipart body: {msg.defects}", "badRequest")
+        parts = msg.get_payload()
+        assert isinstance(parts, list)
+        if len(parts) > self.batch_cap:
+            return error(400, f"Too many calls in a batch: at most {self.batch_cap}", "badRequest")
+        answers: list[tuple[str | None, tuple[int, dict[str, str], bytes]]] = []
+        for part in parts:
+            if part.get_content_type() != "application/http":
+                return error(400, "Each part must be application/http", "badRequest")
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            head, _, sub_body = payload.partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").strip("\r\n").split("\r\n")
+            words = lines[0].split(" ")
+            if len(words) not in (2, 3) or not words[1].startswith("/"):
+                return error(400, f"Bad request line in a part: {lines[0]!r}", "badRequest")
+            sub_headers = Message()  # the outer headers apply unless the part sets its own
+            for k, v in headers.items():
+                if not k.lower().startswith("content-"):
+                    sub_headers[k] = v
+            for line in lines[1:]:
+                k, _, v = line.partition(":")
+                del sub_headers[k.strip()]
+                sub_headers[k.strip()] = v.strip()
+            target = urlsplit(words[1])
+            cid = part.get("Content-ID")
+            answer = self.handle(
+                words[0], target.path, parse_qs(target.query), sub_headers, sub_body, inner=True
+            )
+            answers.append((cid.strip().strip("<>") if cid else None, answer))
+        self.batch_sizes.append(len(parts))
+        if self.batch_reverse:
+            answers.reverse()
+        boundary = f"batch_{len(self.log)}_fake"
+        out = b""
+        for cid, (status, hdrs, rbody) in answers:
+            out += f"--{boundary}\r\nContent-Type: application/http\r\n".encode()
+            if cid:
+                out += f"Content-ID: <response-{cid}>\r\n".encode()
+            out += f"\r\nHTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n".encode()
+            for k, v in {**hdrs, "Content-Length": str(len(rbody))}.items():
+                out += f"{k}: {v}\r\n".encode()
+            out += b"\r\n" + rbody + b"\r\n"
+        out += f"--{boundary}--\r\n".encode()
+        return 200, {"Content-Type": f"multipart/mixed; boundary={boundary}"}, out
 
     def batch_modify(self, body: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
         ids = body.get("ids") or []
@@ -288,9 +374,10 @@ def test_reads_every_page_with_labels_flags_and_query(gmail: FakeGmail) -> None:
     m0 = byid[ids[0]]
     assert not m0.seen and not m0.flagged and m0.labels == ["INBOX", "UNREAD"]
     assert [m.date for m in msgs] == sorted(m.date for m in msgs)  # oldest first
-    # 1 labels.list + 3 pages + 11 gets
-    assert b.commands == 15
+    # 1 labels.list + 3 pages + 1 batch request of the 11 gets
+    assert b.commands == 5
     assert gmail.calls("GET", r"/messages$") == 3 and gmail.calls("GET", r"/labels$") == 1
+    assert gmail.batch_sizes == [11] and gmail.calls("GET", r"/messages/\w+$") == 11
 
     # ?q= and since: Gmail does the filtering; a label given by name is read by its id
     q = box("gmail://me/INBOX?q=from:yamada@example.jp")
@@ -320,6 +407,156 @@ def test_message_without_date_uses_gmail_time(gmail: FakeGmail) -> None:
     gmail.add_message(raw, ["INBOX"], datetime(2026, 1, 2, 3, 4, tzinfo=UTC))
     (m,) = box().messages()
     assert m.message_id == "nodate@x" and m.date == datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
+
+
+# -- reading through the batch endpoint ----------------------------------------------------------
+BATCH = "^/batch/gmail/v1$"
+
+
+def _many(fake: FakeGmail, n: int) -> list[str]:
+    """``n`` INBOX messages a minute apart; their ids oldest first."""
+    return [
+        put(
+            fake,
+            f"n{i}@x",
+            "noreply@stores.example",
+            f"予約 {i}",
+            ["INBOX"],
+            date=format_datetime(datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=i)),
+        )
+        for i in range(n)
+    ]
+
+
+def _one_line_malformed(b: GmailMailbox) -> str:
+    with pytest.raises(OpsError) as exc:
+        list(b.messages())
+    assert not isinstance(exc.value, AuthError | BackendUnreachable)
+    text = str(exc.value)
+    assert "\n" not in text and "POST /batch/gmail/v1: malformed batch response" in text, text
+    return text
+
+
+def test_250_messages_take_5_batch_requests_in_listing_order(gmail: FakeGmail) -> None:
+    ids = _many(gmail, 250)
+    b = box()
+    msgs = list(b.messages())
+    assert [m.id for m in msgs] == ids  # oldest first: the listing, reversed
+    assert [m.message_id for m in msgs] == [f"n{i}@x" for i in range(250)]
+    # labels.list + one listing page + 5 batch requests of 50 calls; no single get
+    assert b.commands == 7 and gmail.batch_sizes == [50] * 5
+    assert gmail.calls("POST", BATCH) == 5 and len(gmail.log) == 7
+    assert not any(re.search(r"/messages/\w+$", p) for _, p in gmail.log)
+    assert gmail.served == Counter(dict.fromkeys(ids, 1))
+
+    # ?batch=N tunes it; answers in any order are matched back by Content-ID
+    gmail.batch_sizes.clear()
+    gmail.batch_reverse = True
+    assert [m.id for m in box("gmail://me/INBOX?batch=100").messages()] == ids
+    assert gmail.batch_sizes == [100, 100, 50]
+
+    # a generator: the first message costs one batch, not the whole label
+    gmail.batch_sizes.clear()
+    first = next(iter(box("gmail://me/INBOX?batch=10").messages()))
+    assert first.id == ids[0] and gmail.batch_sizes == [10]
+
+
+def test_a_part_429_is_retried_alone_after_a_backoff(gmail: FakeGmail) -> None:
+    ids = _many(gmail, 120)
+    rate = error(429, "Too many concurrent requests for user", "rateLimitExceeded")[2]
+    gmail.fault("GET", f"/messages/{ids[7]}$", 429, rate, **{"Retry-After": "3"})
+    gmail.fault("GET", f"/messages/{ids[9]}$", 503, b"backend error")
+    gmail.fault("GET", f"/messages/{ids[60]}$", 403, error(403, "x", "userRateLimitExceeded")[2])
+    b = box()
+    waits: list[float] = []
+    b.sleep = waits.append
+    assert [m.id for m in b.messages()] == ids
+    # the failed parts go again on their own, before the next batch; the others never do
+    assert gmail.batch_sizes == [50, 2, 50, 1, 20]
+    assert waits == [3.0, 1.0]  # Retry-After of the 429 part, then plain backoff
+    assert gmail.served == Counter(dict.fromkeys(ids, 1))
+    assert gmail.calls("GET", f"/messages/{ids[7]}$") == 2
+    assert gmail.calls("GET", f"/messages/{ids[8]}$") == 1
+
+    # a whole batch answering 503 is retried whole, like any request
+    gmail.served.clear()
+    gmail.fault("POST", BATCH, 503, b"Service Unavailable")
+    b = box("gmail://me/INBOX?batch=100")
+    assert len(list(b.messages())) == 120
+    assert b.commands == 2 + 3 and gmail.served == Counter(dict.fromkeys(ids, 1))
+
+    # a part that keeps failing: given up after the usual attempts, naming the message
+    for _ in range(5):
+        gmail.fault("GET", f"/messages/{ids[0]}$", 500, b"oops")
+    b = box()
+    waits.clear()
+    b.sleep = waits.append
+    with pytest.raises(BackendUnreachable, match=f"GET messages/{ids[0]} in POST .*5 attempts"):
+        list(b.messages())
+    assert waits == [1.0, 2.0, 4.0, 8.0]
+
+
+def test_a_part_404_is_skipped_and_auth_parts_fail(gmail: FakeGmail) -> None:
+    ids = _many(gmail, 5)
+    it = box("gmail://me/INBOX?batch=2").messages()
+    assert next(it).id == ids[0]
+    del gmail.messages[ids[3]]  # deleted after the listing, before its batch
+    assert [m.id for m in it] == [ids[1], ids[2], ids[4]]
+    assert gmail.batch_sizes == [2, 2, 1]
+    assert [m.id for m in box().messages(ids=["18cdeadbeef00000", ids[4]])] == [ids[4]]
+
+    denied = error(403, "Insufficient Permission", "insufficientPermissions")[2]
+    gmail.fault("GET", f"/messages/{ids[1]}$", 403, denied)
+    with pytest.raises(AuthError, match=f"GET messages/{ids[1]}: HTTP 403 Insufficient"):
+        list(box().messages())
+    # a token revoked mid-run: every part answers 401 (the outer headers apply to each call)
+    it = box("gmail://me/INBOX?batch=2").messages()
+    next(it)
+    gmail.token = "rotated"
+    with pytest.raises(AuthError, match=f"GET messages/{ids[2]}: HTTP 401") as exc:
+        list(it)
+    assert TOKEN not in str(exc.value) and gmail.inner[-2:] == [
+        ("GET", f"/gmail/v1/users/me/messages/{ids[2]}"),
+        ("GET", f"/gmail/v1/users/me/messages/{ids[4]}"),
+    ]
+
+
+def test_batch_size_limit(gmail: FakeGmail) -> None:
+    ids = _many(gmail, 101)
+    for bad in ("101", "0", "many"):
+        with pytest.raises(UsageError, match=f"batch={bad} must be .* from 1 to 100"):
+            GmailMailbox(f"gmail://me/INBOX?batch={bad}")
+    assert len(list(box("gmail://me/INBOX?batch=100").messages())) == 101
+    assert gmail.batch_sizes == [100, 1]
+    # the fake enforces the documented limit as Gmail does: the whole batch is refused
+    b = box()
+    b.batch = 101
+    with pytest.raises(OpsError, match=r"POST /batch/gmail/v1: HTTP 400 Too many calls"):
+        list(b.messages())
+    assert gmail.batch_sizes == [100, 1] and gmail.served == Counter(dict.fromkeys(ids, 1))
+
+
+def test_malformed_batch_answers_are_one_line_errors(gmail: FakeGmail) -> None:
+    ids = _many(gmail, 2)
+    part = (
+        b"--b\r\nContent-Type: application/http\r\nContent-ID: <response-0>\r\n\r\n"
+        b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{"id": "x"}\r\n'
+    )
+    multipart = {"Content-Type": "multipart/mixed; boundary=b"}
+    cases = [
+        (b'{"responses": []}', {"Content-Type": "application/json"}, "not multipart/mixed"),
+        (part, multipart, "closing boundary is missing"),
+        (part + b"--b--\r\n", multipart, f"no answer for message {ids[1]}"),
+        (part.replace(b"response-0", b"0") + b"--b--", multipart, "without a Content-ID"),
+        (part.replace(b"HTTP/1.1 200 OK", b"<html>") + b"--b--", multipart, "not an HTTP resp"),
+    ]
+    for body, headers, why in cases:
+        gmail.fault("POST", BATCH, 200, body, **headers)
+        assert why in _one_line_malformed(box())
+    # a part that is an HTTP answer but not JSON: the usual malformed-response error
+    gmail.fault("GET", f"/messages/{ids[0]}$", 200, b"<html>oops\n</html>")
+    with pytest.raises(OpsError, match=f"GET messages/{ids[0]}: malformed response, not JSON"):
+        list(box().messages())
 
 
 def test_bad_urls() -> None:
@@ -379,8 +616,10 @@ def test_retries_429_with_retry_after_and_503(gmail: FakeGmail) -> None:
     b.sleep = waits.append
     msgs = list(b.messages())
     assert [m.message_id for m in msgs] == ["a@x"]
-    assert waits == [7.0, 1.0, 1.0]  # Retry-After (list), backoff (get), backoff (labels)
-    assert b.commands == 3 + 3  # labels, list, get + one retry each
+    # Retry-After (list), backoff (the get, a part of the batch), backoff (labels)
+    assert waits == [7.0, 1.0, 1.0]
+    assert b.commands == 3 + 3  # labels, list, batch + one retry each
+    assert gmail.batch_sizes == [1, 1] and gmail.served == Counter({msgs[0].id: 1})
 
 
 def test_gives_up_after_a_few_attempts(gmail: FakeGmail) -> None:
@@ -517,10 +756,13 @@ def test_cli_label_then_undo(cli, isolated: Path, gmail: FakeGmail) -> None:  # 
     assert len(json.loads(r.out)) == 5 and gmail.calls("POST", "batchModify") == 0
 
     gmail.log.clear()
+    gmail.inner.clear()
     r = cli("mail", "label", "--mailbox", url, "--yes", "-o", "json")
     assert r.code == 0, r.err
-    # list + 6 gets + labels.list + 2 label creations (関東, 関東/新宿店) + 3 batchModify
-    assert len(gmail.log) == 13, gmail.log
+    # list + 1 batch (6 gets) + labels.list + 2 label creations (関東, 関東/新宿店)
+    # + 3 batchModify
+    assert len(gmail.log) == 8, gmail.log
+    assert len(gmail.inner) == 6 and gmail.calls("POST", "^/batch/gmail/v1$") == 1
     rows = json.loads(r.out)
     assert {row["outcome"] for row in rows} == {"applied"} and len(rows) == 5
     for mid in booking:
@@ -555,6 +797,11 @@ def test_cli_errors_map_to_exit_codes(cli, isolated: Path, gmail: FakeGmail, mon
     gmail.fault("GET", r"/messages$", 200, b"<html>not json</html>")
     r = cli("mail", "label", "--mailbox", "gmail://me/INBOX", "--yes")
     assert r.code == 1 and "malformed response, not JSON" in r.err and "Traceback" not in r.err
+    put(gmail, "a@x", "a@example.jp", "x", ["INBOX"])
+    gmail.fault("POST", r"^/batch/gmail/v1$", 200, b"--cut", **{"Content-Type": "text/html"})
+    r = cli("mail", "label", "--mailbox", "gmail://me/INBOX", "--yes")
+    assert r.code == 1 and "Traceback" not in r.err and len(r.err.strip().splitlines()) == 1
+    assert "POST /batch/gmail/v1: malformed batch response, not multipart/mixed" in r.err
     monkeypatch.setenv("OPS_GMAIL_TOKEN", "ya29.expired-secret")
     r = cli("mail", "label", "--mailbox", "gmail://me/INBOX", "--yes")
     assert r.code == 4 and "HTTP 401" in r.err and "expired-secret" not in r.err
