@@ -106,6 +106,7 @@ class ReservationsConfig:
     phone_pattern: re.Pattern[str] | None = None
     strip: list[str] = field(default_factory=lambda: [" ", "-"])
     within_hours: bool = True
+    fix_template: str = "fix_request"  # [validation] fix_request_template
     checks: set[str] = field(default_factory=lambda: set(CHECKS))
     slot_minutes: int = 30
     methods: dict[str, str] = field(default_factory=lambda: dict(METHOD_KEYS))  # key → label
@@ -246,6 +247,7 @@ def reservations_config(
     if val.get("strip") is not None:
         cfg.strip = [str(x) for x in val["strip"]]
     cfg.within_hours = bool(val.get("within_store_hours", True))
+    cfg.fix_template = str(val.get("fix_request_template") or cfg.fix_template)
     conf = _table(profile, "confirmation")
     cfg.methods.update({str(k): str(v) for k, v in _table(conf, "method_keys").items()})
     cfg.by_channel = {str(k): [str(m) for m in v] for k, v in _table(conf, "by_channel").items()}
@@ -368,13 +370,26 @@ class Checked:
     notes: str
 
 
-class Invalid(UsageError):
-    """A request with problems; ``problems`` names each (``--contact: missing``)."""
+@dataclass(frozen=True)
+class Problem:
+    """One problem of a request: the record field, what kind (``missing``, ``invalid``,
+    ``past``, ``closed``: outside the opening hours) and the desk's words for it; a
+    message to the customer can name it in their language (:func:`fix_problems`)."""
 
-    def __init__(self, what: str, problems: list[str]) -> None:
+    field: str
+    kind: str
+    text: str
+
+
+class Invalid(UsageError):
+    """A request with problems; ``problems`` names each (``--contact: missing``),
+    ``items`` the same as :class:`Problem` records."""
+
+    def __init__(self, what: str, problems: list[str], items: list[Problem] | None = None) -> None:
         n = len(problems)
         super().__init__(f"{what}: {n} problem{'s' if n > 1 else ''}: " + "; ".join(problems))
         self.problems = problems
+        self.items = items or [Problem("", "invalid", p) for p in problems]
 
 
 def check_phone(cfg: ReservationsConfig, text: str) -> tuple[str | None, str | None, str | None]:
@@ -407,9 +422,11 @@ def check_request(
     ``new``: a new request, whose customer is looked up by number or address and whose
     third-party platform is required; a change keeps the booking's own."""
     problems: list[str] = []
+    items: list[Problem] = []
 
-    def problem(name: str, text: str) -> None:
+    def problem(name: str, text: str, kind: str = "") -> None:
         problems.append(f"{OPTION.get(name, name)}: {text}")
+        items.append(Problem(name, kind or ("missing" if text == "missing" else "invalid"), text))
 
     def first(rec: dict[str, Any] | None, name: str) -> str:
         return str(next(iter((rec or {}).get(name) or []), "") or "").strip()
@@ -455,7 +472,7 @@ def check_request(
     if start is not None:
         shown = start.astimezone(cfg.tz).strftime("%Y-%m-%d %H:%M")
         if start < now - timedelta(minutes=1):
-            problem("starts_at", f"{shown} is in the past")
+            problem("starts_at", f"{shown} is in the past", "past")
         if service is not None:
             end = start + timedelta(minutes=service.minutes)
         if shop is not None and cfg.within_hours:
@@ -463,7 +480,7 @@ def check_request(
             if a.time() < shop.opens or b.date() != a.date() or b.time() > shop.closes:
                 took = f"; {service.name} takes {service.minutes} min" if service else ""
                 problem("starts_at", f"{shown} is outside the opening hours of {shop.name} "
-                        f"({_hm(shop.opens)}–{_hm(shop.closes)}{took})")  # fmt: skip
+                        f"({_hm(shop.opens)}–{_hm(shop.closes)}{took})", "closed")  # fmt: skip
     if phone_problem:
         problem("contact", phone_problem)
     if email and not email_ok:
@@ -475,8 +492,9 @@ def check_request(
     platform = (req.platform or "").strip() or None
     if new and channel == "third_party" and cfg.platforms and platform not in cfg.platforms:
         given_as = "missing" if not platform else repr(platform)
-        problems.append(f"--platform: {given_as}; a third-party booking names one of "
-                        f"{', '.join(cfg.platforms)}")  # fmt: skip
+        text = f"{given_as}; a third-party booking names one of {', '.join(cfg.platforms)}"
+        problems.append(f"--platform: {text}")
+        items.append(Problem("platform", "missing" if not platform else "invalid", text))
     if req.staff:
         member = store.get(STAFF, req.staff, children=False)
         if member is None:
@@ -484,7 +502,7 @@ def check_request(
         elif shop is not None and member.get("store") != shop.name:
             problem("staff_id", f"{req.staff} works at {member.get('store')}, not {shop.name}")
     if problems:
-        raise Invalid(what, problems)
+        raise Invalid(what, problems, items)
     assert shop and service and start and end
     return Checked(shop, service, start, end, name, national, number, email or None,
                    channel or "", customer, req.staff, platform,
@@ -671,10 +689,16 @@ def clash(store: Store, cfg: ReservationsConfig, rec: dict[str, Any]) -> str | N
     return None
 
 
+CLAIM_FIELDS = ("staff_id", "room_id", "status")
+
+
 class ReservationsTarget(StoreTarget):
     """The store, where creating a reservation claims its slot: under the store's lock the
     staff and room are checked again, inside the transaction that writes the record, so of
-    two processes booking the same slot at once exactly one succeeds."""
+    two processes booking the same slot at once exactly one succeeds. Confirming a
+    pending request claims the same way: its staff, room and status are set under the
+    lock (taken at the first of them), and setting the status to confirmed, last, checks
+    the staff and room written just before against everything else."""
 
     def __init__(self, store: Store, cfg: ReservationsConfig) -> None:
         super().__init__(store)
@@ -688,11 +712,22 @@ class ReservationsTarget(StoreTarget):
                 raise OpsError(f"reservation number {change.key} was taken a moment ago; "
                                "run the command again")  # fmt: skip
             return current
+        if change.kind == "reservations" and change.op == SET and change.field in CLAIM_FIELDS:
+            rec = self.store.get(RESERVATIONS, change.key, children=False)
+            if rec is not None:
+                self.store.lock(f"reservations:{rec['store']}")
         return super().read(change)
 
     def write(self, change: Change) -> None:
         if change.kind == "reservations" and change.op == CREATE:
             why = clash(self.store, self.cfg, change.after)
+            if why:
+                raise Unavailable(why)
+        confirmed = self.cfg.statuses["confirmed"]
+        if (change.kind == "reservations" and change.op == SET and change.field == "status"
+                and change.after == confirmed and change.before != confirmed):  # fmt: skip
+            rec = self.store.get(RESERVATIONS, change.key, children=False)
+            why = clash(self.store, self.cfg, rec) if rec is not None else None
             if why:
                 raise Unavailable(why)
         super().write(change)
@@ -761,15 +796,19 @@ def _template(
 
 
 def values_of(cfg: ReservationsConfig, rec: dict[str, Any]) -> dict[str, Any]:
-    """The placeholders every reservation message may use."""
-    start = _dt(rec["starts_at"]).astimezone(cfg.tz)
+    """The placeholders every reservation message may use (date and time empty for a
+    request without a readable start, which a fix request may be about)."""
+    try:
+        start: datetime | None = _dt(rec["starts_at"]).astimezone(cfg.tz)
+    except (KeyError, TypeError, ValueError):
+        start = None
     shop = cfg.shop(rec.get("store"))
     service = cfg.service(rec.get("service"))
     return {
         "reservation_id": rec["id"], "customer_name": rec.get("customer_name") or "",
         "date": cfg.date_format.format(year=start.year, month=start.month, day=start.day,
-                                       weekday=WEEKDAYS[start.weekday()]),
-        "time": f"{start:%H:%M}", "service": rec.get("service") or "",
+                                       weekday=WEEKDAYS[start.weekday()]) if start else "",
+        "time": f"{start:%H:%M}" if start else "", "service": rec.get("service") or "",
         "store": rec.get("store") or "", "address": shop.address if shop else "",
         "store_phone": shop.phone if shop else "",
         "preparation": service.preparation if service else "",
@@ -926,15 +965,19 @@ def plan_create(
 
 def claimable(
     store: Store, cfg: ReservationsConfig, checked: Checked, now: datetime,
-    exclude: Iterable[str] = (),
+    exclude: Iterable[str] = (), held: Iterable[dict[str, Any]] = (),
 ) -> Fit:  # fmt: skip
     """The staff and room for the request, or :class:`Unavailable` with the reasons and
-    the free times of that day."""
+    the free times of that day. ``held``: claims planned but not written yet (as
+    :func:`booked` gives them), which a run confirming several requests counts too."""
+    mine = [b for b in held if b["store"] == checked.shop.name]
     res = Resources.load(store, cfg, checked.shop, checked.start, checked.end)
+    res.taken.extend(mine)
     fit = res.fit(checked.service, checked.start, checked.end, want_staff=checked.staff,
                   exclude=exclude)  # fmt: skip
     if not fit.ok:
         day = Resources.load(store, cfg, checked.shop, *_day_range(cfg, checked.start))
+        day.taken.extend(mine)
         raise refusal(day, checked, now, fit, exclude)
     return fit
 
@@ -1241,6 +1284,246 @@ def plan_complete(
     late = (begin - _dt(rec["starts_at"])).total_seconds() / 60
     return Planned(plan, rec, {"reservation": rid, "started_at": local(cfg, iso(begin)),
                                "late_minutes": round(max(late, 0))})  # fmt: skip
+
+
+# -- confirm online requests ---------------------------------------------------------------------
+CONFIRMED, FIX_REQUESTED, FIX_NEEDED, TAKEN, HANDLED, NOT_FOUND, FAILED = (
+    "confirmed", "fix requested", "fix needed", "taken", "already handled", "not found",
+    "failed",
+)  # fmt: skip
+CONFIRM_FIELDS = ["id", "store", "starts_at", "service", "customer_name", "contact", "channel",
+                  "outcome", "detail", "staff_id", "room_id", "run_id"]  # fmt: skip
+CONFIRM_DEFAULT = ["id", "store", "starts_at", "service", "customer_name", "outcome", "detail"]
+
+
+@dataclass
+class Decision:
+    """What ``reservations confirm`` does with one request: the outcome, the words for the
+    desk, and the plan that does it (its own atomic run). ``problem``: an id that could
+    not be handled (not found, not pending, or its run failed): the run is partial."""
+
+    rid: str
+    rec: dict[str, Any] | None
+    outcome: str
+    detail: str
+    plan: Plan | None = None
+    problem: bool = False
+    staff_id: str | None = None
+    room_id: str | None = None
+    run_id: str | None = None
+
+    def row(self, cfg: ReservationsConfig) -> dict[str, Any]:
+        r = self.rec or {}
+        return {
+            "id": self.rid, "store": r.get("store"), "starts_at": local(cfg, r.get("starts_at")),
+            "service": r.get("service"), "customer_name": r.get("customer_name"),
+            "contact": r.get("contact"), "channel": r.get("channel"), "outcome": self.outcome,
+            "detail": self.detail, "staff_id": self.staff_id or r.get("staff_id"),
+            "room_id": self.room_id or r.get("room_id"), "run_id": self.run_id,
+        }  # fmt: skip
+
+
+def request_of(cfg: ReservationsConfig, rec: dict[str, Any]) -> Request:
+    """A stored request as the desk would have typed it, for :func:`check_request`."""
+    extra = rec.get("extra") or {}
+    return Request(
+        store=rec.get("store"), service=rec.get("service"), time=local(cfg, rec.get("starts_at")),
+        name=rec.get("customer_name"), contact=rec.get("contact"), email=rec.get("email"),
+        channel=rec.get("channel"), customer_id=rec.get("customer_id"),
+        staff=extra.get("requested_staff"), platform=extra.get("platform"),
+        notes=rec.get("notes"),
+    )  # fmt: skip
+
+
+def pending_requests(
+    store: Store, cfg: ReservationsConfig, ids: list[str], shop: str | None
+) -> list[tuple[str, dict[str, Any] | None]]:
+    """(id, record) of the requests to confirm: those ids (None: not found), else every
+    pending one, oldest request first (of one store)."""
+    if ids:
+        return [(rid, store.get(RESERVATIONS, rid, children=False)) for rid in dict.fromkeys(ids)]
+    where, params = "status = ?", [cfg.statuses["pending"]]
+    if shop:
+        where += " AND store = ?"
+        params.append(shop)
+    found = store.iter_records(RESERVATIONS, where, params, order="created_at, id", children=False)
+    return [(r["id"], r) for r in found]
+
+
+def fix_problems(cfg: ReservationsConfig, items: list[Problem], language: str | None) -> str:
+    """The problems in the customer's words where the fix-request template gives them:
+    ``problems`` (``"contact.invalid"`` or ``"missing"``, ``{field}`` the label) and
+    ``fields`` (labels) of ``[templates.<fix_request_template>[_<language>]]``; otherwise
+    the desk's wording under the field's label."""
+    templates = _table(cfg.profile, "templates")
+    names = ([f"{cfg.fix_template}_{language}"] if language else []) + [cfg.fix_template]
+    spec: dict[str, Any] = next(
+        (templates[n] for n in names if isinstance(templates.get(n), dict)), {}
+    )
+    labels, words = _table(spec, "fields"), _table(spec, "problems")
+    out = []
+    for p in items:
+        label = str(labels.get(p.field) or p.field)
+        said = words.get(f"{p.field}.{p.kind}") or words.get(p.kind)
+        out.append(str(said).format(field=label) if said else f"{label}: {p.text}")
+    return str(spec.get("problem_separator") or "; ").join(dict.fromkeys(out))
+
+
+def _fix_key(rid: str, items: list[Problem]) -> str:
+    """One fix request per request and set of problems (a new problem: a new request)."""
+    import hashlib
+
+    text = "\n".join(sorted(f"{p.field}|{p.kind}|{p.text}" for p in items))
+    return f"fix-{rid}-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:8]}"
+
+
+def plan_fix_request(
+    store: Store, cfg: ReservationsConfig, rec: dict[str, Any], invalid: Invalid,
+    senders: Senders, sent: set[str],
+) -> Decision:  # fmt: skip
+    """Ask the customer to fix the request, by the channel's method (and e-mail when they
+    left one), only to an address that is itself valid; once per set of problems."""
+    rid, items = rec["id"], invalid.items
+    desk = "; ".join(f"{p.field}: {p.text}" for p in items)
+    customer = _customer(store, rec)
+    bad = {p.field for p in items}
+    contact = str(rec.get("contact") or next(iter((customer or {}).get("phones") or []), "") or "")
+    email = str(rec.get("email") or next(iter((customer or {}).get("emails") or []), "") or "")
+    national = check_phone(cfg, contact)[0] if contact and "contact" not in bad else None
+    ok_email = email if email and "email" not in bad and EMAIL_RE.fullmatch(email) else None
+    reach = {**rec, "contact": national, "email": ok_email}
+    key = _fix_key(rid, items)
+    methods = confirm_methods(cfg, reach, [*cfg.methods] if senders.enabled else [])
+    usable = [m for m in methods if reach["email" if m == "email" else "contact"]
+              and _template(cfg, cfg.fix_template, m, language_of(cfg, customer))]  # fmt: skip
+    done = [m for m in usable if f"outbox:{key}-{m}" in sent]
+    todo = [m for m in usable if m not in done]
+    lang = language_of(cfg, customer)
+    values = {"problems": fix_problems(cfg, items, lang)}
+    plan = Plan(command=f"reservations confirm {rid}")
+    for c in messages(cfg, senders, reach, cfg.fix_template, todo, key, f"fix request for {rid}",
+                      values=values, language=lang):  # fmt: skip
+        plan.add(c)
+    n = len(items)
+    said = f"{n} problem{'s' if n > 1 else ''}: {desk}"
+    if not usable:
+        why = "messages are off" if not senders.enabled else "no valid number or e-mail"
+        return Decision(rid, rec, FIX_NEEDED, f"{said}; not asked ({why}): call the customer")
+    by = ", ".join(cfg.methods.get(m, m) for m in usable)
+    if not plan.changes:
+        return Decision(rid, rec, FIX_REQUESTED, f"{said}; asked before ({by}), waiting")
+    return Decision(rid, rec, FIX_REQUESTED, f"{said}; asked by {by}", plan)
+
+
+def plan_confirm_one(
+    store: Store, cfg: ReservationsConfig, rec: dict[str, Any], now: datetime,
+    senders: Senders, sent: set[str], held: list[dict[str, Any]],
+) -> Decision:  # fmt: skip
+    """A pending request: validated like a new booking (``create``'s rules); invalid → a
+    fix request; valid → its staff and room claimed like ``create`` claims them (``held``:
+    the claims planned before it in the same run), then the confirmation."""
+    rid = rec["id"]
+    try:
+        checked = check_request(cfg, store, request_of(cfg, rec), now, what=f"request {rid}")
+    except Invalid as exc:
+        return plan_fix_request(store, cfg, rec, exc, senders, sent)
+    same = same_booking(store, cfg, checked)
+    if same is not None and same["id"] != rid:
+        return Decision(rid, rec, HANDLED, f"{same['id']} already books this ({same['status']}); "
+                        "left pending for the desk")  # fmt: skip
+    try:
+        fit = claimable(store, cfg, checked, now, exclude=[rid], held=held)
+    except Unavailable as exc:
+        return Decision(rid, rec, TAKEN, f"{exc.message}; left pending: call the customer")
+    customer = checked.customer
+    label = cfg.channels.get(checked.channel) or rec.get("channel")
+    methods = confirm_methods(cfg, {"channel": label, "email": checked.email},
+                              [*cfg.methods] if senders.enabled else [])  # fmt: skip
+    extra = {**(rec.get("extra") or {}), "price": checked.service.price,
+             "minutes": checked.service.minutes, "confirmed_at": iso(now),
+             "confirmed_by": senders.agent, "confirm_method": cfg.methods.get(methods[0],
+             methods[0]) if methods else label}  # fmt: skip
+    if checked.service.staff > 1:
+        extra["staff_ids"] = [s["id"] for s in fit.staff]
+    want = {
+        "customer_id": customer["id"] if customer else rec.get("customer_id"),
+        "customer_name": checked.name, "contact": checked.contact, "email": checked.email,
+        "service": checked.service.name, "starts_at": iso(checked.start),
+        "ends_at": iso(checked.end), "staff_id": fit.staff[0]["id"],
+        "room_id": fit.room["id"] if fit.room else None, "extra": extra,
+        "updated_at": iso(now),
+    }  # fmt: skip
+    plan = Plan(command=f"reservations confirm {rid}")
+    why = f"request {rid} confirmed"
+    for name, value in want.items():
+        _set(plan, rec, name, value, why)
+    _set(plan, rec, "status", cfg.statuses["confirmed"], why)  # last: the claim is checked here
+    record = {**rec, **want, "status": cfg.statuses["confirmed"]}
+    for c in messages(cfg, senders, record, "confirm", methods, f"confirm-{rid}",
+                      f"confirmation of {rid}", language=language_of(cfg, customer)):  # fmt: skip
+        plan.add(c)
+    held.append({"id": rid, "store": record["store"], "staff_id": record["staff_id"],
+                 "room_id": record["room_id"], "starts_at": record["starts_at"],
+                 "ends_at": record["ends_at"], "status": record["status"],
+                 "staff": [s["id"] for s in fit.staff]})  # fmt: skip
+    info = booked_summary(cfg, record, fit)
+    by = ", ".join(cfg.methods.get(m, m) for m in methods) or "no message"
+    return Decision(rid, rec, CONFIRMED, f"{info['staff']}; {info['room']}; confirmation: {by}",
+                    plan, staff_id=record["staff_id"], room_id=record["room_id"])  # fmt: skip
+
+
+def plan_confirm(
+    store: Store, cfg: ReservationsConfig, ids: list[str], shop: str | None, now: datetime,
+    senders: Senders,
+) -> list[Decision]:  # fmt: skip
+    """What to do with each request (nothing is changed yet): see :func:`plan_confirm_one`;
+    an unknown id or one that is not pending is a problem of its own."""
+    pending = cfg.statuses["pending"]
+    sent = sent_keys(store, "outbox:fix-")
+    held: list[dict[str, Any]] = []
+    out = []
+    for rid, rec in pending_requests(store, cfg, ids, shop):
+        if rec is None:
+            out.append(Decision(rid, None, NOT_FOUND, f"no reservation {rid!r}", problem=True))
+        elif rec.get("status") != pending:
+            out.append(Decision(rid, rec, HANDLED, f"it is {rec.get('status')}, not {pending}; "
+                                "nothing to confirm", problem=True))  # fmt: skip
+        else:
+            out.append(plan_confirm_one(store, cfg, rec, now, senders, sent, held))
+    return out
+
+
+def apply_confirm(
+    store: Store, cfg: ReservationsConfig, decisions: list[Decision], senders: Senders,
+    progress: Any = None,
+) -> None:  # fmt: skip
+    """Each request's plan as its own atomic run: a request whose slot was taken meanwhile
+    (checked under the lock) or whose write failed is left pending, the others stand; a
+    message that failed after its records were written is named (the run is partial)."""
+    from .plan import APPLIED, CONFLICT, execute
+
+    targets = senders.targets(store, cfg)
+    for d in decisions:
+        if d.plan is None or not d.plan.changes:
+            continue
+        result = execute(d.plan, store, targets, atomic=True, who=senders.agent, progress=progress)
+        d.run_id = result.run_id
+        bad = [c for c in result.changes if c.outcome in (FAILED, CONFLICT)]
+        if result.status == "failed":
+            first = bad[0] if bad else None
+            error = first.error if first is not None else "failed"
+            d.staff_id = d.room_id = None
+            if first is not None and "booked meanwhile" in (first.error or ""):
+                d.outcome, d.detail = TAKEN, f"{error}; left pending: call the customer"
+            else:
+                where = f"{first.target} {first.field}: " if first is not None else ""
+                d.outcome, d.detail, d.problem = FAILED, f"nothing changed: {where}{error}", True
+        elif bad:
+            d.problem = True
+            d.detail += "; not sent: " + "; ".join(f"{c.target}: {c.error}" for c in bad)
+        kept = [c for c in result.changes if c.backend == "outbox" and c.outcome == APPLIED]
+        if kept:
+            d.detail += f"; {len(kept)} kept in the outbox to send by hand"
 
 
 # -- reminders -----------------------------------------------------------------------------------

@@ -583,3 +583,203 @@ def test_a_missing_or_wrong_token_is_exit_4(zh, twilio, monkeypatch) -> None:
     assert r.code == 4, r.err
     assert "2 failed" in r.err and "HTTP 401 Authenticate (error 20003)" in r.err
     assert srv.requests == 1 and "not-the-token" not in r.err + r.out  # asked once
+
+
+# -- confirm online requests ---------------------------------------------------------------------
+MINUTES = {"TN60": ("中式推拿 60分钟", 60), "AJ60": ("艾灸调理 60分钟", 60),
+           "ZL60": ("足疗 60分钟", 60)}  # fmt: skip
+
+
+def request(rid: str, code: str, when: str, **fields: Any) -> dict[str, Any]:
+    """A pending online request as the website or the app stores it."""
+    from datetime import datetime, timedelta
+
+    service, minutes = MINUTES[code]
+    start = datetime.fromisoformat(f"{when}:00+08:00")
+    return {
+        "id": rid, "store": "上海静安店", "service": service, "starts_at": start.isoformat(),
+        "ends_at": (start + timedelta(minutes=minutes)).isoformat(), "customer_id": None,
+        "customer_name": "王芳", "contact": "13812345678", "email": None, "channel": "官网",
+        "status": "待确认", "created_at": "2026-01-14T10:00:00+08:00",
+        "updated_at": "2026-01-14T10:00:00+08:00", "staff_id": None, "room_id": None,
+        "notes": "", "satisfaction": None, "extra": {"price": 198, "minutes": minutes},
+    } | fields  # fmt: skip
+
+
+def confirm(ops, *args: str) -> tuple[Any, dict[str, dict[str, Any]]]:
+    r = ops("confirm", *args, "-o", "jsonl")
+    return r, {row["id"]: row for row in map(json.loads, r.out.splitlines())}
+
+
+def test_a_complete_request_is_confirmed_with_staff_and_room(cli, zh, tmp_path, smtp_server):
+    import email
+    from email import policy
+
+    sink, port = smtp_server
+    load(cli, tmp_path, "reservations", [
+        request("YX2601140101", "TN60", "2026-01-15 15:00", customer_id="HY1002062",
+                customer_name="萧嘉怡", contact="+86 132 0663 4323",
+                email="xiao4323@example.com"),
+    ])  # fmt: skip
+    smtp = ("--smtp", f"smtp://127.0.0.1:{port}")
+    r, out = confirm(zh, *smtp)
+    assert r.code == 0, r.err
+    row = out["YX2601140101"]
+    assert (row["outcome"], row["staff_id"], row["room_id"]) == (
+        "confirmed", "SH01-JS01", "SH01-R01")  # fmt: skip
+    assert row["detail"].startswith("SH01-JS01 杨静; SH01-R01 推拿床1; confirmation: 短信, 邮件")
+    res = shown(zh, "YX2601140101")
+    assert (res["status"], res["staff_id"], res["room_id"]) == ("已确认", "SH01-JS01", "SH01-R01")
+    assert res["contact"] == "13206634323" and res["extra"]["confirm_method"] == "短信"
+    assert res["extra"]["confirmed_at"] == "2026-01-14T09:00:00Z"
+    (mail,) = sink.messages
+    msg = email.message_from_bytes(mail[2], policy=policy.default)
+    assert mail[1] == ["xiao4323@example.com"]
+    assert msg["Subject"] == "【悦禾养生】预约确认通知 YX2601140101"
+    (sms,) = outbox(zh)
+    assert (sms["key"], sms["to"]) == ("confirm-YX2601140101-sms", "13206634323")
+    assert "您已成功预约1月15日 15:00「中式推拿 60分钟」" in sms["text"]
+    # confirmed: a second run has nothing pending, and sends nothing again
+    r, out = confirm(zh, *smtp)
+    assert r.code == 0 and out == {} and "no pending request" in r.err
+    assert len(sink.messages) == 1 and len(outbox(zh)) == 1
+    # the slot is held like a booking of `create`
+    r = zh("create", "--store", "SH01", "--service", "TN60", "--time", "2026-01-15 15:30",
+           "--name", "李娜", "--contact", "13711112222")  # fmt: skip
+    assert r.code == 1 and "SH01-R01 推拿床1 booked (YX2601140101 15:00–16:00)" in r.err
+
+
+def test_an_incomplete_request_gets_one_fix_request_naming_every_problem(cli, zh, tmp_path) -> None:
+    bad = request("YX2601140102", "TN60", "2026-01-15 21:30", customer_name="",
+                  contact="1381234567", email="wf@example.cn")  # fmt: skip
+    load(cli, tmp_path, "reservations", [bad])
+    r, out = confirm(zh)
+    assert r.code == 0, r.err
+    row = out["YX2601140102"]
+    assert row["outcome"] == "fix requested" and row["detail"].startswith("3 problems: ")
+    for why in ("customer_name: missing", "contact: '1381234567' is not a valid phone number",
+                "starts_at: 2026-01-15 21:30 is outside the opening hours"):  # fmt: skip
+        assert why in row["detail"], row["detail"]
+    assert row["detail"].endswith("; asked by 邮件; 1 kept in the outbox to send by hand")
+    # (the number is wrong: no SMS to it)
+    (mail,) = outbox(zh)  # no SMTP: the mail waits in the outbox
+    assert mail["channel"] == "邮件" and mail["to"] == "wf@example.cn"
+    assert mail["title"] == "【悦禾养生】请补充预约信息 YX2601140102"
+    assert ("以下信息缺失或格式不正确：姓名未填写；预约时间不在门店营业时间内（含服务时长）；"
+            "联系方式格式不正确（请填写11位手机号码）\n") in mail["text"]  # fmt: skip
+    assert shown(zh, "YX2601140102")["status"] == "待确认"
+    # asked once: a second run says so and sends nothing
+    r, out = confirm(zh)
+    assert r.code == 0 and "asked before (邮件), waiting" in out["YX2601140102"]["detail"]
+    assert len(outbox(zh)) == 1
+    # the customer fixed the number and the time, but not the name: asked again, by SMS too
+    fixed = {"contact": "13812345678", "starts_at": "2026-01-15T14:00:00+08:00",
+             "ends_at": "2026-01-15T15:00:00+08:00"}  # fmt: skip
+    load(cli, tmp_path, "reservations", [bad | fixed])
+    r, out = confirm(zh)
+    assert out["YX2601140102"]["detail"].startswith(
+        "1 problem: customer_name: missing; asked by 短信, 邮件;")  # fmt: skip
+    fixes = [m for m in outbox(zh) if m["key"].startswith("fix-YX2601140102-")]
+    (sms,) = [m for m in fixes if m["channel"] == "短信"]
+    assert len(fixes) == 3 and sms["to"] == "13812345678"
+    assert "您的预约申请YX2601140102：姓名未填写。" in sms["text"]
+    # complete now: confirmed
+    load(cli, tmp_path, "reservations", [bad | fixed | {"customer_name": "王芳"}])
+    r, out = confirm(zh)
+    assert out["YX2601140102"]["outcome"] == "confirmed", r.err
+
+
+def test_a_request_whose_slot_is_taken_stays_pending_with_free_times(cli, zh, tmp_path) -> None:
+    first = book(zh, "TN60", "2026-01-15 15:00", "--customer", "HY1002062")
+    load(cli, tmp_path, "reservations", [request("YX2601140103", "TN60", "2026-01-15 15:30")])
+    r, out = confirm(zh)
+    assert r.code == 0, r.err
+    row = out["YX2601140103"]
+    assert row["outcome"] == "taken" and row["staff_id"] is None
+    assert f"no free 推拿床: SH01-R01 推拿床1 booked ({first} 15:00–16:00)" in row["detail"]
+    assert "free that day at 14:00, 16:00, 16:30" in row["detail"]
+    res = shown(zh, "YX2601140103")
+    assert res["status"] == "待确认" and res["room_id"] is None and res["messages"] == []
+
+
+def test_two_requests_of_one_slot_confirm_the_older(cli, zh, tmp_path) -> None:
+    load(cli, tmp_path, "reservations", [
+        request("YX2601140104", "TN60", "2026-01-15 15:00",
+                created_at="2026-01-14T11:00:00+08:00"),
+        request("YX2601140105", "TN60", "2026-01-15 15:00", customer_name="李娜",
+                contact="13711112222", created_at="2026-01-14T10:30:00+08:00"),
+        request("YX2601140109", "AJ60", "2026-01-15 16:00", customer_name="陈静",
+                contact="13900001111", created_at="2026-01-14T12:00:00+08:00"),
+    ])  # fmt: skip
+    r = zh("confirm")  # two requests to change: cron says --yes
+    assert r.code == 2 and "rerun with --yes" in r.err
+    r, dry = confirm(zh, "--dry-run")
+    assert r.code == 0 and "nothing was changed or sent" in r.err
+    assert [(k, v["outcome"]) for k, v in dry.items()] == [
+        ("YX2601140105", "confirmed"), ("YX2601140104", "taken"),  # the older first
+        ("YX2601140109", "confirmed")]  # fmt: skip
+    assert {x["status"] for x in rows(zh)} == {"待确认"} and outbox(zh) == []
+    r, out = confirm(zh, "--yes")
+    assert r.code == 0, r.err
+    assert [(k, v["outcome"]) for k, v in out.items()] == [
+        ("YX2601140105", "confirmed"), ("YX2601140104", "taken"),
+        ("YX2601140109", "confirmed")]  # fmt: skip
+    assert len({v["run_id"] for v in out.values() if v["run_id"]}) == 2  # one run each
+
+
+def test_a_non_pending_id_is_a_problem_of_its_own(cli, zh, tmp_path) -> None:
+    done = book(zh, "AJ60", "2026-01-15 15:00", "--name", "李娜", "--contact", "13711112222")
+    load(cli, tmp_path, "reservations", [request("YX2601140106", "TN60", "2026-01-15 14:00")])
+    r, out = confirm(zh, done, "YX2601140106", "YX000", "--yes")
+    assert r.code == 3, r.err
+    assert out[done]["outcome"] == "already handled"
+    assert out[done]["detail"] == "it is 已确认, not 待确认; nothing to confirm"
+    assert out["YX000"]["outcome"] == "not found"
+    assert out["YX2601140106"]["outcome"] == "confirmed"
+    assert shown(zh, "YX2601140106")["status"] == "已确认"
+    assert "2 of 3 not done" in r.err
+
+
+def test_a_slot_taken_after_the_plan_leaves_the_request_pending(cli, zh, tmp_path, store_url):
+    """The claim is checked again under the lock in the write, as for `create`."""
+    from deskops.adapters.store import Store
+    from deskops.commands.clock import parse_datetime, zone
+    from deskops.commands.reservations import (
+        Senders,
+        apply_confirm,
+        plan_confirm,
+        reservations_config,
+    )
+
+    load(cli, tmp_path, "reservations", [request("YX2601140107", "AJ60", "2026-01-15 15:00")])
+    profile = tomllib.loads(Path(STORES).read_text("utf-8"))
+    cfg = reservations_config(profile, zone("Asia/Shanghai"))
+    store = Store.open(store_url)
+    senders = Senders(agent="desk1")
+    (decision,) = plan_confirm(store, cfg, [], None, parse_datetime(NOW, cfg.tz), senders)
+    assert decision.outcome == "confirmed"
+    other = book(zh, "AJ60", "2026-01-15 15:00", "--name", "李娜", "--contact", "13711112222")
+    apply_confirm(store, cfg, [decision], senders)
+    store.close()
+    assert decision.outcome == "taken" and not decision.problem
+    assert f"booked meanwhile by {other} 15:00–16:00" in decision.detail
+    res = shown(zh, "YX2601140107")
+    assert res["status"] == "待确认" and res["staff_id"] is None
+    assert {m["outcome"] for m in res["messages"]} == {"not-run"}  # nothing was sent
+    assert outbox(zh) == [m for m in outbox(zh) if m["key"].startswith(f"confirm-{other}")]
+
+
+def test_undo_of_a_confirm_puts_the_request_back(cli, zh, tmp_path) -> None:
+    load(cli, tmp_path, "reservations", [request("YX2601140108", "AJ60", "2026-01-15 15:00")])
+    r, out = confirm(zh, "YX2601140108")
+    assert r.code == 0, r.err
+    run = out["YX2601140108"]["run_id"]
+    assert json.loads(cli("journal", "list", "-o", "json").out)[0]["command"] == (
+        "reservations confirm YX2601140108")  # fmt: skip
+    u = cli("undo", run, "--yes")
+    assert "a send cannot be undone" in u.err  # the confirmation went out; it stays sent
+    res = shown(zh, "YX2601140108")
+    assert (res["status"], res["staff_id"], res["room_id"]) == ("待确认", None, None)
+    assert "confirmed_at" not in res["extra"]
+    # the slot is free again
+    book(zh, "AJ60", "2026-01-15 15:00", "--name", "李娜", "--contact", "13711112222")

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from deskops.adapters.errors import AuthError, OpsError, UsageError
+from deskops.adapters.errors import AuthError, OpsError, PartialFailure, UsageError
 
 from ..context import Ops, get
 from ..options import DryRun, Fields, Format, Yes, group
@@ -187,6 +187,90 @@ def create(
         return
     _apply(ops, planned, senders, cfg, what=f"reservations create {planned.record['id']}",
            fmt=fmt, fields=fields, dry_run=dry_run, yes=True)  # fmt: skip
+
+
+@app.command("confirm")
+def confirm(
+    ctx: typer.Context,
+    reservations: Annotated[
+        list[str] | None,
+        typer.Argument(help="Requests to confirm (default: every pending one, oldest first)."),
+    ] = None,
+    store: Annotated[
+        str | None, typer.Option("--store", help="Only this store's requests (code or name).")
+    ] = None,
+    smtp: SmtpOpt = None,
+    sms: SmsOpt = None,
+    agent: AgentOpt = None,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+    fmt: Format = None,
+    fields: Fields = None,
+) -> None:
+    """Confirm pending (待确认) online requests. Each is checked by the rules `create` uses:
+    an incomplete or malformed one stays pending and the customer is asked to fix it
+    ([validation] fix_request_template, every problem named; by the channel's method and
+    e-mail, once per set of problems). A valid one gets its staff and room, claimed under
+    the lock as `create` claims them, becomes 已确认, and the confirmation goes out; a
+    taken slot stays pending with the free times of that day, for the desk to call. One
+    row per request (outcome: confirmed, fix requested, fix needed, taken, already
+    handled, not found, failed). Each request is its own run (`ops undo RUN` puts one back
+    to pending; messages stay sent); an id that is not pending is a problem (exit 3), the
+    others are still done. More than one request to change needs --yes without a terminal.
+
+    Example: ops -p stores-zh reservations confirm --store SH01 --dry-run
+    """
+    from deskops.commands.reservations import (
+        CONFIRM_DEFAULT,
+        CONFIRM_FIELDS,
+        apply_confirm,
+        plan_confirm,
+    )
+
+    ops = get(ctx)
+    cfg = _cfg(ops)
+    shop = None
+    if store:
+        found = cfg.shop(store)
+        if found is None:
+            raise UsageError(f"--store {store!r}; valid: {', '.join(cfg.shops)}")
+        shop = found.name
+    senders = _senders(ops, smtp, sms, False, agent)
+    try:
+        decisions = plan_confirm(ops.store(), cfg, reservations or [], shop, _now(), senders)
+        todo = [d for d in decisions if d.plan is not None and d.plan.changes]
+        dry = dry_run or ops.dry_run
+        if not dry and len(todo) > 1 and not (yes or ops.yes):
+            what = f"reservations confirm would change or message {len(todo)} request(s)"
+            if not ops.interactive:
+                raise UsageError(f"{what}; rerun with --yes to apply or --dry-run to review")
+            if not typer.confirm(f"{what}. Apply?", err=True):
+                raise OpsError("nothing was changed")
+        if not dry:
+            with ops.progress(sum(len(d.plan.changes) for d in todo if d.plan), "confirm") as bar:
+                apply_confirm(ops.store(), cfg, decisions, senders, bar)
+    finally:
+        senders.close()
+    ops.renderer(fmt, fields).render(
+        (d.row(cfg) for d in decisions), CONFIRM_FIELDS, CONFIRM_DEFAULT
+    )
+    counts: dict[str, int] = {}
+    for d in decisions:
+        counts[d.outcome] = counts.get(d.outcome, 0) + 1
+    said = ", ".join(f"{n} {k}" for k, n in counts.items()) or "no pending request"
+    if dry:
+        ops.info(f"reservations confirm (dry run): {said}; nothing was changed or sent")
+        return
+    ops.info(f"reservations confirm: {said}")
+    refused = getattr(senders.sms, "refused", None)
+    if refused is not None:  # Twilio refused the token: exit 4, whatever else happened
+        raise AuthError(f"reservations confirm: {refused.message}", hint=refused.hint)
+    problems = [d for d in decisions if d.problem]
+    if problems:
+        raise PartialFailure(
+            f"reservations confirm: {len(problems)} of {len(decisions)} not done — "
+            + "; ".join(f"{d.rid}: {d.detail}" for d in problems[:3])
+        )
 
 
 @app.command("change")
