@@ -53,11 +53,10 @@ from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from .eml import parse_message
 from .errors import AuthError, BackendUnreachable, OpsError, UsageError
-from .http import Retryable, backoff_wait, retry_after
+from .http import NotFound, Retryable, retry_after, with_retries
 from .mailbox import MailMessage, from_record
 
 DEFAULT_API = "https://gmail.googleapis.com"
@@ -87,10 +86,6 @@ _KIND_NAME = {"INBOX": "INBOX", "TRASH": "Trash", "SPAM": "Spam", "ARCHIVE": "Ar
 def folder_kind(name: str | None) -> str | None:
     """``INBOX``/``TRASH``/``SPAM``/``ARCHIVE`` for a folder name that is one, else None."""
     return _FOLDER_KIND.get(name.casefold()) if name else None
-
-
-class NotFound(OpsError):
-    """HTTP 404: the message or label is gone."""
 
 
 def _b64url(data: str) -> bytes:
@@ -204,9 +199,6 @@ class GmailMailbox:
     def _scrub(self, text: str) -> str:
         return text.replace(self._token, "***") if self._token else text
 
-    def _wait(self, state: RetryCallState) -> float:
-        return backoff_wait(state, self.backoff, self.max_wait)
-
     def _call(
         self,
         method: str,
@@ -221,26 +213,21 @@ class GmailMailbox:
         """One HTTP request, retried; the response once it is a success."""
         client = self.connect()
         what = what or f"{method} {path.split('?')[0]}"
-        retrying = Retrying(
-            stop=stop_after_attempt(self.attempts),
-            wait=self._wait,
-            retry=retry_if_exception_type(Retryable),
-            sleep=self.sleep,
-            reraise=True,
-        )
+
+        def once() -> httpx.Response:
+            self.commands += 1
+            try:
+                resp = client.request(
+                    method, path, params=params, json=body, content=content, headers=headers
+                )
+            except httpx.TransportError as exc:
+                raise Retryable(f"cannot reach {self.api} ({type(exc).__name__}: {exc})") from None
+            self._check(resp, what)
+            return resp
+
         try:
-            for attempt in retrying:
-                with attempt:
-                    self.commands += 1
-                    try:
-                        resp = client.request(
-                            method, path, params=params, json=body, content=content, headers=headers
-                        )
-                    except httpx.TransportError as exc:
-                        raise Retryable(
-                            f"cannot reach {self.api} ({type(exc).__name__}: {exc})"
-                        ) from None
-                    self._check(resp, what)
+            resp = with_retries(once, attempts=self.attempts, backoff=self.backoff,
+                                max_wait=self.max_wait, sleep=self.sleep)  # fmt: skip
         except Retryable as exc:
             raise BackendUnreachable(
                 self._scrub(f"{self.display}: {what}: {exc.message}, {self.attempts} attempts"),

@@ -6,9 +6,18 @@ httpx and tenacity are imported by the adapters that use this, never on the star
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
+
+from .errors import OpsError
+
+T = TypeVar("T")
+
+
+class NotFound(OpsError):
+    """HTTP 404: the record, message or label is not there (or no longer)."""
 
 
 class Retryable(Exception):
@@ -44,3 +53,27 @@ def backoff_wait(state: Any, backoff: float, max_wait: float) -> float:
     if isinstance(exc, Retryable) and exc.retry_after is not None:
         return min(exc.retry_after, max_wait)
     return float(min(backoff * 2 ** (state.attempt_number - 1), max_wait))
+
+
+def with_retries(
+    call: Callable[[], T],
+    *,
+    attempts: int,
+    backoff: float,
+    max_wait: float,
+    sleep: Callable[[float], None],
+    on: type[Exception] = Retryable,
+) -> T:
+    """``call()``, tried again while it raises ``on`` (waits: :func:`backoff_wait`), at
+    most ``attempts`` times; the last failure is raised as it is, for the adapter to say
+    it gave up in its own words. The one retry loop of the HTTP and SMTP adapters."""
+    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
+
+    retrying = Retrying(
+        stop=stop_after_attempt(attempts),
+        wait=lambda state: backoff_wait(state, backoff, max_wait),
+        retry=retry_if_exception_type(on),
+        sleep=sleep,
+        reraise=True,
+    )
+    return retrying(call)

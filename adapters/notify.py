@@ -51,7 +51,7 @@ from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 import httpx
 
 from .errors import AuthError, BackendUnreachable, OpsError, UsageError
-from .http import backoff_wait
+from .http import with_retries
 from .vendor import HttpApi, NotFound, host_port, one_line, parse_rps, public_url
 
 # namespace of the LINE retry keys derived from a caller's key
@@ -481,22 +481,15 @@ class MailNotifier(PostTarget):
     def post(
         self, text: str, *, title: str | None = None, key: str | None = None
     ) -> dict[str, Any]:
-        from tenacity import Retrying, retry_if_exception_type, stop_after_attempt
-
         if not text.strip() and not title:
             raise UsageError(f"{self.display}: nothing to send, the message is empty")
         raw, mid = self.message(text, title, key)
-        retrying = Retrying(
-            stop=stop_after_attempt(self.attempts),
-            wait=lambda state: backoff_wait(state, self.backoff, self.max_wait),
-            retry=retry_if_exception_type(BackendUnreachable),
-            sleep=self.sleep,
-            reraise=True,
-        )
         try:
-            for attempt in retrying:
-                with attempt:
-                    self.smtp.send(raw, self.from_address, self.to)
+            with_retries(
+                lambda: self.smtp.send(raw, self.from_address, self.to),
+                attempts=self.attempts, backoff=self.backoff, max_wait=self.max_wait,
+                sleep=self.sleep, on=BackendUnreachable,
+            )  # fmt: skip
         except BackendUnreachable as exc:
             raise BackendUnreachable(
                 one_line(f"{exc.message}; gave up after {self.attempts} attempts"),

@@ -18,10 +18,9 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
 from .errors import AuthError, BackendUnreachable, OpsError, UsageError
-from .http import Retryable, backoff_wait, retry_after
+from .http import NotFound, Retryable, retry_after, with_retries
 from .store import SECRET_PARAMS
 
 RETRY_STATUSES = {429, 502, 503, 504}  # rate limits and gateways: worth another try
@@ -129,10 +128,6 @@ def limiter_for(host: str, secret: str, rate: float) -> RateLimiter:
         return _limiters.setdefault((digest, rate), RateLimiter(rate))
 
 
-class NotFound(OpsError):
-    """HTTP 404: no such order."""
-
-
 class HttpApi(ABC):
     """One ``httpx.Client`` per adapter; every request waits for the key's rate
     limiter and is retried (tenacity) on 429/502/503/504, timeouts and network
@@ -190,9 +185,6 @@ class HttpApi(ABC):
             self.client.close()
             self.client = None
 
-    def _wait(self, state: RetryCallState) -> float:
-        return backoff_wait(state, self.backoff, self.max_wait)
-
     def server_wait(self, resp: httpx.Response) -> float | None:
         """Seconds to wait that an error answer gives in its body, for services that say it
         there rather than in ``Retry-After`` (None: not given)."""
@@ -246,26 +238,18 @@ class HttpApi(ABC):
         """One API call, rate-limited and retried; the answer (2xx/3xx)."""
         client = self.connect()
         what = f"{method} {path}"
-        retrying = Retrying(
-            stop=stop_after_attempt(self.attempts),
-            wait=self._wait,
-            retry=retry_if_exception_type(Retryable),
-            sleep=self.sleep,
-            reraise=True,
-        )
-        resp: httpx.Response | None = None
         try:
-            for attempt in retrying:
-                with attempt:
-                    resp = self._send(client, method, path, params, data, body, what)
+            return with_retries(
+                lambda: self._send(client, method, path, params, data, body, what),
+                attempts=self.attempts, backoff=self.backoff, max_wait=self.max_wait,
+                sleep=self.sleep,
+            )  # fmt: skip
         except Retryable as exc:
             raise BackendUnreachable(
                 one_line(f"{self.display}: {what}: {exc.message}; gave up after {self.attempts} "
                          "attempts"),
                 hint="try again later",
             ) from None  # fmt: skip
-        assert resp is not None
-        return resp
 
     def request(
         self,
