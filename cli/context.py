@@ -62,6 +62,12 @@ class Ops:
 
         return zone(self.config.timezone)
 
+    @property
+    def region(self) -> str:
+        """The profile's country (ISO code): phone numbers are read as this country's."""
+        prof = self.config.profile.get("profile")
+        return str(prof.get("country") or "") if isinstance(prof, dict) else ""
+
     # -- the store -----------------------------------------------------------
     @property
     def store_url(self) -> str:
@@ -120,6 +126,13 @@ class Ops:
             return cls.from_config(url, self.config.profile, password)
         return cls(url)
 
+    def notifier(self, url: str) -> Any:
+        """The notification adapter for ``url``, as a send target: a post already in the
+        journal reads as done, so it is not posted again."""
+        notifier = self.backend(f"notify:{url}")
+        notifier.store = self.store()
+        return notifier
+
     def post(self, plan: Any, urls: list[str], *, what: str, dry_run: bool = False) -> Any:
         """Post the ``send`` changes of ``plan`` (``outbox:<key>``, after = {"text",
         "title"}) to each notification URL: once per key and channel — a post already in
@@ -133,8 +146,7 @@ class Ops:
         posts = Plan(command=plan.command)
         try:
             for url in urls:
-                notifier = self.backend(f"notify:{url}")
-                notifier.store = self.store()
+                notifier = self.notifier(url)
                 targets[notifier.backend] = notifier
                 digest = hashlib.sha1(notifier.backend.encode()).hexdigest()[:10]
                 for c in plan.changes:
@@ -144,6 +156,14 @@ class Ops:
         finally:
             for notifier in targets.values():
                 notifier.close()
+
+    def customer_index(self, source: Any = None) -> Any:
+        """The one customer lookup, over the registrations of ``source`` (default:
+        :meth:`records` of customers) and the store's orders and reservations."""
+        from deskops.commands.lookup import CustomerIndex
+
+        source = source or self.records("customers")
+        return CustomerIndex(self.store(), self.region, customers=source.records())
 
     def records(self, kind: str, url: str | None = None) -> Any:
         """Customer registrations or case records (``kind``): ``url`` (``--cases`` /

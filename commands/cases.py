@@ -17,6 +17,7 @@ from deskops.adapters.errors import UsageError
 from deskops.adapters.orders import when_of
 
 from .lookup import CustomerIndex, emails_in_text, normalize_phone
+from .orders import fill
 from .plan import SEND, SET, Change, Plan
 from .records import Records
 
@@ -165,10 +166,7 @@ def long_case_posts(
             "case_url": url, "agent": c.get("agent") or "-", "topic": c.get("topic") or "-",
             "minutes": int(minutes), "case": c["id"], "subject": c.get("subject") or "",
         }  # fmt: skip
-        try:
-            body = text.format(**values)
-        except (KeyError, IndexError, ValueError) as exc:
-            raise UsageError(f"[templates.{name}] text: {exc!r} is not a known field") from None
+        body = fill(text, values, name)
         channel = section.get("chat_channel")
         after = {"text": body, "title": f"long case {c['id']}"}
         if channel:

@@ -47,6 +47,7 @@ from typing import Any
 from deskops.adapters.errors import UsageError
 
 from .cases import closed_statuses
+from .lookup import EMAIL_RE
 from .plan import SEND, SET, Change, Plan
 
 DEFAULT_TEMPLATE = "{mentions} {topic}: {case_url}\n{summary}"
@@ -65,7 +66,6 @@ DEFAULT_LABELS = {
 SUMMARY = ("subject", "name", "company", "phone", "email", "order_no", "order_email",
            "product", "agent", "body")  # fmt: skip
 PERSONAL = {"name", "phone", "email", "order_email"}  # masked on a terminal
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 PHONE = re.compile(r"\+?\d[\d\-() ]{8,}\d")
 DEFAULT_ORDER_NO = (
     r"(?i)(?:注文番号|注文No\.?|order\s*(?:no\.?|number|#)|订单号|заказ[а-я]*\s*№?|№)"
@@ -223,7 +223,7 @@ def phone_in(text: str) -> str | None:
 
 
 def email_in(text: str) -> str | None:
-    m = EMAIL.search(text)
+    m = EMAIL_RE.search(text)
     return m.group(0) if m else None
 
 
@@ -386,7 +386,7 @@ def mask(value: str) -> str:
 
 def mask_text(text: str) -> str:
     """E-mail addresses and phone numbers in a free text masked."""
-    text = EMAIL.sub(lambda m: mask(m.group(0)), text)
+    text = EMAIL_RE.sub(lambda m: mask(m.group(0)), text)
     return PHONE.sub(
         lambda m: mask(m.group(0)) if len(re.sub(r"\D", "", m.group(0))) >= 10 else m.group(0),
         text,
@@ -422,13 +422,9 @@ def summary_lines(
 
 
 def render(template: str, values: dict[str, str]) -> str:
-    try:
-        return template.format(**values)
-    except (KeyError, IndexError, ValueError) as exc:
-        raise UsageError(
-            f"[templates.routing_post] text: unknown placeholder {exc}; valid: "
-            + ", ".join("{" + k + "}" for k in values)
-        ) from None
+    from .orders import fill
+
+    return fill(template, values, "routing_post")
 
 
 def escalation_status(profile: dict[str, Any]) -> str | None:

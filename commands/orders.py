@@ -617,21 +617,24 @@ class _Vars(dict[str, Any]):
         raise KeyError(key)
 
 
+def fill(text: str, values: dict[str, Any], name: str) -> str:
+    """``text`` with every ``{placeholder}`` filled; a missing one is an error naming the
+    template and the values it may use (every profile template is filled here)."""
+    try:
+        return text.format_map(_Vars(values))
+    except KeyError as exc:
+        raise UsageError(
+            f"template {name!r}: no value for {{{exc.args[0]}}} "
+            f"(known: {', '.join(sorted(values))})"
+        ) from None
+    except (ValueError, IndexError) as exc:
+        raise UsageError(f"template {name!r}: {exc}") from None
+
+
 def render(template: dict[str, Any], values: dict[str, Any], name: str) -> tuple[str, str]:
     """Subject and body with every ``{placeholder}`` filled; a missing one is an error."""
-    out = []
-    for part in ("subject", "body"):
-        text = str(template.get(part) or "")
-        try:
-            out.append(text.format_map(_Vars(values)))
-        except KeyError as exc:
-            raise UsageError(
-                f"template {name!r}: no value for {{{exc.args[0]}}} "
-                f"(known: {', '.join(sorted(values))})"
-            ) from None
-        except (ValueError, IndexError) as exc:
-            raise UsageError(f"template {name!r}: {exc}") from None
-    return out[0], out[1]
+    return (fill(str(template.get("subject") or ""), values, name),
+            fill(str(template.get("body") or ""), values, name))  # fmt: skip
 
 
 def template_values(order: dict[str, Any], cfg: OrdersConfig, agent: str) -> dict[str, Any]:

@@ -74,6 +74,7 @@ from deskops.adapters.schema import (
 from deskops.adapters.store import Store
 
 from .clock import iso
+from .lookup import EMAIL_RE
 from .plan import SET, Change, Plan, dumps, loads
 
 MARK = "(personal data)"  # the before of a purge change: something was there, not what
@@ -318,7 +319,6 @@ def personal(
     return out
 
 
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 NUMBER = re.compile(r"\+?\d[\d\-() ]{7,}\d")
 
 
@@ -327,7 +327,7 @@ def contact_keys(value: Any) -> set[str]:
     included: what a message's recipient is compared with."""
     out: set[str] = set()
     for text in _strings(value):
-        out.update(m.lower() for m in EMAIL.findall(text))
+        out.update(m.lower() for m in EMAIL_RE.findall(text))
         out.update(k for k in (_phone_key(m) for m in NUMBER.findall(text)) if k)
     return out
 

@@ -9,7 +9,7 @@ import typer
 
 from deskops.adapters.errors import UsageError
 
-from ..context import Ops, get
+from ..context import get
 from ..options import DryRun, Fields, Format, Yes, group
 
 app = group("Link case records to customers, flag long cases, tag where callers came from.")
@@ -29,17 +29,6 @@ CustomersOpt = Annotated[
         help="Where the registrations are (default: OPS_CUSTOMERS_URL, else the store).",
     ),
 ]
-
-
-def _region(ops: Ops) -> str:
-    return str(ops.config.profile.get("profile", {}).get("country") or "")
-
-
-def _index(ops: Ops, customers: str | None) -> Any:
-    from deskops.commands.lookup import CustomerIndex
-
-    source = ops.records("customers", customers)
-    return CustomerIndex(ops.store(), _region(ops), customers=source.records())
 
 
 def _unlinked_rows(source: Any, index: Any, found: list[Any]) -> list[dict[str, Any]]:
@@ -77,7 +66,7 @@ def unlinked_cmd(
 
     ops = get(ctx)
     source = ops.records("cases", cases)
-    index = _index(ops, customers)
+    index = ops.customer_index(ops.records("customers", customers))
     found = unlinked(source.records(), index)
     ops.renderer(fmt, fields).render(_unlinked_rows(source, index, found), UNLINKED_FIELDS)
     one = sum(1 for u in found if len(u.candidates) == 1)
@@ -111,7 +100,7 @@ def link_cmd(
 
     ops = get(ctx)
     source = ops.records("cases", cases)
-    index = _index(ops, customers)
+    index = ops.customer_index(ops.records("customers", customers))
     if auto:
         if case or customer:
             raise UsageError("--auto links every unlinked case: give no CASE or CUSTOMER")

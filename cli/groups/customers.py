@@ -37,11 +37,6 @@ def _row(ops: Ops, source: Any, c: dict[str, Any], **extra: Any) -> dict[str, An
     }
 
 
-def _region(ops: Ops) -> str:
-    prof = ops.config.profile.get("profile", {})
-    return str(prof.get("country") or "")
-
-
 @app.command("find")
 def find_cmd(
     ctx: typer.Context,
@@ -66,11 +61,10 @@ def find_cmd(
     Example: ops -p support-ja customers find --phone 0312345678
     """
     from deskops.commands.customers import FIND_FIELDS, find
-    from deskops.commands.lookup import CustomerIndex
 
     ops = get(ctx)
     source = ops.records("customers", customers)
-    index = CustomerIndex(ops.store(), _region(ops), customers=source.records())
+    index = ops.customer_index(source)
     found = find(index, phone=phone, email=email, name=name)
     rows = [_row(ops, source, f.customer, why="; ".join(f.why)) for f in found]
     ops.renderer(fmt, fields).render(rows, FIND_FIELDS)
@@ -107,7 +101,7 @@ def duplicates_cmd(
     source = ops.records("customers", customers)
     crm = ops.config.profile.get("crm")
     match = crm.get("duplicate_match") if isinstance(crm, dict) else None
-    groups = duplicates(source.records(), _region(ops), match or ())
+    groups = duplicates(source.records(), ops.region, match or ())
     rows = [
         _row(ops, source, c, group=g.number, shared="; ".join(g.shared))
         for g in groups

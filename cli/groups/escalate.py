@@ -148,8 +148,7 @@ def _escalate(
     notifier = None
     try:
         if url:
-            notifier = ops.backend(f"notify:{url}")
-            notifier.store = store  # a post already in the journal is not posted again
+            notifier = ops.notifier(url)
             targets[notifier.backend] = notifier
         planned = esc.plan_escalation(
             case, customer, route, word, profile,

@@ -77,7 +77,7 @@ def import_(
         delimiter=delimiter,
         tz=ops.tz,
         stdin=_stdin_bytes(ops),
-        region=str(ops.config.profile.get("profile", {}).get("country") or "") or None,
+        region=ops.region or None,
     )
     source = "<stdin>" if file == "-" else file
     plan = plan_import(store, ent, rows, tz=ops.tz, source=source)
