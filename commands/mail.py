@@ -165,7 +165,10 @@ def _no_cyclic_gc() -> Iterator[None]:
     Reading thousands of messages allocates hundreds of thousands of small
     objects that all stay alive until the plan is made; the collector would walk
     them again and again (a tenth of the run) to free nothing. Plain reference
-    counting still frees everything; the collector resumes afterwards.
+    counting still frees everything. When it resumes, what is alive by then (the
+    messages and the plan, kept until the command ends) is frozen first: else the
+    first allocation afterwards sets off a full collection over all of it, to free
+    nothing again (another tenth of the run).
     """
     import gc
 
@@ -175,6 +178,7 @@ def _no_cyclic_gc() -> Iterator[None]:
         yield
     finally:
         if was:
+            gc.freeze()
             gc.enable()
 
 
