@@ -29,7 +29,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .eml import body_of, parse_message, split_headers, strip_id
+from .eml import body_of, parse_message, strip_id
 from .errors import AuthError, BackendUnreachable, OpsError, UsageError
 from .mailbox import MailMessage, from_record
 from .store import mask_url
@@ -116,6 +116,8 @@ class ImapMailbox:
         self._done: dict[bytes, tuple[str, str]] = {}  # pipelined tag → (status, text)
         self._writes: deque[tuple[bytes, _Run, str | None]] = deque()  # tag, group, CREATE
         self._create_errors: dict[str, str] = {}  # folder → why it could not be created
+        self._validity: dict[str, int] = {}  # folder → UIDVALIDITY when first opened
+        self._reader: ImapMailbox | None = None  # for a writer: the mailbox it writes for
 
     @classmethod
     def from_config(cls, url: str, profile: dict[str, Any], password: str | None) -> ImapMailbox:
@@ -174,6 +176,31 @@ class ImapMailbox:
             except Exception:  # noqa: BLE001 - the connection may already be gone
                 pass
             self.client = None
+        if self._reader is not None:
+            self._reader.commands += self.commands
+            self.commands = 0
+
+    def writer(self) -> ImapMailbox:
+        """A second connection for the writes of a run that is still reading.
+
+        It shares what this mailbox has read (where each message is, its flags and
+        labels, the label folders' contents, the folder list), so a batch of changes
+        planned here can be written there, from another thread, while this one goes
+        on fetching: the server works on both at once. Each message is read before
+        its changes are planned, and written only after, so the two never touch the
+        same entry at the same time. A folder whose UIDVALIDITY is not the one read
+        here is not written (its UIDs would name other messages). Its commands count
+        here once it is closed.
+        """
+        self.known_folders()  # listed once, for both
+        w = copy(self)  # a shallow copy: the dicts of what was read are shared
+        w.client = None
+        w.commands = 0
+        w._selected, w._selected_ro = None, True
+        w._inflight, w._done, w._writes = [], {}, deque()
+        w._create_errors, w._sending_raw = {}, False
+        w._reader = self
+        return w
 
     def _select(self, folder: str, readonly: bool = False) -> dict[bytes, Any]:
         c = self.connect()
@@ -189,6 +216,12 @@ class ImapMailbox:
         self._selected = folder
         self._selected_ro = readonly
         self.uidvalidity = int(info.get(b"UIDVALIDITY", 0))
+        first = self._validity.setdefault(folder, self.uidvalidity)
+        if first != self.uidvalidity:
+            raise OpsError(
+                f"{self.display}: folder {folder!r} was replaced during the run (UIDVALIDITY "
+                f"{first} is now {self.uidvalidity}); run again"
+            )
         return dict(info)
 
     def folder_state(self, folder: str | None = None) -> tuple[int, int]:
@@ -267,7 +300,9 @@ class ImapMailbox:
                 first = text_of[uid]
                 head = first.raw or b""
                 raw = head.rstrip(b"\r\n") + b"\r\n\r\n" + raw
-                body, attachments = body_of(raw, split_headers(head))
+                # the fields as read with the headers (body_of looks up the content ones)
+                items = [(k, v) for k, values in first.headers.items() for v in values]
+                body, attachments = body_of(raw, items)
                 whole = copy(first)  # a shallow copy, as dataclasses.replace, at a third the cost
                 whole.body_text, whole.attachments, whole.raw = body, attachments, raw
                 whole.partial = False
@@ -615,10 +650,7 @@ class ImapMailbox:
                               f"({self.keywords[value]})")  # fmt: skip
                 else:
                     self._ensure_folder(value, run)
-                    # Copies stay imapclient's COPY, a round trip each (the commands sent
-                    # before one are answered first): test_imap_checkpoint drops the
-                    # connection through client.copy to check a rerun after a lost line.
-                    self._sync(run, c.copy, seq, value)
+                    self._raw(run, None, "UID", "COPY", seq, c._normalise_folder(value))
             elif field == "folder":
                 self._ensure_folder(value, run)
                 if self.gmail and value == "Archive":
@@ -739,7 +771,7 @@ class ImapMailbox:
         for i in range(1, len(parts) + 1):
             name = self._delim.join(parts[:i]) if self._delim != "/" else "/".join(parts[:i])
             if name not in known:
-                self._raw(run, name, "CREATE", self.client._normalise_folder(name))
+                self._raw(run, name, "CREATE", self.connect()._normalise_folder(name))
                 known.add(name)
 
     def known_folders(self) -> set[str]:

@@ -310,6 +310,26 @@ class Ops:
         planmod.raise_for(result, what)
         return result
 
+    def ran_plan(self, result: Any, plan: Any, *, what: str) -> Any:
+        """Report a run applied while it was planned (:class:`RunningPlan`) as
+        :meth:`run_plan` reports its own: the problems, then nothing to do or the
+        summary line; the exit-code error of a partial or failed run."""
+        from deskops.commands import plan as planmod
+
+        for problem in plan.problems:
+            self.stderr.write(f"ops: {problem}\n")
+        if result is None:
+            self.info(
+                f"{what}: nothing to do"
+                + (f" ({plan.unchanged} already up to date)" if plan.unchanged else "")
+            )
+            if plan.problems:
+                raise PartialFailure(f"{what}: {len(plan.problems)} rejected")
+            return None
+        self.info(f"{what}: {planmod.summary_line(result)}")
+        planmod.raise_for(result, what)
+        return result
+
     @contextmanager
     def progress(self, total: int, what: str) -> Iterator[Callable[[int], None] | None]:
         """A progress bar on stderr for long work, only on a terminal."""

@@ -9,7 +9,7 @@ and ``report_records:<id>`` for the store) plus the rows a person reads.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
@@ -182,28 +182,25 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _decide_all(
+def _decisions(
     mailbox: Mailbox, rules: list[Rule], ctx: RuleContext, query: dict[str, Any]
-) -> list[tuple[int, Decision]]:
-    """Every message decided, in mailbox order. A message whose rules ask for its body
-    (read with its headers only) waits for it, then its rules go on from where they
-    stopped."""
-    decided: list[tuple[int, Decision]] = []
+) -> Iterator[tuple[int, Decision]]:
+    """Every message decided, with its position in the mailbox, as soon as it is: first
+    those the headers decide, in mailbox order; then those whose rules asked for the
+    body (read with its headers only), their rules going on from where they stopped."""
     # A message whose rules ask for its body: its position and where its rules stopped.
     pending: dict[tuple[str, str | None, int | None], tuple[int, Suspended | None]] = {}
     partial: list[MailMessage] = []
     for pos, msg in enumerate(mailbox.messages(**query)):
         try:
-            decided.append((pos, decide(rules, msg, ctx)))
+            yield pos, decide(rules, msg, ctx)
         except BodyNeeded as exc:
             pending[(msg.id, msg.folder, msg.uid)] = (pos, exc.resume)
             partial.append(msg)
     if partial:
         for msg in mailbox.bodies(partial):  # type: ignore[attr-defined]
             pos, resume = pending[(msg.id, msg.folder, msg.uid)]
-            decided.append((pos, decide(rules, msg, ctx, resume=resume)))
-        decided.sort(key=lambda pd: pd[0])
-    return decided
+            yield pos, decide(rules, msg, ctx, resume=resume)
 
 
 def plan_label(
@@ -218,36 +215,52 @@ def plan_label(
     number_re: str | None = None,
     command: str = "mail label",
     after_uid: int | None = None,
+    apply: Callable[..., None] | None = None,
+    plan: Plan | None = None,
 ) -> LabelResult:
-    plan = Plan(command=command)
-    rows: list[dict[str, Any]] = []
-    by_row: list[list[Change]] = []
+    """The plan and the rows (in mailbox order) of the rules over a mailbox.
+
+    ``apply``: called with each message's changes as soon as they are planned (after
+    they are added to the plan), to apply them while the rest is read
+    (:meth:`~deskops.commands.plan.RunningPlan.add`; ``assessed`` says whether their
+    current state was read here), into ``plan`` when given.
+    """
+    plan = plan if plan is not None else Plan(command=command)
+    decided: list[tuple[int, dict[str, Any], list[Change]]] = []
     extra: dict[str, Any] = {"after_uid": after_uid} if after_uid is not None else {}
     two_phase = hasattr(mailbox, "bodies")
+    reads = hasattr(mailbox, "read")
     if two_phase:
         # Headers first; a body is read only for a message whose rules ask for it.
         extra["headers_only"] = True
     with _no_cyclic_gc():  # the plan's objects too: they live until it is applied
         query = {"folder": folder, "since": since, "ids": ids, **extra}
-        decided = _decide_all(mailbox, rules, ctx, query)
-        for _, d in decided:
+        for pos, d in _decisions(mailbox, rules, ctx, query):
             if not d.rules:
                 continue
             msg = d.msg
             changes = decision_changes(d, mailbox.backend, ctx, store, number_re)
-            if hasattr(mailbox, "read"):
+            if reads:
                 # Some state is not on the message itself (IMAP label folders): ask the backend.
-                changes = [c for c in changes if c.backend != mailbox.backend
-                           or state_of(c, mailbox.read(c)) != SKIPPED]  # fmt: skip
+                kept = []
+                for c in changes:
+                    if c.backend == mailbox.backend:
+                        c.outcome = state_of(c, mailbox.read(c))  # type: ignore[attr-defined]
+                        if c.outcome == SKIPPED:
+                            continue
+                    kept.append(c)
+                changes = kept
             for c in changes:
                 plan.add(c)
             if not changes:
                 plan.unchanged += 1
+            elif apply is not None:
+                apply(changes, assessed=reads)
             row = message_row(msg, ctx.tz)
             row.update({"rules": "; ".join(d.rules), "changes": _describe(changes) or "(in place)"})
-            rows.append(row)
-            by_row.append(changes)
-    return LabelResult(plan, rows, by_row)
+            decided.append((pos, row, changes))
+    decided.sort(key=lambda prc: prc[0])
+    return LabelResult(plan, [r for _, r, _ in decided], [c for _, _, c in decided])
 
 
 def outcome_of(changes: list[Change]) -> str:

@@ -253,10 +253,13 @@ def _json_hook(obj: dict[str, Any]) -> Any:
     return obj
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=_json_default, sort_keys=True)
+
+
 def dumps(value: Any) -> str | None:
     if value is None:
         return None
-    return json.dumps(value, ensure_ascii=False, default=_json_default, sort_keys=True)
+    return _ENCODER.encode(value)  # json.dumps with these options, without a new encoder each time
 
 
 def loads(text: str | None) -> Any:
@@ -405,15 +408,7 @@ def execute(
     def apply_one(c: Change) -> None:
         if progress is not None:
             progress(1)
-        target = _assess(c, targets)
-        if c.outcome == CONFLICT:
-            c.error = "changed since the plan was made; left as it is"
-        elif c.outcome == PLANNED and target is not None:
-            try:
-                target.write(c)
-                c.outcome = APPLIED
-            except OpsError as exc:
-                c.outcome, c.error = FAILED, str(exc)
+        _apply_one(c, targets)
 
     failed_early = None
     try:
@@ -424,7 +419,24 @@ def execute(
         with store.transaction():
             journal.finish(run_id, "failed", {"error": 1})
         raise
+    return _finish(plan, store, journal, run_id, failed=failed_early is not None)
 
+
+def _apply_one(c: Change, targets: dict[str, ChangeTarget]) -> None:
+    """Assess one change and write it when it is still planned."""
+    target = _assess(c, targets)
+    if c.outcome == CONFLICT:
+        c.error = "changed since the plan was made; left as it is"
+    elif c.outcome == PLANNED and target is not None:
+        try:
+            target.write(c)
+            c.outcome = APPLIED
+        except OpsError as exc:
+            c.outcome, c.error = FAILED, str(exc)
+
+
+def _finish(plan: Plan, store: Store, journal: Journal, run_id: str, *, failed: bool) -> RunResult:
+    """Count the outcomes, close the run in the journal: done, partial or failed."""
     counts: dict[str, int] = {}
     for c in plan.changes:
         counts[c.outcome] = counts.get(c.outcome, 0) + 1
@@ -432,13 +444,8 @@ def execute(
         counts["rejected"] = len(plan.problems)
     if plan.unchanged:
         counts["unchanged"] = plan.unchanged
-    failed = counts.get(CONFLICT, 0) + counts.get(FAILED, 0)
-    if failed_early is not None:
-        status = "failed"
-    elif failed or plan.problems:
-        status = "partial"
-    else:
-        status = "done"
+    bad = counts.get(CONFLICT, 0) + counts.get(FAILED, 0)
+    status = "failed" if failed else "partial" if bad or plan.problems else "done"
     with store.transaction():
         journal.finish(run_id, status, counts)
     return RunResult(run_id, status, counts, plan.changes)
@@ -450,22 +457,244 @@ def _apply_batch(target: Any, group: list[Change], progress: Callable[[int], Non
     ``write_batch`` marks each change applied as its command succeeds; what is
     still planned when it fails is journaled as failed, so a rerun finishes it.
     """
+    _write_batch(target, _assessed(group, target))
+    if progress is not None:
+        progress(len(group))
+
+
+def _assessed(group: list[Change], target: Any) -> list[Change]:
+    """Assess a batch against the current state; the changes still to write."""
     for c in group:
         _assess(c, {c.backend: target})
         if c.outcome == CONFLICT:
             c.error = "changed since the plan was made; left as it is"
-    todo = [c for c in group if c.outcome == PLANNED]
+    return [c for c in group if c.outcome == PLANNED]
+
+
+def _write_batch(target: Any, todo: list[Change], refused: str | None = None) -> str | None:
+    """One ``write_batch``; the error that stopped it, if any (what it left planned is
+    failed with that error, what it did not mark is applied). After a ``refused`` batch
+    nothing is sent: the changes fail with that reason, and a rerun sends them."""
+    if refused is not None:
+        for c in todo:
+            c.outcome, c.error = FAILED, f"not sent after an earlier failure: {refused}"
+        return refused
+    error = None
     try:
         target.write_batch(todo)
     except OpsError as exc:
-        for c in todo:
-            if c.outcome == PLANNED:
-                c.outcome, c.error = FAILED, str(exc)
+        error = str(exc)
     for c in todo:
         if c.outcome == PLANNED:
-            c.outcome = APPLIED
-    if progress is not None:
-        progress(len(group))
+            if error is None:
+                c.outcome = APPLIED
+            else:
+                c.outcome, c.error = FAILED, error
+    return error
+
+
+class RunningPlan:
+    """A non-atomic run applied while its plan is still being made.
+
+    For a big run confirmed beforehand (``--yes``), so that the backend works while
+    the command reads: the command adds each change to the plan and hands batches of
+    them to :meth:`add`. A change for the store, or for a backend that writes one
+    change at a time, is applied and journaled there and then. Changes for a backend
+    that writes in batches wait until enough are there; the batch is then assessed
+    against the current state (as :func:`execute` does) and sent. When the backend
+    offers a ``writer()`` (a connection of its own, IMAP), batches are written by a
+    worker thread, one at a time, while the command goes on reading and deciding the
+    next: the batches that piled up meanwhile go out as one, so the commands sent
+    stay few. Each batch is journaled, change by change with its outcome, once it is
+    answered. A batch the backend refuses stops the writes: the later batches are
+    journaled as failed with that reason and a rerun finishes them, as with
+    :func:`execute`. A command that fails halfway (an exception inside the ``with``)
+    leaves what was applied journaled and the run marked failed::
+
+        with RunningPlan(plan, store, targets) as run:
+            for changes in ...:
+                for c in changes:
+                    plan.add(c)
+                run.add(changes)
+        result = run.result
+    """
+
+    batch = 1000  # changes for one backend before a batch is sent
+
+    def __init__(
+        self,
+        plan: Plan,
+        store: Store,
+        targets: dict[str, ChangeTarget] | None = None,
+        *,
+        who: str | None = None,
+    ) -> None:
+        self.plan = plan
+        self.store = store
+        self.targets: dict[str, Any] = dict(targets or {})
+        self.targets.setdefault("store", StoreTarget(store))
+        self.journal = Journal(store)
+        self.run_id = new_run_id()
+        self.who = who or actor()
+        self.result: RunResult | None = None  # None: nothing was added, no run journaled
+        self._started = False
+        self._seq = 0
+        self._pending: dict[str, list[tuple[int, Change, bool]]] = {}  # seq, change, assessed
+        self._workers: dict[str, _Worker] = {}
+        self._refused: dict[str, str] = {}  # backend → why it refused a batch
+
+    def __enter__(self) -> RunningPlan:
+        try:
+            for backend, target in self.targets.items():
+                if hasattr(target, "write_batch") and hasattr(target, "writer"):
+                    self._workers[backend] = _Worker(target.writer())
+        except BaseException:
+            self._close(failed=True)
+            raise
+        return self
+
+    def add(self, changes: Iterable[Change], *, assessed: bool = False) -> None:
+        """Apply these changes (already added to the plan, in the same order) or queue them.
+        The run is journaled from the first change on: a run that plans none leaves none.
+
+        ``assessed``: the caller has just read the current state of the changes for
+        batch backends and set their outcomes (planned, skipped or conflict), so they
+        are not read again before they are sent."""
+        if not self._started:
+            self.journal.start(self.run_id, self.plan.command, self.who, self.plan.undo_of)
+            self._started = True
+        self._journal_answered()
+        for c in changes:
+            self._seq += 1
+            target = self.targets.get(c.backend)
+            if target is not None and hasattr(target, "write_batch"):
+                self._pending.setdefault(c.backend, []).append((self._seq, c, assessed))
+                continue
+            with self.store.transaction():
+                _apply_one(c, self.targets)
+                self.journal.record(self.run_id, self._seq, c)
+        for backend, items in list(self._pending.items()):
+            worker = self._workers.get(backend)
+            if len(items) >= self.batch and (worker is None or worker.idle()):
+                self._send(backend)
+
+    def _send(self, backend: str) -> None:
+        items = self._pending.pop(backend, [])
+        if not items:
+            return
+        target = self.targets[backend]
+        todo = _assessed([c for _, c, known in items if not known], target)
+        for _, c, known in items:
+            if known and c.outcome == PLANNED:
+                todo.append(c)
+            elif known and c.outcome == CONFLICT:
+                c.error = "changed since the plan was made; left as it is"
+        done = [(seq, c) for seq, c, _ in items]
+        worker = self._workers.get(backend)
+        if worker is None:
+            refused = _write_batch(target, todo, self._refused.get(backend))
+            if refused is not None:
+                self._refused[backend] = refused
+            self._record(done)
+        else:
+            worker.put(done, todo)
+
+    def _journal_answered(self) -> None:
+        for worker in self._workers.values():
+            for items in worker.answered():
+                self._record(items)
+
+    def _record(self, items: list[tuple[int, Change]]) -> None:
+        with self.store.transaction():
+            self.journal.record_many(self.run_id, items)
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        failed = exc_type is not None
+        try:
+            if not failed:
+                for backend in list(self._pending):
+                    self._send(backend)
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            self._close(failed=failed)
+
+    def _close(self, *, failed: bool) -> None:
+        """Wait for the batches sent, journal them, close the run. What was never sent
+        is not journaled: nothing happened to it."""
+        self._pending.clear()
+        for worker in self._workers.values():
+            worker.close()
+        if not self._started:
+            return
+        self._journal_answered()  # all answered by now
+        if failed:
+            with self.store.transaction():
+                self.journal.finish(self.run_id, "failed", {"error": 1})
+            return
+        with self.store.transaction():
+            _mark_undone(self.store, self.plan, self.run_id)
+        self.result = _finish(self.plan, self.store, self.journal, self.run_id, failed=False)
+
+
+class _Worker:
+    """A thread writing batches through a backend's own writer, one batch at a time."""
+
+    def __init__(self, writer: Any) -> None:
+        import queue
+        import threading
+
+        self.writer = writer
+        self._todo: queue.Queue[tuple[list[tuple[int, Change]], list[Change]] | None] = (
+            queue.Queue()
+        )
+        self._answered: queue.Queue[list[tuple[int, Change]]] = queue.Queue()
+        self._busy = 0  # batches put, not yet answered (only the caller's thread changes it)
+        self._error: str | None = None
+        self._thread = threading.Thread(target=self._run, name="ops-writer", daemon=True)
+        self._thread.start()
+
+    def idle(self) -> bool:
+        return self._busy == 0
+
+    def put(self, items: list[tuple[int, Change]], todo: list[Change]) -> None:
+        self._busy += 1
+        self._todo.put((items, todo))
+
+    def answered(self) -> Iterator[list[tuple[int, Change]]]:
+        """The batches answered since the last call."""
+        import queue
+
+        while self._busy:
+            try:
+                items = self._answered.get_nowait()
+            except queue.Empty:
+                return
+            self._busy -= 1
+            yield items
+
+    def _run(self) -> None:
+        while True:
+            job = self._todo.get()
+            if job is None:
+                return
+            items, todo = job
+            try:
+                self._error = _write_batch(self.writer, todo, self._error)
+            except BaseException as exc:  # noqa: BLE001 - the caller journals it; never lost
+                self._error = f"{type(exc).__name__}: {exc}"
+                for c in todo:
+                    if c.outcome == PLANNED:
+                        c.outcome, c.error = FAILED, self._error
+            self._answered.put(items)
+
+    def close(self) -> None:
+        self._todo.put(None)
+        self._thread.join()
+        close = getattr(self.writer, "close", None)
+        if close is not None:
+            close()
 
 
 def _apply_all(

@@ -53,14 +53,14 @@ def test_interrupted_run_converges_on_rerun(imap_user, isolated: Path) -> None: 
 
     box = ImapMailbox(url, password="secret")
     res = plan_label(box, rules, ctx, store=None)
-    real_copy = box.client.copy
+    real_answered = box._answered
 
-    def copy_then_drop(*args, **kwargs):  # type: ignore[no-untyped-def]
-        out = real_copy(*args, **kwargs)
-        box.client._imap.sock.shutdown(socket.SHUT_RDWR)  # the line dies after the copy
-        return out
+    def copy_then_drop(run, create, typ, text):  # type: ignore[no-untyped-def]
+        real_answered(run, create, typ, text)
+        if run.key[0] == "labels" and create is None:  # the line dies after the copy
+            box.client._imap.sock.shutdown(socket.SHUT_RDWR)
 
-    box.client.copy = copy_then_drop
+    box._answered = copy_then_drop
     result = planmod.execute(res.plan, store, {box.backend: box}, atomic=False)
     assert result.status == "partial"
     assert result.counts.get("applied") == 30 and result.counts.get("failed") == 30

@@ -108,15 +108,19 @@ def test_a_refused_copy_stops_the_moves_and_keeps_the_rest(imap_user, isolated: 
     box = ImapMailbox(url, password="secret")
     res = plan_label(box, rules, ctx, store=None)
 
-    def over_quota(*args, **kwargs):  # type: ignore[no-untyped-def]
-        raise imaplib.IMAP4.error("COPY command error: NO [OVERQUOTA] Quota exceeded")
+    real_send = box._send
 
-    box.client.copy = over_quota
+    def refused_copy(*args):  # type: ignore[no-untyped-def]
+        if args[:2] == ("UID", "COPY"):  # the server refuses it (NO [TRYCREATE] …)
+            args = (*args[:3], '"no such folder"')
+        return real_send(*args)
+
+    box._send = refused_copy
     result = planmod.execute(res.plan, store, {box.backend: box}, atomic=False)
     assert result.status == "partial"
     by_field = {(c.field, c.outcome) for c in res.plan.changes}
     assert by_field == {("flagged", "applied"), ("labels", "failed"), ("folder", "failed")}
-    assert all("OVERQUOTA" in (c.error or "") for c in res.plan.changes if c.outcome == "failed")
+    assert all("TRYCREATE" in (c.error or "") for c in res.plan.changes if c.outcome == "failed")
     box.close()
 
     check = ImapMailbox(url, password="secret")

@@ -131,6 +131,11 @@ def label(
     ops = get(ctx)
     box = open_mailbox(ops, mailbox)
     checkpoint = None
+    # Confirmed beforehand on a mailbox with a second connection for writes: the writes
+    # go out while the rest is read, and the rows show the outcomes as usual.
+    streamed = (
+        not staff and not (dry_run or ops.dry_run) and (yes or ops.yes) and hasattr(box, "writer")
+    )
     if staff:
         from deskops.commands.mail import staff_label
 
@@ -143,28 +148,36 @@ def label(
     else:
         rules, mail_cfg, _source = _rules(ops, rules_file)
         checkpoint = _checkpoint(ops, box, folder, use=not (all_ or since or ids))
-        res = plan_label(
-            box,
-            rules,
-            _context(ops),
-            store=ops.store(),
-            folder=folder,
-            since=_since(ops, since),
-            ids=_ids(ids),
-            number_re=mail_cfg.get("order_number_pattern"),
-            after_uid=checkpoint[1] if checkpoint else None,
-        )
+        args = {
+            "store": ops.store(),
+            "folder": folder,
+            "since": _since(ops, since),
+            "ids": _ids(ids),
+            "number_re": mail_cfg.get("order_number_pattern"),
+            "after_uid": checkpoint[1] if checkpoint else None,
+        }
+        if streamed:
+            from deskops.commands.plan import Plan, RunningPlan
+
+            plan = Plan(command="mail label")
+            with RunningPlan(plan, ops.store(), {box.backend: box}) as running:
+                res = plan_label(box, rules, _context(ops), apply=running.add, plan=plan, **args)
+        else:
+            res = plan_label(box, rules, _context(ops), **args)
     err = None
     try:
-        result = ops.run_plan(
-            res.plan,
-            what="mail label",
-            dry_run=dry_run,
-            yes=yes,
-            targets={box.backend: box} if box.backend != "store" else None,
-            atomic=False,
-            show=False,
-        )
+        if streamed:
+            result = ops.ran_plan(running.result, res.plan, what="mail label")
+        else:
+            result = ops.run_plan(
+                res.plan,
+                what="mail label",
+                dry_run=dry_run,
+                yes=yes,
+                targets={box.backend: box} if box.backend != "store" else None,
+                atomic=False,
+                show=False,
+            )
     except PartialFailure as exc:
         result, err = True, exc
     for row, changes in zip(res.rows, res.by_row, strict=True):

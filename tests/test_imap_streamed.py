@@ -1,0 +1,257 @@
+# ruff: noqa: F811  (the IMAP fixtures are imported from test_imap)
+"""`ops mail label --yes` on IMAP writes while it reads (RunningPlan): the same result as
+planning first, every change journaled, undo, and what a refusal or a failure leaves."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import test_imap
+from test_imap import dovecot, fill, folders, imap_user, message  # noqa: F401  (fixtures)
+from test_mail import PROFILE
+
+
+def _mail(n: int) -> list[bytes]:
+    out = []
+    for i in range(n):
+        kind = i % 3
+        if kind == 0:
+            out.append(message(f"s{i}@spam", "info@seo.example", "SEOで集客"))
+        elif kind == 1:
+            out.append(message(f"b{i}@stores", "noreply@stores.example", "【和楽 新宿店】予約"))
+        else:
+            out.append(message(f"q{i}@c", "someone@example.jp", "問い合わせ", body="返金希望"))
+    return out
+
+
+RULES = [
+    {"name": "spam", "when": {"subject": "SEO"}, "add_labels": ["確認"], "trash": True,
+     "stop": True},
+    {"name": "booking", "when": {"from": "noreply@stores.example"}, "add_labels": ["予約"],
+     "archive": True, "stop": True},
+    {"name": "refund", "when": {"body": "返金"}, "add_labels": ["返金"], "flag": True},
+]  # fmt: skip
+
+
+def _setup(user: str, port: int) -> tuple[Any, Any, Any]:
+    from deskops.adapters.imap import ImapMailbox
+    from deskops.commands.clock import now_utc, zone
+    from deskops.commands.mailrules import RuleContext, load_rules
+
+    box = ImapMailbox(f"imap://{user}@127.0.0.1:{port}/INBOX", password="secret")
+    return box, load_rules(RULES, "t.toml"), RuleContext(tz=zone("Asia/Tokyo"), now=now_utc())
+
+
+def _streamed(box: Any, rules: Any, ctx: Any, store: Any) -> tuple[Any, Any]:
+    from deskops.commands import plan as planmod
+    from deskops.commands.mail import plan_label
+
+    plan = planmod.Plan(command="mail label")
+    with planmod.RunningPlan(plan, store, {box.backend: box}) as run:
+        res = plan_label(box, rules, ctx, store=None, apply=run.add, plan=plan)
+    return res, run.result
+
+
+def _state(user: str, port: int) -> dict[str, tuple[int, int]]:
+    """Folder → (messages, flagged)."""
+    import imapclient
+
+    c = imapclient.IMAPClient("127.0.0.1", port=port, ssl=False)
+    c.login(user, "secret")
+    out = {}
+    for flags, _delim, name in c.list_folders():
+        if b"\\Noselect" in flags:
+            continue
+        c.select_folder(name, readonly=True)
+        n = len(c.search(["ALL"]))
+        if n:
+            out[name] = (n, len(c.search(["FLAGGED"])))
+    c.logout()
+    return out
+
+
+def test_written_while_read_is_what_planning_first_writes(
+    imap_user, store_url, monkeypatch
+) -> None:
+    from deskops.adapters.store import Store
+    from deskops.commands import plan as planmod
+    from deskops.commands.mail import plan_label
+
+    user, port = imap_user
+    other = next(test_imap._next_user)
+    fill(user, port, _mail(90))
+    fill(other, port, _mail(90))
+    store = Store.open(store_url)
+    # planned first, then applied
+    box, rules, ctx = _setup(other, port)
+    res = plan_label(box, rules, ctx, store=None)
+    planned = planmod.execute(res.plan, store, {box.backend: box}, atomic=False)
+    box.close()
+    # written while read, in batches of 10 changes: many batches, one writer connection
+    batches: list[int] = []
+    real = planmod._write_batch
+
+    def counted(target: Any, todo: list[Any], *args: Any) -> Any:
+        batches.append(len(todo))
+        return real(target, todo, *args)
+
+    monkeypatch.setattr(planmod, "_write_batch", counted)
+    monkeypatch.setattr(planmod.RunningPlan, "batch", 10)
+    box, rules, ctx = _setup(user, port)
+    res2, result = _streamed(box, rules, ctx, store)
+    box.close()
+    assert len(batches) >= 2 and sum(batches) == len(res2.plan.changes) == 180
+    assert result.status == "done" and result.counts == planned.counts == {"applied": 180}
+    mine, theirs = _state(user, port), _state(other, port)
+    assert mine.pop("INBOX") == theirs.pop("INBOX") == (30, 30)
+    # label copies: whether one is flagged depends on the order of COPY and STORE
+    assert {k: n for k, (n, _) in mine.items()} == {k: n for k, (n, _) in theirs.items()}
+    assert set(mine) == {"Trash", "Archive", "確認", "予約", "返金"}
+    assert [row["id"] for row in res2.rows] == [row["id"] for row in res.rows]  # mailbox order
+    # every change journaled once, in plan order, with its outcome
+    journal = planmod.Journal(store)
+    entries = journal.entries(result.run_id)
+    assert [e["seq"] for e in entries] == list(range(1, 181))
+    assert {e["outcome"] for e in entries} == {"applied"}
+    assert journal.run(result.run_id)["status"] == "done"
+    # and undone as any run
+    undo = planmod.undo_plan(store, result.run_id)
+    box, _, _ = _setup(user, port)
+    assert planmod.execute(undo, store, {box.backend: box}, atomic=False).status == "done"
+    box.close()
+    assert _state(user, port) == {"INBOX": (90, 0)}
+    store.close()
+
+
+def test_a_refused_batch_stops_the_later_ones_and_a_rerun_finishes(
+    imap_user, isolated: Path, monkeypatch
+) -> None:
+    from deskops.adapters.imap import ImapMailbox
+    from deskops.adapters.store import Store
+    from deskops.commands import plan as planmod
+
+    user, port = imap_user
+    fill(user, port, _mail(60))
+    real_writer = ImapMailbox.writer
+
+    def refusing_writer(self: ImapMailbox) -> ImapMailbox:
+        w = real_writer(self)
+        real_send, real_batch = w._send, w.write_batch
+        batches = []
+
+        def write_batch(changes: list[Any]) -> None:
+            batches.append(changes)
+            real_batch(changes)
+
+        def send(*args: Any) -> Any:
+            if args[:2] == ("UID", "COPY") and len(batches) == 2:  # the second batch's copies
+                args = (*args[:3], '"no such folder"')  # the server refuses them
+            return real_send(*args)
+
+        w._send, w.write_batch = send, write_batch  # type: ignore[method-assign]
+        return w
+
+    monkeypatch.setattr(ImapMailbox, "writer", refusing_writer)
+    monkeypatch.setattr(planmod.RunningPlan, "batch", 10)
+    store = Store.open(str(isolated / "s.sqlite"))
+    box, rules, ctx = _setup(user, port)
+    res, result = _streamed(box, rules, ctx, store)
+    box.close()
+    assert result.status == "partial"
+    outcomes = [c.outcome for c in res.plan.changes]
+    assert outcomes[:10] == ["applied"] * 10  # the first batch went through
+    failed = [c for c in res.plan.changes if c.outcome == "failed"]
+    assert any("TRYCREATE" in (c.error or "") for c in failed)
+    assert all(
+        "TRYCREATE" in (c.error or "") or "not sent after an earlier failure" in (c.error or "")
+        for c in failed
+    )
+    entries = planmod.Journal(store).entries(result.run_id)
+    assert [e["outcome"] for e in entries] == outcomes  # the failed ones journaled too
+    state = _state(user, port)  # nothing was moved without its label copy
+    assert state.get("Trash", (0,))[0] == state.get("確認", (0,))[0]
+    assert state.get("Archive", (0,))[0] == state.get("予約", (0,))[0]
+    # the rerun finishes the rest, nothing twice
+    monkeypatch.setattr(ImapMailbox, "writer", real_writer)
+    box, rules, ctx = _setup(user, port)
+    res2, result2 = _streamed(box, rules, ctx, store)
+    box.close()
+    assert result2.status == "done"
+    state = _state(user, port)
+    assert state.pop("INBOX") == (20, 20)  # flagged; whether a label copy is depends on order
+    assert {k: n for k, (n, _) in state.items()} == {
+        "Trash": 20, "Archive": 20, "確認": 20, "予約": 20, "返金": 20,
+    }  # fmt: skip
+    store.close()
+
+
+def test_a_run_cut_short_keeps_what_it_wrote_journaled_and_undoable(
+    imap_user, isolated: Path, monkeypatch
+) -> None:
+    from deskops.adapters.store import Store
+    from deskops.commands import plan as planmod
+    from deskops.commands.mail import plan_label
+
+    user, port = imap_user
+    fill(user, port, _mail(60))
+    monkeypatch.setattr(planmod.RunningPlan, "batch", 10)
+    store = Store.open(str(isolated / "s.sqlite"))
+    box, rules, ctx = _setup(user, port)
+    plan = planmod.Plan(command="mail label")
+    calls = []
+    with pytest.raises(ConnectionError):
+        with planmod.RunningPlan(plan, store, {box.backend: box}) as run:
+
+            def add_then_fail(changes: list[Any], **kw: Any) -> None:
+                calls.append(changes)
+                run.add(changes, **kw)
+                if len(calls) == 12:
+                    raise ConnectionError("the line to the server dropped")
+
+            plan_label(box, rules, ctx, store=None, apply=add_then_fail, plan=plan)
+    box.close()
+    journal = planmod.Journal(store)
+    assert journal.run(run.run_id)["status"] == "failed"
+    entries = journal.entries(run.run_id)
+    written = [e for e in entries if e["outcome"] == "applied"]
+    assert 10 <= len(written) <= 24 and {e["outcome"] for e in entries} == {"applied"}
+    assert sum(n for n, _ in _state(user, port).values()) > 60  # label copies were made
+    undo = planmod.undo_plan(store, run.run_id)
+    box, _, _ = _setup(user, port)
+    assert planmod.execute(undo, store, {box.backend: box}, atomic=False).status == "done"
+    box.close()
+    assert _state(user, port) == {"INBOX": (60, 0)}
+    store.close()
+
+
+def test_cli_label_yes_writes_while_reading(cli, isolated: Path, imap_user, monkeypatch) -> None:
+    from deskops.commands import plan as planmod
+
+    user, port = imap_user
+    (isolated / "ops.toml").write_text(PROFILE, encoding="utf-8")
+    fill(
+        user,
+        port,
+        [message(f"b{i}@stores", "noreply@stores.example", "【和楽 新宿店】予約が入りました")
+         for i in range(30)],
+    )  # fmt: skip
+    writers = []
+    real_init = planmod._Worker.__init__
+
+    def init(self: Any, writer: Any) -> None:
+        writers.append(writer)
+        real_init(self, writer)
+
+    monkeypatch.setattr(planmod._Worker, "__init__", init)
+    url = f"imap://{user}@127.0.0.1:{port}/INBOX"
+    r = cli("mail", "label", "--mailbox", url, "--yes", "-o", "json")
+    assert r.code == 0, r.err
+    assert len(writers) == 1 and writers[0].client is None  # its own connection, closed
+    assert {row["outcome"] for row in json.loads(r.out)} == {"applied"}
+    assert folders(user, port)["Archive"] == 30
+    r = cli("journal", "list", "-o", "json")
+    runs = json.loads(r.out)
+    assert runs[0]["status"] == "done" and runs[0]["changes"] == 60

@@ -1,0 +1,92 @@
+"""RunningPlan: a non-atomic run applied while it is planned, with any backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from deskops.adapters.schema import ORDERS
+from deskops.adapters.store import Store
+from deskops.commands import plan as planmod
+from deskops.commands.plan import ADD, SET, Change, Plan, RunningPlan
+
+
+class Flags:
+    """A backend that writes in batches and has no writer of its own: written in the
+    caller's thread when a batch is full."""
+
+    def __init__(self) -> None:
+        self.flags: dict[str, bool] = {"m1": True}
+        self.batches: list[int] = []
+
+    def read(self, c: Change) -> Any:
+        return self.flags.get(c.key, False)
+
+    def write_batch(self, changes: list[Change]) -> None:
+        self.batches.append(len(changes))
+        for c in changes:
+            if c.key == "bad":
+                raise planmod.OpsError("refused: bad")
+            self.flags[c.key] = c.after
+
+    def transaction(self) -> Any:
+        from contextlib import nullcontext
+
+        return nullcontext()
+
+
+def test_batches_store_changes_and_the_journal(store_url: str, monkeypatch) -> None:
+    monkeypatch.setattr(RunningPlan, "batch", 4)
+    store = Store.open(store_url)
+    with store.transaction():
+        store.insert(ORDERS, {"id": "1001", "status": "new"})
+    flags = Flags()
+    plan = Plan(command="test")
+    with RunningPlan(plan, store, {"flags": flags}) as run:
+        for i in range(1, 11):  # m1 is flagged already: skipped when its batch is assessed
+            c = Change(f"messages:m{i}", "flagged", SET, False, True, "r", "flags")
+            plan.add(c)
+            run.add([c])
+            assert len(flags.batches) == i // 4  # sent as each batch fills
+        order = Change("orders:1001", "flags", ADD, None, "checked", "r")
+        plan.add(order)
+        run.add([order])
+        assert store.get(ORDERS, "1001")["flags"] == ["checked"]  # applied there and then
+    assert flags.batches == [3, 4, 2]  # m1 skipped; the rest on leaving
+    result = run.result
+    assert result is not None and result.status == "done"
+    assert result.counts == {"applied": 10, "skipped": 1}
+    journal = planmod.Journal(store)
+    entries = journal.entries(result.run_id)
+    assert [e["seq"] for e in entries] == list(range(1, 12))
+    assert entries[0]["outcome"] == "skipped" and entries[-1]["target"] == "orders:1001"
+    store.close()
+
+
+def test_a_refused_batch_fails_the_later_ones(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(RunningPlan, "batch", 2)
+    store = Store.open(str(tmp_path / "s.sqlite"))
+    flags = Flags()
+    plan = Plan(command="test")
+    keys = ["a", "b", "bad", "c", "d", "e"]
+    with RunningPlan(plan, store, {"flags": flags}) as run:
+        for k in keys:
+            c = Change(f"messages:{k}", "flagged", SET, False, True, "r", "flags")
+            plan.add(c)
+            run.add([c])
+    result = run.result
+    assert result is not None and result.status == "partial"
+    assert [c.outcome for c in plan.changes] == ["applied"] * 2 + ["failed"] * 4
+    assert {c.error for c in plan.changes[2:]} == {
+        "refused: bad", "not sent after an earlier failure: refused: bad"
+    }  # fmt: skip
+    assert flags.flags == {"m1": True, "a": True, "b": True}
+    store.close()
+
+
+def test_a_run_that_plans_nothing_journals_nothing(tmp_path) -> None:
+    store = Store.open(str(tmp_path / "s.sqlite"))
+    with RunningPlan(Plan(command="test"), store, {"flags": Flags()}) as run:
+        pass
+    assert run.result is None
+    assert planmod.Journal(store).runs() == []
+    store.close()
