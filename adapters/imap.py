@@ -546,6 +546,14 @@ class ImapMailbox:
     def write(self, change: Any) -> None:
         self.write_batch([change])
 
+    @staticmethod
+    def costly(change: Any) -> bool:
+        """Moves: a MOVE (or COPY + EXPUNGE) takes messages out of their folder, which
+        the server must then resync, in every session that has it open: on a Maildir
+        of 10,000 messages about 10 ms a command, against 1 ms for a COPY or STORE.
+        A run that writes while it reads sends them in bigger batches."""
+        return bool(change.field == "folder")
+
     def write_batch(self, changes: list[Any]) -> None:
         """Apply changes grouped by (action, value, folder): one command per group and chunk."""
         groups: dict[tuple[str, str, Any, str], list[tuple[Any, int]]] = {}

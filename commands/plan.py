@@ -503,13 +503,16 @@ class RunningPlan:
     that writes in batches wait until enough are there; the batch is then assessed
     against the current state (as :func:`execute` does) and sent. When the backend
     offers a ``writer()`` (a connection of its own, IMAP), batches are written by a
-    worker thread, one at a time, while the command goes on reading and deciding the
-    next: the batches that piled up meanwhile go out as one, so the commands sent
-    stay few. Each batch is journaled, change by change with its outcome, once it is
-    answered. A batch the backend refuses stops the writes: the later batches are
-    journaled as failed with that reason and a rerun finishes them, as with
-    :func:`execute`. A command that fails halfway (an exception inside the ``with``)
-    leaves what was applied journaled and the run marked failed::
+    worker thread while the command goes on reading and deciding: the batches that
+    piled up while one was written go out as one, so the server always has work and
+    the commands sent stay few. Changes the backend calls ``costly(change)`` (a
+    command of a fixed cost the server pays again for every batch: an IMAP move) wait
+    for a bigger batch, and whatever is pending before them is sent first. Each batch
+    is journaled, change by change with its outcome, once it is answered. A batch
+    the backend refuses stops the writes: the later batches are journaled as failed
+    with that reason and a rerun finishes them, as with :func:`execute`. A command
+    that fails halfway (an exception inside the ``with``) leaves what was applied
+    journaled and the run marked failed::
 
         with RunningPlan(plan, store, targets) as run:
             for changes in ...:
@@ -520,6 +523,7 @@ class RunningPlan:
     """
 
     batch = 1000  # changes for one backend before a batch is sent
+    costly_batch = 2500  # the same for changes the backend calls costly (IMAP moves)
 
     def __init__(
         self,
@@ -539,7 +543,8 @@ class RunningPlan:
         self.result: RunResult | None = None  # None: nothing was added, no run journaled
         self._started = False
         self._seq = 0
-        self._pending: dict[str, list[tuple[int, Change, bool]]] = {}  # seq, change, assessed
+        # (backend, costly) → (seq, change, assessed) waiting to be sent
+        self._pending: dict[tuple[str, bool], list[tuple[int, Change, bool]]] = {}
         self._workers: dict[str, _Worker] = {}
         self._refused: dict[str, str] = {}  # backend → why it refused a batch
 
@@ -568,18 +573,20 @@ class RunningPlan:
             self._seq += 1
             target = self.targets.get(c.backend)
             if target is not None and hasattr(target, "write_batch"):
-                self._pending.setdefault(c.backend, []).append((self._seq, c, assessed))
+                costly = bool(getattr(target, "costly", None) and target.costly(c))
+                self._pending.setdefault((c.backend, costly), []).append((self._seq, c, assessed))
                 continue
             with self.store.transaction():
                 _apply_one(c, self.targets)
                 self.journal.record(self.run_id, self._seq, c)
-        for backend, items in list(self._pending.items()):
-            worker = self._workers.get(backend)
-            if len(items) >= self.batch and (worker is None or worker.idle()):
-                self._send(backend)
+        for (backend, costly), items in list(self._pending.items()):
+            if len(items) >= (self.costly_batch if costly else self.batch):
+                self._send(backend, costly)
 
-    def _send(self, backend: str) -> None:
-        items = self._pending.pop(backend, [])
+    def _send(self, backend: str, costly: bool) -> None:
+        if costly:  # what came before them goes first (a label copy before the move)
+            self._send(backend, False)
+        items = self._pending.pop((backend, costly), [])
         if not items:
             return
         target = self.targets[backend]
@@ -612,8 +619,8 @@ class RunningPlan:
         failed = exc_type is not None
         try:
             if not failed:
-                for backend in list(self._pending):
-                    self._send(backend)
+                for backend, costly in sorted(self._pending):
+                    self._send(backend, costly)
         except BaseException:
             failed = True
             raise
@@ -655,9 +662,6 @@ class _Worker:
         self._thread = threading.Thread(target=self._run, name="ops-writer", daemon=True)
         self._thread.start()
 
-    def idle(self) -> bool:
-        return self._busy == 0
-
     def put(self, items: list[tuple[int, Change]], todo: list[Change]) -> None:
         self._busy += 1
         self._todo.put((items, todo))
@@ -675,11 +679,24 @@ class _Worker:
             yield items
 
     def _run(self) -> None:
-        while True:
+        import queue
+
+        stop = False
+        while not stop:
             job = self._todo.get()
             if job is None:
                 return
-            items, todo = job
+            jobs = [job]
+            while True:  # the batches that piled up meanwhile go out as one
+                try:
+                    more = self._todo.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                jobs.append(more)
+            todo = [c for _, part in jobs for c in part]
             try:
                 self._error = _write_batch(self.writer, todo, self._error)
             except BaseException as exc:  # noqa: BLE001 - the caller journals it; never lost
@@ -687,7 +704,8 @@ class _Worker:
                 for c in todo:
                     if c.outcome == PLANNED:
                         c.outcome, c.error = FAILED, self._error
-            self._answered.put(items)
+            for items, _ in jobs:
+                self._answered.put(items)
 
     def close(self) -> None:
         self._todo.put(None)

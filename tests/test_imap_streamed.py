@@ -136,11 +136,11 @@ def test_a_refused_batch_stops_the_later_ones_and_a_rerun_finishes(
     user, port = imap_user
     fill(user, port, _mail(60))
     real_writer = ImapMailbox.writer
+    batches: list[list[Any]] = []  # the batches the writer was given
 
     def refusing_writer(self: ImapMailbox) -> ImapMailbox:
         w = real_writer(self)
         real_send, real_batch = w._send, w.write_batch
-        batches = []
 
         def write_batch(changes: list[Any]) -> None:
             batches.append(changes)
@@ -156,13 +156,14 @@ def test_a_refused_batch_stops_the_later_ones_and_a_rerun_finishes(
 
     monkeypatch.setattr(ImapMailbox, "writer", refusing_writer)
     monkeypatch.setattr(planmod.RunningPlan, "batch", 10)
+    monkeypatch.setattr(planmod.RunningPlan, "costly_batch", 10)
     store = Store.open(str(isolated / "s.sqlite"))
     box, rules, ctx = _setup(user, port)
     res, result = _streamed(box, rules, ctx, store)
     box.close()
     assert result.status == "partial"
     outcomes = [c.outcome for c in res.plan.changes]
-    assert outcomes[:10] == ["applied"] * 10  # the first batch went through
+    assert {c.outcome for c in batches[0]} == {"applied"}  # the first batch went through
     failed = [c for c in res.plan.changes if c.outcome == "failed"]
     assert any("TRYCREATE" in (c.error or "") for c in failed)
     assert all(

@@ -90,3 +90,48 @@ def test_a_run_that_plans_nothing_journals_nothing(tmp_path) -> None:
     assert run.result is None
     assert planmod.Journal(store).runs() == []
     store.close()
+
+
+class Moves(Flags):
+    """Moves cost the backend more per batch: they wait for a bigger one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[list[str]] = []
+
+    def costly(self, c: Change) -> bool:
+        return c.field == "folder"
+
+    def read(self, c: Change) -> Any:
+        return "INBOX" if c.field == "folder" else False
+
+    def write_batch(self, changes: list[Change]) -> None:
+        self.sent.append([f"{c.field}:{c.key}" for c in changes])
+
+
+def test_costly_changes_wait_for_a_bigger_batch_after_what_came_before(
+    tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setattr(RunningPlan, "batch", 3)
+    monkeypatch.setattr(RunningPlan, "costly_batch", 4)
+    store = Store.open(str(tmp_path / "s.sqlite"))
+    moves = Moves()
+    plan = Plan(command="test")
+    with RunningPlan(plan, store, {"imap": moves}) as run:
+        for i in range(1, 6):  # a label and a move per message
+            changes = [
+                Change(f"messages:m{i}", "flagged", SET, False, True, "r", "imap"),
+                Change(f"messages:m{i}", "folder", SET, "INBOX", "Archive", "r", "imap"),
+            ]
+            for c in changes:
+                plan.add(c)
+            run.add(changes)
+    assert moves.sent == [
+        ["flagged:m1", "flagged:m2", "flagged:m3"],
+        ["flagged:m4"],  # what came before the moves goes first
+        ["folder:m1", "folder:m2", "folder:m3", "folder:m4"],
+        ["flagged:m5"],
+        ["folder:m5"],
+    ]
+    assert run.result is not None and run.result.counts == {"applied": 10}
+    store.close()
