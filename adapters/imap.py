@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from .eml import body_of, parse_message, strip_id
 from .errors import AuthError, BackendUnreachable, OpsError, UsageError
-from .mailbox import MailMessage, from_record
+from .mailbox import MailMessage, from_record, header_message
 from .store import mask_url
 
 CHUNK = 500  # UIDs per FETCH
@@ -308,23 +308,23 @@ class ImapMailbox:
                 whole.partial = False
                 yield whole
                 continue
+            flags = {_text(f) for f in item.get(b"FLAGS", ())}
             try:
-                rec = parse_message(
-                    raw,
-                    name=f"{folder}/{uid}",
-                    mailbox=self.user,
-                    folder=folder,
-                    decode_headers=False,
-                    headers_only=headers_only,
-                    iso_date=False,
-                )
+                name = f"{folder}/{uid}"
+                if headers_only:
+                    msg = header_message(
+                        raw, name=name, mailbox=self.user, folder=folder, uid=uid, flags=flags
+                    )
+                else:
+                    rec = parse_message(
+                        raw, name=name, mailbox=self.user, folder=folder,
+                        decode_headers=False, iso_date=False,
+                    )  # fmt: skip
+                    rec["uid"], rec["seen"] = uid, "\\Seen" in flags
+                    rec["flagged"] = "\\Flagged" in flags
+                    msg = from_record(rec)
             except OpsError:
                 continue
-            flags = {_text(f) for f in item.get(b"FLAGS", ())}
-            rec["uid"], rec["seen"], rec["flagged"] = uid, "\\Seen" in flags, "\\Flagged" in flags
-            msg = from_record(rec)
-            msg.id = msg.message_id
-            msg.partial = headers_only
             if self.gmail:
                 labels = {_text(x) for x in item.get(b"X-GM-LABELS", ())}
                 msg.labels = sorted(GMAIL_SYSTEM.get(x, x) for x in labels

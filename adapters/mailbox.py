@@ -70,6 +70,84 @@ class MailMessage:
         return values
 
 
+def header_message(
+    raw: bytes, *, name: str, mailbox: str, folder: str, uid: int, flags: set[str]
+) -> MailMessage:
+    """A message read with its header block only (an IMAP ``BODY[HEADER]``), built
+    straight from the fields: what ``from_record(parse_message(raw, headers_only=True,
+    decode_headers=False, iso_date=False))`` gives, without the record in between,
+    with the addresses split once and the lower-case index of the fields kept (a run
+    over a big mailbox builds thousands of these). A message without a usable Date is
+    an error naming it."""
+    import hashlib
+
+    from .eml import _ADDR, _ANGLED, _from, getaddresses, header_end, parse_date, split_headers
+    from .eml import strip_id as _strip
+
+    items = split_headers(raw)
+    if not items:
+        raise UsageError(f"{name}: no headers, not an RFC 5322 message")
+    index: dict[str, list[str]] = {}  # lower-case name → values as read
+    headers: dict[str, list[str]] = {}  # the first spelling of a name → values
+    for k, v in items:
+        low = k.lower()
+        values = index.get(low)
+        if values is None:
+            index[low] = headers[k] = [v]
+        else:
+            values.append(v)
+
+    def header(low: str) -> str:
+        values = index.get(low)
+        return decode_text(values[0]) if values else ""
+
+    def addrs(low: str) -> list[str]:
+        value = header(low)
+        if not value:
+            return []
+        if '"' in value or "(" in value:  # quoted names or comments: the full parser
+            return [a.strip().lower() for _, a in getaddresses([value]) if a.strip()]
+        return [a.lower() for a in _ADDR.findall(value)]
+
+    date_text = header("date")
+    date = parse_date(date_text)
+    if date is None:
+        raise UsageError(f"{name}: missing or malformed Date header ({date_text or 'absent'})")
+    if date.tzinfo is None:
+        date = date.replace(tzinfo=UTC)
+    mid = _strip(header("message-id"))
+    if not mid:  # of the header block, as parse_message makes it
+        mid = f"sha1-{hashlib.sha1(raw[: header_end(raw)]).hexdigest()[:20]}@deskops.invalid"
+    references = header("references")
+    refs = _ANGLED.findall(references) if references else []
+    in_reply_to = _strip(header("in-reply-to")) or None
+    from_name, from_addr = _from(header("from"))
+    msg = MailMessage(
+        id=mid,
+        message_id=mid,
+        date=date,
+        mailbox=mailbox or None,
+        folder=folder or None,
+        uid=uid,
+        from_addr=from_addr.lower(),
+        from_name=from_name,
+        to_addrs=addrs("to"),
+        cc_addrs=addrs("cc"),
+        reply_to=addrs("reply-to"),
+        subject=header("subject"),
+        headers=headers,
+        seen="\\Seen" in flags,
+        flagged="\\Flagged" in flags,
+        thread_id=refs[0] if refs else (in_reply_to or mid),
+        in_reply_to=in_reply_to,
+        raw=raw,
+        headers_raw=True,
+        partial=True,
+    )
+    msg.__dict__["_header_index"] = (headers, index)  # what MailMessage.header builds
+    return msg
+
+
 def _split(addrs: str | None) -> list[str]:
     return [a.strip().lower() for a in (addrs or "").split(",") if a.strip()]
 
