@@ -13,6 +13,7 @@ message. Backends:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -25,7 +26,18 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
-from .eml import decode_text, parse_message
+from .eml import (
+    _ADDR,
+    _ANGLED,
+    _from,
+    decode_text,
+    getaddresses,
+    header_end,
+    parse_date,
+    parse_message,
+    split_headers,
+    strip_id,
+)
 from .errors import OpsError, UsageError
 from .schema import MESSAGES
 from .store import Store
@@ -79,11 +91,6 @@ def header_message(
     with the addresses split once and the lower-case index of the fields kept (a run
     over a big mailbox builds thousands of these). A message without a usable Date is
     an error naming it."""
-    import hashlib
-
-    from .eml import _ADDR, _ANGLED, _from, getaddresses, header_end, parse_date, split_headers
-    from .eml import strip_id as _strip
-
     items = split_headers(raw)
     if not items:
         raise UsageError(f"{name}: no headers, not an RFC 5322 message")
@@ -115,12 +122,12 @@ def header_message(
         raise UsageError(f"{name}: missing or malformed Date header ({date_text or 'absent'})")
     if date.tzinfo is None:
         date = date.replace(tzinfo=UTC)
-    mid = _strip(header("message-id"))
+    mid = strip_id(header("message-id"))
     if not mid:  # of the header block, as parse_message makes it
         mid = f"sha1-{hashlib.sha1(raw[: header_end(raw)]).hexdigest()[:20]}@deskops.invalid"
     references = header("references")
     refs = _ANGLED.findall(references) if references else []
-    in_reply_to = _strip(header("in-reply-to")) or None
+    in_reply_to = strip_id(header("in-reply-to")) or None
     from_name, from_addr = _from(header("from"))
     msg = MailMessage(
         id=mid,

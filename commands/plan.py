@@ -631,6 +631,8 @@ class RunningPlan:
         """Wait for the batches sent, journal them, close the run. What was never sent
         is not journaled: nothing happened to it."""
         self._pending.clear()
+        if self._started:
+            self._journal_answered()  # while the last batches are written
         for worker in self._workers.values():
             worker.close()
         if not self._started:
