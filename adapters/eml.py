@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timedelta, timezone, tzinfo
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from email import message_from_bytes
 from email.header import decode_header, make_header
 from email.message import Message
@@ -214,6 +215,65 @@ def split_headers(raw: bytes) -> list[tuple[str, str]]:
             value = " ".join([first.rstrip(" \t\r"), *(line.strip(" \t\r") for line in rest)])
         out.append((name, value.rstrip()))
     return out
+
+
+def first_value(index: dict[str, list[str]]) -> Callable[[str], str]:
+    """The first value of a field (by lower-case name), decoded; "" when absent."""
+
+    def header(field: str) -> str:
+        values = index.get(field)
+        return decode_text(values[0]) if values else ""
+
+    return header
+
+
+def envelope(
+    raw: bytes, header: Callable[[str], str], name: str
+) -> tuple[datetime, str, str | None, str, str, str]:
+    """Date, id, in-reply-to, thread id, sender name and address of a message, from
+    its fields; a message without a usable Date is an error naming it. A message
+    without a Message-ID gets one made of its header block (the same whether its
+    body was read or not)."""
+    date_text = header("date")
+    date = parse_date(date_text)
+    if date is None:
+        raise UsageError(f"{name}: missing or malformed Date header ({date_text or 'absent'})")
+    if date.tzinfo is None:
+        date = date.replace(tzinfo=UTC)
+    mid = strip_id(header("message-id"))
+    if not mid:
+        mid = f"sha1-{hashlib.sha1(raw[: header_end(raw)]).hexdigest()[:20]}@deskops.invalid"
+    references = header("references")
+    refs = _ANGLED.findall(references) if references else []
+    in_reply_to = strip_id(header("in-reply-to")) or None
+    from_name, from_addr = _from(header("from"))
+    return date, mid, in_reply_to, refs[0] if refs else (in_reply_to or mid), from_name, from_addr
+
+
+def addresses(value: str) -> list[str]:
+    """The addresses of an address field (decoded), as written."""
+    if not value:
+        return []
+    if '"' in value or "(" in value:  # quoted names or comments: the full parser
+        return [a for _, a in getaddresses([value]) if a]
+    return _ADDR.findall(value)
+
+
+def index_fields(
+    items: list[tuple[str, str]],
+) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """The values of each field, by lower-case name and by the name as first spelt
+    (the same lists: a field written twice, or in two spellings, has them all)."""
+    index: dict[str, list[str]] = {}
+    headers: dict[str, list[str]] = {}
+    for k, v in items:
+        low = k.lower()
+        values = index.get(low)
+        if values is None:
+            index[low] = headers[k] = [v]
+        else:
+            values.append(v)
+    return index, headers
 
 
 _CTYPE = re.compile(r"^\s*([\w.+-]+/[\w.+-]+)", re.ASCII)
@@ -504,62 +564,19 @@ def parse_message(
         items = [(k, v if isinstance(v, str) else str(v)) for k, v in msg.raw_items()]
     if not items:
         raise UsageError(f"{name}: no headers, not an RFC 5322 message")
-    hdrs: dict[str, list[str]] = {}  # lower-case name → values as read
-    headers: dict[str, list[str]] = {}  # the first spelling of a name → values
+    hdrs, headers = index_fields(items)
     if decode_headers:
-        decoded: dict[str, list[str]] = {}
-        for k, v in items:
-            low = k.lower()
-            values = hdrs.get(low)
-            if values is None:
-                hdrs[low] = [v]
-                headers[k] = decoded[low] = [decode_text(v)]
-            else:
-                values.append(v)
-                decoded[low].append(decode_text(v))
-    else:
-        for k, v in items:
-            low = k.lower()
-            values = hdrs.get(low)
-            if values is None:
-                hdrs[low] = headers[k] = [v]
-            else:
-                values.append(v)
+        headers = {k: [decode_text(v) for v in values] for k, values in headers.items()}
 
-    def header(field: str) -> str:  # field in lower case
-        values = hdrs.get(field)
-        return decode_text(values[0]) if values else ""
-
-    date_text = header("date")
-    date = parse_date(date_text)
-    if date is None:
-        raise UsageError(f"{name}: missing or malformed Date header ({date_text or 'absent'})")
-    if date.tzinfo is None:
-        from datetime import UTC
-
-        date = date.replace(tzinfo=UTC)
-    mid = strip_id(header("message-id"))
-    if not mid:
-        # Of the header block: the same id whether the body was read or not.
-        head = raw[: header_end(raw)]
-        mid = f"sha1-{hashlib.sha1(head).hexdigest()[:20]}@deskops.invalid"
-    references = header("references")
-    refs = _ANGLED.findall(references) if references else []
-    in_reply_to = strip_id(header("in-reply-to")) or None
-    thread = refs[0] if refs else (in_reply_to or mid)
-    from_name, from_addr = _from(header("from"))
+    header = first_value(hdrs)
+    date, mid, in_reply_to, thread, from_name, from_addr = envelope(raw, header, name)
     if msg is not None:
         body, attachments = body_and_attachments(msg)
     else:
         body, attachments = (simple or ""), []
 
     def addrs(field: str) -> str:  # field in lower case
-        value = header(field)
-        if not value:
-            return ""
-        if '"' in value or "(" in value:  # quoted names or comments: the full parser
-            return ", ".join(a for _, a in getaddresses([value]) if a)
-        return ", ".join(_ADDR.findall(value))
+        return ", ".join(addresses(header(field)))
 
     return {
         "id": mid,

@@ -13,7 +13,6 @@ message. Backends:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -27,16 +26,13 @@ from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from .eml import (
-    _ADDR,
-    _ANGLED,
-    _from,
+    addresses,
     decode_text,
-    getaddresses,
-    header_end,
-    parse_date,
+    envelope,
+    first_value,
+    index_fields,
     parse_message,
     split_headers,
-    strip_id,
 )
 from .errors import OpsError, UsageError
 from .schema import MESSAGES
@@ -94,41 +90,13 @@ def header_message(
     items = split_headers(raw)
     if not items:
         raise UsageError(f"{name}: no headers, not an RFC 5322 message")
-    index: dict[str, list[str]] = {}  # lower-case name → values as read
-    headers: dict[str, list[str]] = {}  # the first spelling of a name → values
-    for k, v in items:
-        low = k.lower()
-        values = index.get(low)
-        if values is None:
-            index[low] = headers[k] = [v]
-        else:
-            values.append(v)
-
-    def header(low: str) -> str:
-        values = index.get(low)
-        return decode_text(values[0]) if values else ""
+    index, headers = index_fields(items)  # values as read
+    header = first_value(index)
+    date, mid, in_reply_to, thread, from_name, from_addr = envelope(raw, header, name)
 
     def addrs(low: str) -> list[str]:
-        value = header(low)
-        if not value:
-            return []
-        if '"' in value or "(" in value:  # quoted names or comments: the full parser
-            return [a.strip().lower() for _, a in getaddresses([value]) if a.strip()]
-        return [a.lower() for a in _ADDR.findall(value)]
+        return [a.strip().lower() for a in addresses(header(low)) if a.strip()]
 
-    date_text = header("date")
-    date = parse_date(date_text)
-    if date is None:
-        raise UsageError(f"{name}: missing or malformed Date header ({date_text or 'absent'})")
-    if date.tzinfo is None:
-        date = date.replace(tzinfo=UTC)
-    mid = strip_id(header("message-id"))
-    if not mid:  # of the header block, as parse_message makes it
-        mid = f"sha1-{hashlib.sha1(raw[: header_end(raw)]).hexdigest()[:20]}@deskops.invalid"
-    references = header("references")
-    refs = _ANGLED.findall(references) if references else []
-    in_reply_to = strip_id(header("in-reply-to")) or None
-    from_name, from_addr = _from(header("from"))
     msg = MailMessage(
         id=mid,
         message_id=mid,
@@ -145,7 +113,7 @@ def header_message(
         headers=headers,
         seen="\\Seen" in flags,
         flagged="\\Flagged" in flags,
-        thread_id=refs[0] if refs else (in_reply_to or mid),
+        thread_id=thread,
         in_reply_to=in_reply_to,
         raw=raw,
         headers_raw=True,

@@ -275,16 +275,9 @@ class Ops:
 
         store = self.store()
         renderer = self.renderer(fmt, fields)
-        for problem in plan.problems:
-            self.stderr.write(f"ops: {problem}\n")
         if not plan.changes:
-            self.info(
-                f"{what}: nothing to do"
-                + (f" ({plan.unchanged} already up to date)" if plan.unchanged else "")
-            )
-            if plan.problems:
-                raise PartialFailure(f"{what}: {len(plan.problems)} rejected")
-            return None
+            return self._nothing_to_do(plan, what)
+        self._problems(plan)
         if dry_run or self.dry_run:
             planmod.check_plan(plan, store, targets)
             if show:
@@ -316,19 +309,27 @@ class Ops:
         summary line; the exit-code error of a partial or failed run."""
         from deskops.commands import plan as planmod
 
-        for problem in plan.problems:
-            self.stderr.write(f"ops: {problem}\n")
         if result is None:
-            self.info(
-                f"{what}: nothing to do"
-                + (f" ({plan.unchanged} already up to date)" if plan.unchanged else "")
-            )
-            if plan.problems:
-                raise PartialFailure(f"{what}: {len(plan.problems)} rejected")
-            return None
+            return self._nothing_to_do(plan, what)
+        self._problems(plan)
         self.info(f"{what}: {planmod.summary_line(result)}")
         planmod.raise_for(result, what)
         return result
+
+    def _problems(self, plan: Any) -> None:
+        for problem in plan.problems:
+            self.stderr.write(f"ops: {problem}\n")
+
+    def _nothing_to_do(self, plan: Any, what: str) -> None:
+        """No change to make: the problems, what was already in place; exit 3 when
+        something was rejected."""
+        self._problems(plan)
+        self.info(
+            f"{what}: nothing to do"
+            + (f" ({plan.unchanged} already up to date)" if plan.unchanged else "")
+        )
+        if plan.problems:
+            raise PartialFailure(f"{what}: {len(plan.problems)} rejected")
 
     @contextmanager
     def progress(self, total: int, what: str) -> Iterator[Callable[[int], None] | None]:

@@ -55,6 +55,15 @@ def _streamed(box: Any, rules: Any, ctx: Any, store: Any) -> tuple[Any, Any]:
     return res, run.result
 
 
+def _undo(store: Any, run_id: str, user: str, port: int) -> None:
+    from deskops.commands import plan as planmod
+
+    undo = planmod.undo_plan(store, run_id)
+    box, _, _ = _setup(user, port)
+    assert planmod.execute(undo, store, {box.backend: box}, atomic=False).status == "done"
+    box.close()
+
+
 def _state(user: str, port: int) -> dict[str, tuple[int, int]]:
     """Folder → (messages, flagged)."""
     import imapclient
@@ -117,11 +126,7 @@ def test_written_while_read_is_what_planning_first_writes(
     assert [e["seq"] for e in entries] == list(range(1, 181))
     assert {e["outcome"] for e in entries} == {"applied"}
     assert journal.run(result.run_id)["status"] == "done"
-    # and undone as any run
-    undo = planmod.undo_plan(store, result.run_id)
-    box, _, _ = _setup(user, port)
-    assert planmod.execute(undo, store, {box.backend: box}, atomic=False).status == "done"
-    box.close()
+    _undo(store, result.run_id, user, port)  # and undone as any run
     assert _state(user, port) == {"INBOX": (90, 0)}
     store.close()
 
@@ -220,10 +225,7 @@ def test_a_run_cut_short_keeps_what_it_wrote_journaled_and_undoable(
     written = [e for e in entries if e["outcome"] == "applied"]
     assert 10 <= len(written) <= 24 and {e["outcome"] for e in entries} == {"applied"}
     assert sum(n for n, _ in _state(user, port).values()) > 60  # label copies were made
-    undo = planmod.undo_plan(store, run.run_id)
-    box, _, _ = _setup(user, port)
-    assert planmod.execute(undo, store, {box.backend: box}, atomic=False).status == "done"
-    box.close()
+    _undo(store, run.run_id, user, port)
     assert _state(user, port) == {"INBOX": (60, 0)}
     store.close()
 
