@@ -20,6 +20,26 @@ Fields = Annotated[
 ]
 DryRun = Annotated[bool, typer.Option("--dry-run", "-n", help="Show the plan, change nothing.")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Apply bulk plans without asking.")]
+AgentOpt = Annotated[
+    str | None,
+    typer.Option("--agent", help="Who is working (default: OPS_AGENT, else the OS user)."),
+]
+CasesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--cases",
+        help="kintone+https://DOMAIN/k/APP for cases kept in a kintone app "
+        "(default: OPS_CASES_URL, else the store).",
+    ),
+]
+CustomersOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--customers",
+        help="kintone+https://DOMAIN/k/APP for registrations kept in a kintone app "
+        "(default: OPS_CUSTOMERS_URL, else the store).",
+    ),
+]
 
 
 def group(help_: str) -> typer.Typer:

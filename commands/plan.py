@@ -670,15 +670,9 @@ class _Worker:
 
     def answered(self) -> Iterator[list[tuple[int, Change]]]:
         """The batches answered since the last call."""
-        import queue
-
-        while self._busy:
-            try:
-                items = self._answered.get_nowait()
-            except queue.Empty:
-                return
+        while self._busy and not self._answered.empty():
             self._busy -= 1
-            yield items
+            yield self._answered.get_nowait()
 
     def _run(self) -> None:
         import queue

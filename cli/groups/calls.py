@@ -9,17 +9,13 @@ import typer
 from deskops.adapters.errors import PartialFailure, UsageError
 
 from ..context import Ops, get
-from ..options import DryRun, Fields, Format, Yes, group
+from ..options import AgentOpt, DryRun, Fields, Format, Yes, group
 
 app = group("Import call logs, list missed calls to call back, record callbacks, check billing.")
 
 TzOpt = Annotated[
     str | None,
     typer.Option("--tz", help="Time zone of the times in the log (default: the profile's)."),
-]
-AgentOpt = Annotated[
-    str | None,
-    typer.Option("--agent", help="Who is working (default: OPS_AGENT, else the OS user)."),
 ]
 # --format is the log's format on import/fetch, so the output format is -o/--output there
 OutputOpt = Annotated[

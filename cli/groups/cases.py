@@ -10,25 +10,9 @@ import typer
 from deskops.adapters.errors import UsageError
 
 from ..context import get
-from ..options import DryRun, Fields, Format, Yes, group
+from ..options import CasesOpt, CustomersOpt, DryRun, Fields, Format, Yes, group
 
 app = group("Link case records to customers, flag long cases, tag where callers came from.")
-
-CasesOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--cases",
-        help="kintone+https://DOMAIN/k/APP for cases kept in a kintone app "
-        "(default: OPS_CASES_URL, else the store).",
-    ),
-]
-CustomersOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--customers",
-        help="Where the registrations are (default: OPS_CUSTOMERS_URL, else the store).",
-    ),
-]
 
 
 def _unlinked_rows(source: Any, index: Any, found: list[Any]) -> list[dict[str, Any]]:

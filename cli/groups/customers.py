@@ -11,18 +11,9 @@ from typing import Annotated, Any
 import typer
 
 from ..context import Ops, get
-from ..options import Fields, Format, group
+from ..options import CustomersOpt, Fields, Format, group
 
 app = group("Find customer registrations by phone, e-mail or name; list likely duplicates.")
-
-CustomersOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--customers",
-        help="kintone+https://DOMAIN/k/APP for registrations kept in a kintone app "
-        "(default: OPS_CUSTOMERS_URL, else the store).",
-    ),
-]
 
 
 def _row(ops: Ops, source: Any, c: dict[str, Any], **extra: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import typer
 from deskops.adapters.errors import OpsError, UsageError
 
 from ..context import Ops, get
-from ..options import DryRun, Fields, Format, Yes, command_app
+from ..options import CasesOpt, DryRun, Fields, Format, Yes, command_app
 
 app = command_app("Post a case to the chat channel of its topic, mentioning its people, once.")
 
@@ -45,14 +45,7 @@ def escalate(
             "?to=…. Default: the entry's notify, else OPS_NOTIFY_URL.",
         ),
     ] = None,
-    cases: Annotated[
-        str | None,
-        typer.Option(
-            "--cases",
-            help="Read the case from kintone+https://DOMAIN/k/APP (else OPS_CASES_URL, else "
-            "the store).",
-        ),
-    ] = None,
+    cases: CasesOpt = None,
     force: Annotated[
         bool, typer.Option("--force", help="Post again although this case went to this topic.")
     ] = False,

@@ -10,7 +10,7 @@ import typer
 from deskops.adapters.errors import OpsError, UsageError
 
 from ..context import Ops, get
-from ..options import DryRun, Fields, Format, Yes, group, read_ids
+from ..options import AgentOpt, DryRun, Fields, Format, Yes, group, read_ids
 
 app = group("Work the order confirmation queue, record calls, find duplicates, set flags.")
 
@@ -21,10 +21,6 @@ OrdersOpt = Annotated[
         help="retailcrm+https://HOST?site=CODE or magento+https://HOST/rest "
         "(default: OPS_ORDERS_URL, else the orders in the store).",
     ),
-]
-AgentOpt = Annotated[
-    str | None,
-    typer.Option("--agent", help="Who is calling (default: OPS_AGENT, else the OS user)."),
 ]
 IdsArg = Annotated[
     list[str], typer.Argument(help="Order ids, or - to read ids/JSON lines from stdin.")

@@ -9,7 +9,7 @@ import typer
 from deskops.adapters.errors import AuthError, OpsError, PartialFailure, UsageError
 
 from ..context import Ops, get
-from ..options import DryRun, Fields, Format, Yes, group
+from ..options import AgentOpt, DryRun, Fields, Format, Yes, group
 
 app = group("Book, change and cancel store reservations; reminders and satisfaction surveys.")
 
@@ -28,9 +28,6 @@ SmsOpt = Annotated[
 ]
 NoMessageOpt = Annotated[
     bool, typer.Option("--no-message", help="Send the customer nothing (no SMS, push, mail).")
-]
-AgentOpt = Annotated[
-    str | None, typer.Option("--agent", help="Who does it (default: OPS_AGENT, else the OS user).")
 ]
 WaiveOpt = Annotated[
     str | None,

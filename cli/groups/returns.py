@@ -9,7 +9,7 @@ import typer
 from deskops.adapters.errors import OpsError, UsageError
 
 from ..context import Ops, get
-from ..options import DryRun, Fields, Format, Yes, group
+from ..options import AgentOpt, DryRun, Fields, Format, Yes, group
 
 app = group("Create exchange and return requests, check refund details, list payouts.")
 
@@ -36,7 +36,7 @@ def request_form(
     smtp: Annotated[
         str | None, typer.Option("--smtp", help="smtp://user@host:587?starttls=1 for the mail.")
     ] = None,
-    agent: Annotated[str | None, typer.Option("--agent", help="Who sends it.")] = None,
+    agent: AgentOpt = None,
     dry_run: DryRun = False,
     fmt: Format = None,
     fields: Fields = None,
@@ -155,7 +155,7 @@ def create(
         str | None, typer.Option("--smtp", help="smtp://user@host:587?starttls=1 for the mail.")
     ] = None,
     no_mail: Annotated[bool, typer.Option("--no-mail", help="Do not mail the customer.")] = False,
-    agent: Annotated[str | None, typer.Option("--agent", help="Who registers it.")] = None,
+    agent: AgentOpt = None,
     dry_run: DryRun = False,
     fmt: Format = None,
     fields: Fields = None,
