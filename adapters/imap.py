@@ -301,7 +301,9 @@ class ImapMailbox:
                 head = first.raw or b""
                 raw = head.rstrip(b"\r\n") + b"\r\n\r\n" + raw
                 # the fields as read with the headers (body_of looks up the content ones)
-                items = [(k, v) for k, values in first.headers.items() for v in values]
+                items = first.__dict__.get("_fields") or [
+                    (k, v) for k, values in first.headers.items() for v in values
+                ]
                 body, attachments = body_of(raw, items)
                 whole = object.__new__(MailMessage)  # a shallow copy, without copy's protocol
                 whole.__dict__.update(first.__dict__)

@@ -120,6 +120,7 @@ def header_message(
         partial=True,
     )
     msg.__dict__["_header_index"] = (headers, index)  # what MailMessage.header builds
+    msg.__dict__["_fields"] = items  # in order, for reading the body later (body_of)
     return msg
 
 

@@ -168,6 +168,39 @@ def test_width_and_case_insensitive_text() -> None:
     assert decide(rs, msg(subject="seo対策のご提案"), ctx()).folder == "Trash"
 
 
+def test_regexes_match_any_case_whether_or_not_compiled_case_insensitive() -> None:
+    """A pattern casefolding leaves alone is compiled as it is (the text is casefolded);
+    one with capitals or a class like \\S keeps matching any case."""
+    rs = rules(
+        {"name": "refund", "when": {"text_regex": "返金|возврат"}, "add_labels": ["r"]},
+        {"name": "caps", "when": {"subject_regex": "ORDER\\s+#?\\d+"}, "add_labels": ["o"]},
+        {"name": "nonspace", "when": {"body_regex": "Ｎo\\.\\S+"}, "add_labels": ["n"]},
+    )
+    m = msg(subject="Order #12 ВОЗВРАТ", body_text="NO.A-1 STRASSE")
+    assert decide(rs, m, ctx()).add == ["r", "o", "n"]
+    from deskops.commands.mailrules import _regex
+
+    assert _regex("返金|возврат", "w").flags & 2 == 0  # re.IGNORECASE is 2
+    assert _regex("ORDER", "w").flags & 2 and _regex(r"\S+", "w").flags & 2
+
+
+def test_text_is_the_folded_subject_and_body_joined() -> None:
+    """The text rules search, folded as subject and body apart (each folded once),
+    is what folding them joined by a line break gives, on every fixture message."""
+    from deskops.adapters.eml import parse_message
+    from deskops.adapters.mailbox import from_record
+    from deskops.commands.lookup import fold
+    from deskops.commands.mailrules import Facts
+    from deskops.fixtures import FIXTURES_DIR
+
+    files = sorted(FIXTURES_DIR.glob("*/mail/**/*.eml"))
+    assert len(files) > 100
+    extra = [msg(subject="ｶﾞ", body_text="\u0301x"), msg(subject="Ｓtraße", body_text="ﾊﾟ\u3099")]
+    for m in [from_record(parse_message(f.read_bytes(), name=f.name)) for f in files] + extra:
+        f = Facts(m, ctx())
+        assert f.text == fold(f"{m.subject}\n{m.body_text}"), m.id
+
+
 def test_headers_age_attachments_scripts() -> None:
     rs = rules(
         {"name": "list", "when": {"header": {"List-Id": "news"}}, "add_labels": ["list"]},
