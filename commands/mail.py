@@ -183,11 +183,16 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 
 def _decisions(
-    mailbox: Mailbox, rules: list[Rule], ctx: RuleContext, query: dict[str, Any]
+    mailbox: Mailbox,
+    rules: list[Rule],
+    ctx: RuleContext,
+    query: dict[str, Any],
+    between: Callable[[], None] | None = None,
 ) -> Iterator[tuple[int, Decision]]:
     """Every message decided, with its position in the mailbox, as soon as it is: first
     those the headers decide, in mailbox order; then those whose rules asked for the
-    body (read with its headers only), their rules going on from where they stopped."""
+    body (read with its headers only), their rules going on from where they stopped.
+    ``between``: called once the headers are all read, before the bodies are."""
     # A message whose rules ask for its body: its position and where its rules stopped.
     pending: dict[tuple[str, str | None, int | None], tuple[int, Suspended | None]] = {}
     partial: list[MailMessage] = []
@@ -198,6 +203,8 @@ def _decisions(
             pending[(msg.id, msg.folder, msg.uid)] = (pos, exc.resume)
             partial.append(msg)
     if partial:
+        if between is not None:
+            between()
         for msg in mailbox.bodies(partial):  # type: ignore[attr-defined]
             pos, resume = pending[(msg.id, msg.folder, msg.uid)]
             yield pos, decide(rules, msg, ctx, resume=resume)
@@ -217,13 +224,17 @@ def plan_label(
     after_uid: int | None = None,
     apply: Callable[..., None] | None = None,
     plan: Plan | None = None,
+    flush: Callable[[], None] | None = None,
 ) -> LabelResult:
     """The plan and the rows (in mailbox order) of the rules over a mailbox.
 
     ``apply``: called with each message's changes as soon as they are planned (after
     they are added to the plan), to apply them while the rest is read
     (:meth:`~deskops.commands.plan.RunningPlan.add`; ``assessed`` says whether their
-    current state was read here), into ``plan`` when given.
+    current state was read here), into ``plan`` when given; ``flush``: called when the
+    headers are all decided and the bodies some rules asked for are about to be read
+    (:meth:`~deskops.commands.plan.RunningPlan.flush`: what waits for a full batch is
+    written while the bodies are read).
     """
     plan = plan if plan is not None else Plan(command=command)
     decided: list[tuple[int, dict[str, Any], list[Change]]] = []
@@ -235,7 +246,7 @@ def plan_label(
         extra["headers_only"] = True
     with _no_cyclic_gc():  # the plan's objects too: they live until it is applied
         query = {"folder": folder, "since": since, "ids": ids, **extra}
-        for pos, d in _decisions(mailbox, rules, ctx, query):
+        for pos, d in _decisions(mailbox, rules, ctx, query, flush):
             if not d.rules:
                 continue
             msg = d.msg

@@ -583,6 +583,13 @@ class RunningPlan:
             if len(items) >= (self.costly_batch if costly else self.batch):
                 self._send(backend, costly)
 
+    def flush(self) -> None:
+        """Send what is waiting for a full batch now: the command knows no more changes
+        will come for a while (it starts reading the bodies of messages whose headers
+        it has decided), so the server can write them meanwhile instead of at the end."""
+        for backend, costly in sorted(self._pending):
+            self._send(backend, costly)
+
     def _send(self, backend: str, costly: bool) -> None:
         if costly:  # what came before them goes first (a label copy before the move)
             self._send(backend, False)
@@ -619,8 +626,7 @@ class RunningPlan:
         failed = exc_type is not None
         try:
             if not failed:
-                for backend, costly in sorted(self._pending):
-                    self._send(backend, costly)
+                self.flush()
         except BaseException:
             failed = True
             raise

@@ -51,7 +51,7 @@ def _streamed(box: Any, rules: Any, ctx: Any, store: Any) -> tuple[Any, Any]:
 
     plan = planmod.Plan(command="mail label")
     with planmod.RunningPlan(plan, store, {box.backend: box}) as run:
-        res = plan_label(box, rules, ctx, store=None, apply=run.add, plan=plan)
+        res = plan_label(box, rules, ctx, store=None, apply=run.add, plan=plan, flush=run.flush)
     return res, run.result
 
 
@@ -258,3 +258,46 @@ def test_cli_label_yes_writes_while_reading(cli, isolated: Path, imap_user, monk
     r = cli("journal", "list", "-o", "json")
     runs = json.loads(r.out)
     assert runs[0]["status"] == "done" and runs[0]["changes"] == 60
+
+
+def test_what_the_headers_decided_is_sent_before_the_bodies_are_read(
+    imap_user, tmp_path, monkeypatch
+) -> None:
+    """The changes waiting for a full batch when the headers are all decided go out as
+    the bodies start being read, label copies before moves; the rest at the end."""
+    from deskops.adapters.imap import ImapMailbox
+    from deskops.adapters.store import Store
+    from deskops.commands import plan as planmod
+
+    user, port = imap_user
+    fill(user, port, _mail(30))
+    events: list[tuple[Any, ...]] = []
+    real_bodies = ImapMailbox.bodies
+
+    def bodies(self: Any, partial: list[Any]) -> Any:
+        events.append(("bodies", len(partial)))
+        yield from real_bodies(self, partial)
+
+    real_send = planmod.RunningPlan._send
+
+    def send(self: Any, backend: str, costly: bool) -> None:
+        if self._pending.get((backend, costly)):
+            events.append(
+                ("send", "moves" if costly else "others", len(self._pending[(backend, costly)]))
+            )
+        real_send(self, backend, costly)
+
+    monkeypatch.setattr(ImapMailbox, "bodies", bodies)
+    monkeypatch.setattr(planmod.RunningPlan, "_send", send)
+    store = Store.open(str(tmp_path / "s.sqlite"))
+    box, rules, ctx = _setup(user, port)
+    _res, result = _streamed(box, rules, ctx, store)
+    box.close()
+    assert events == [
+        ("send", "others", 20),  # the labels of 10 solicitations and 10 bookings
+        ("send", "moves", 20),  # to Trash and Archive
+        ("bodies", 10),  # the inquiries: their body rule
+        ("send", "others", 20),  # their label and flag, at the end
+    ]
+    assert result.counts == {"applied": 60}
+    store.close()

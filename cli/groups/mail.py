@@ -161,7 +161,15 @@ def label(
 
             plan = Plan(command="mail label")
             with RunningPlan(plan, ops.store(), {box.backend: box}) as running:
-                res = plan_label(box, rules, _context(ops), apply=running.add, plan=plan, **args)
+                res = plan_label(
+                    box,
+                    rules,
+                    _context(ops),
+                    apply=running.add,
+                    plan=plan,
+                    flush=running.flush,
+                    **args,
+                )
         else:
             res = plan_label(box, rules, _context(ops), **args)
     err = None
