@@ -90,6 +90,32 @@ class Rule:
     actions: dict[str, Any]
     stop: bool
     line: int
+    # its ``from`` condition, when the whole of ``when`` requires it (a top-level key)
+    sender: Callable[[Sequence[str]], bool] | None = None
+
+
+class RuleSet(list[Rule]):
+    """The rules of a profile, in order, knowing which can apply to a given sender.
+
+    A rule with a top-level ``from`` condition can only match mail from that sender
+    (or domain); most mail comes from a few senders again and again, so the rules
+    left for each sender are worked out once and the others are not asked at all.
+    """
+
+    def __init__(self, rules: Iterable[Rule] = ()) -> None:
+        super().__init__(rules)
+        self._for_sender: dict[str, list[tuple[int, Rule]]] = {}
+
+    def for_sender(self, address: str) -> list[tuple[int, Rule]]:
+        """(position, rule) of the rules that may match mail from ``address``."""
+        found = self._for_sender.get(address)
+        if found is None:
+            if len(self._for_sender) > 8192:  # a run over a big mailbox keeps it bounded
+                self._for_sender.clear()
+            found = self._for_sender[address] = [
+                (i, r) for i, r in enumerate(self) if r.sender is None or r.sender((address,))
+            ]
+        return found
 
 
 class Facts:
@@ -486,13 +512,13 @@ def _line_of(source: str, name: str) -> int:
     return 0
 
 
-def load_rules(rules: Any, source: str) -> list[Rule]:
+def load_rules(rules: Any, source: str) -> RuleSet:
     """Validate and compile ``[[mail.rules]]``; errors name file:line and the rule."""
     if rules is None:
-        return []
+        return RuleSet()
     if not isinstance(rules, list):
         raise UsageError(f"{source}: mail.rules must be an array of tables ([[mail.rules]])")
-    out: list[Rule] = []
+    out = RuleSet()
     names: set[str] = set()
     for i, spec in enumerate(rules, 1):
         if not isinstance(spec, dict) or not spec.get("name"):
@@ -516,7 +542,10 @@ def load_rules(rules: Any, source: str) -> list[Rule]:
         if "move" in actions and not isinstance(actions["move"], str):
             raise UsageError(f"{where}: move takes a folder name")
         when = compile_when(spec.get("when", {}), where)
-        out.append(Rule(name, when, actions, bool(spec.get("stop", False)), line))
+        sender = None
+        if isinstance(spec.get("when"), dict) and "from" in spec["when"]:
+            sender = _address_test([str(v) for v in _as_list(spec["when"]["from"])])
+        out.append(Rule(name, when, actions, bool(spec.get("stop", False)), line, sender))
     return out
 
 
@@ -591,16 +620,21 @@ def decide(
     A rule that needs the body of a header-only message raises :class:`BodyNeeded`
     carrying a :class:`Suspended`; ``decide(rules, whole, ctx, resume=...)`` goes on
     from that rule with the whole message: the rules before it are not asked again.
+    Of a :class:`RuleSet`, only the rules that may apply to the sender are asked.
     """
-    seq = rules if isinstance(rules, list | tuple) else list(rules)
+    if isinstance(rules, RuleSet):
+        seq = rules.for_sender(msg.from_addr)
+    else:
+        seq = list(enumerate(rules))
     facts = Facts(msg, ctx)
     if resume is None:
         d, start = Decision(msg), 0
     else:
         d, start = resume.decision, resume.index
         d.msg = msg
-    for i in range(start, len(seq)):
-        rule = seq[i]
+    for i, rule in seq:
+        if i < start:
+            continue
         if facts.groups:  # what an earlier rule's regex captured
             facts.groups = {}
         try:

@@ -201,6 +201,42 @@ def test_text_is_the_folded_subject_and_body_joined() -> None:
         assert f.text == fold(f"{m.subject}\n{m.body_text}"), m.id
 
 
+def test_a_ruleset_asks_only_the_rules_a_sender_can_match() -> None:
+    """Rules with a top-level ``from`` are left out for other senders; what is decided
+    is the same as asking every rule, for all five profiles over every fixture message."""
+    import tomllib
+
+    from deskops.adapters.eml import parse_message
+    from deskops.adapters.mailbox import from_record
+    from deskops.commands.mailrules import RuleSet
+    from deskops.fixtures import FIXTURES_DIR
+
+    rs = rules(
+        {"name": "shop", "when": {"from": "@shop.example", "subject": "注文"}, "flag": True},
+        {"name": "any", "when": {"subject": "注文"}, "add_labels": ["注文"]},
+        {"name": "one", "when": {"from": ["a@b.example", "c@d.example"]}, "trash": True},
+        {"name": "nested", "when": {"any": [{"from": "a@b.example"}, {"subject": "x"}]},
+         "flag": True},
+    )  # fmt: skip
+    assert isinstance(rs, RuleSet)
+    assert [r.name for _, r in rs.for_sender("x@mail.shop.example")] == ["shop", "any", "nested"]
+    assert [r.name for _, r in rs.for_sender("c@d.example")] == ["any", "one", "nested"]
+    assert decide(rs, msg(from_addr="x@shop.example", subject="ご注文"), ctx()).rules == [
+        "shop", "any"
+    ]  # fmt: skip
+    messages = [
+        from_record(parse_message(f.read_bytes(), name=f.name))
+        for f in sorted(FIXTURES_DIR.glob("*/mail/**/*.eml"))
+    ]
+    for profile in sorted((FIXTURES_DIR / "profiles").glob("*.toml")):
+        data = tomllib.loads(profile.read_text("utf-8"))
+        loaded = load_rules(data.get("mail", {}).get("rules"), str(profile))
+        every = list(loaded)  # a plain list: every rule asked
+        for m in messages:
+            c = ctx(tables=data)
+            assert decide(loaded, m, c) == decide(every, m, c), (profile.name, m.id)
+
+
 def test_headers_age_attachments_scripts() -> None:
     rs = rules(
         {"name": "list", "when": {"header": {"List-Id": "news"}}, "add_labels": ["list"]},
