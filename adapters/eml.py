@@ -426,12 +426,11 @@ _ODD_BREAKS = (b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e")  # line ends to the 
 _FIELD_LINE = re.compile(rb"[!-9;-~]+:")
 
 
-def _header_block(data: bytes, pos: int, end: int) -> tuple[Message, int] | None:
+def _clean_fields(data: bytes, pos: int, end: int) -> tuple[list[tuple[str, str]], int] | None:
     """The header fields of the entity at ``data[pos:end]`` as the stdlib parser stores
-    them, and where its body starts; None for anything but clean ``Name: value`` lines
-    ended by a blank line."""
-    from email.policy import compat32
-
+    them (compat32: the value after the colon with leading blanks and the last line
+    break cut, folding kept), and where its body starts; None for anything but clean
+    ``Name: value`` lines ended by a blank line."""
     fields: list[list[bytes]] = []
     while True:
         nl = data.find(b"\n", pos, end)
@@ -449,36 +448,30 @@ def _header_block(data: bytes, pos: int, end: int) -> tuple[Message, int] | None
             fields.append([line])
         else:
             return None
-    msg = Message()
+    out = []
     for lines in fields:
-        msg.set_raw(*compat32.header_source_parse(
-            [x.decode("ascii", "surrogateescape") for x in lines]))  # fmt: skip
+        text = b"".join(lines).decode("ascii", "surrogateescape")
+        name, _, value = text.partition(":")
+        out.append((name, value.lstrip(" \t").rstrip("\r\n")))
+    return out, pos
+
+
+def _header_block(data: bytes, pos: int, end: int) -> tuple[Message, int] | None:
+    """:func:`_clean_fields` set on a ``Message`` as the stdlib parser sets them."""
+    found = _clean_fields(data, pos, end)
+    if found is None:
+        return None
+    fields, pos = found
+    msg = Message()
+    for name, value in fields:
+        msg.set_raw(name, value)
     return msg, pos
 
 
-def _multipart(raw: bytes) -> Message | None:
-    """A one-level multipart message (text, HTML, attachments) split at its boundary
-    lines, the same tree the stdlib parser builds: header fields and payloads are set
-    on ``email.message.Message`` objects exactly as it sets them, so everything read
-    from the tree (types, charsets, file names, decoded payloads) is the stdlib's.
-
-    What it skips is the parser's line-by-line machinery, and a compiled regex per
-    boundary, several times the cost of the rest. None, so the stdlib parser reads
-    the message, for anything else: nested multiparts, attached messages, digests,
-    a missing first or closing boundary, empty parts, header lines that are not
-    clean fields, bare CR line ends.
-    """
-    if raw.count(b"\r") != raw.count(b"\r\n") or any(b in raw for b in _ODD_BREAKS):
-        return None
-    top = _header_block(raw, 0, len(raw))
-    if top is None:
-        return None
-    root, pos = top
-    if root.get_content_maintype() != "multipart" or root.get_content_subtype() == "digest":
-        return None
-    boundary = root.get_boundary()
-    if not boundary:
-        return None
+def _parts(raw: bytes, pos: int, boundary: str) -> list[tuple[int, int]] | None:
+    """Where each part between the boundary lines of a one-level multipart begins and
+    ends (its header block and body); None when the boundaries are not clean: a
+    missing first or closing boundary, the closing one first, two in a row."""
     sep = b"--" + boundary.encode("ascii", "surrogateescape")
     starts: list[tuple[int, int]] = []  # (where a boundary line starts, where it ends)
     closed = False
@@ -503,23 +496,154 @@ def _multipart(raw: bytes) -> Message | None:
             return None  # the closing boundary first
         starts.append((at, stop))
         find = stop
-    for (_, begin), (end, _) in zip(starts, starts[1:], strict=False):
-        if begin >= end:
-            return None  # two boundary lines in a row
+    spans = [(begin, end) for (_, begin), (end, _) in zip(starts, starts[1:], strict=False)]
+    if any(begin >= end for begin, end in spans):
+        return None  # two boundary lines in a row
+    return spans
+
+
+def _payload(raw: bytes, end: int) -> bytes:
+    """A part's body up to the line break before the next boundary line."""
+    if raw.endswith(b"\r\n", 0, end):
+        return raw[: end - 2]
+    if raw.endswith(b"\n", 0, end):
+        return raw[: end - 1]
+    return raw[:end]
+
+
+def _clean(raw: bytes) -> bool:
+    """Line ends the light readers below take as the stdlib parser does."""
+    return raw.count(b"\r") == raw.count(b"\r\n") and not any(b in raw for b in _ODD_BREAKS)
+
+
+def _multipart(raw: bytes) -> Message | None:
+    """A one-level multipart message (text, HTML, attachments) split at its boundary
+    lines, the same tree the stdlib parser builds: header fields and payloads are set
+    on ``email.message.Message`` objects exactly as it sets them, so everything read
+    from the tree (types, charsets, file names, decoded payloads) is the stdlib's.
+
+    What it skips is the parser's line-by-line machinery, and a compiled regex per
+    boundary, several times the cost of the rest. None, so the stdlib parser reads
+    the message, for anything else: nested multiparts, attached messages, digests,
+    a missing first or closing boundary, empty parts, header lines that are not
+    clean fields, bare CR line ends.
+    """
+    if not _clean(raw):
+        return None
+    top = _header_block(raw, 0, len(raw))
+    if top is None:
+        return None
+    root, pos = top
+    if root.get_content_maintype() != "multipart" or root.get_content_subtype() == "digest":
+        return None
+    boundary = root.get_boundary()
+    if not boundary:
+        return None
+    spans = _parts(raw, pos, boundary)
+    if spans is None:
+        return None
+    for begin, end in spans:
         head = _header_block(raw, begin, end)
         if head is None:
             return None
         part, body = head
         if part.get_content_maintype() in ("multipart", "message"):
             return None
-        payload = raw[body:end]
-        if payload.endswith(b"\r\n"):
-            payload = payload[:-2]
-        elif payload.endswith(b"\n"):
-            payload = payload[:-1]
-        part.set_payload(payload.decode("ascii", "surrogateescape"))
+        part.set_payload(_payload(raw, end)[body:].decode("ascii", "surrogateescape"))
         root.attach(part)
     return root
+
+
+# A Content-Type of plain parameters: tokens or quoted strings without escapes, no
+# RFC 2231 (``name*=``) and no file name. What the stdlib reads from it is then plain.
+_PLAIN_TYPE = re.compile(
+    r"\s*([!#-\'*+.0-9A-Z^-~-]+/[!#-\'*+.0-9A-Z^-~-]+)\s*"
+    r'((?:;\s*[!#-\'+.0-9A-Z^-~-]+\s*=\s*(?:"[^"\\\r\n]*"|[!#-\'+.0-9A-Z^-~-]+)\s*)*);?\s*\Z',
+    re.ASCII | re.IGNORECASE,
+)
+_PLAIN_PARAM = re.compile(
+    r'([!#-\'+.0-9A-Z^-~-]+)\s*=\s*("[^"]*"|[^\s;]+)', re.ASCII | re.IGNORECASE
+)
+
+
+def _plain_type(value: str | None) -> tuple[str, dict[str, str]] | None:
+    """Type and parameters (names in lower case, values unquoted) of a plain
+    Content-Type; None for anything the stdlib reads in a way of its own."""
+    if value is None:
+        return "text/plain", {}
+    m = _PLAIN_TYPE.match(value)
+    if m is None:
+        return None
+    params: dict[str, str] = {}
+    for name, val in _PLAIN_PARAM.findall(m.group(2)):
+        params.setdefault(name.lower(), val[1:-1] if val.startswith('"') else val)
+    return m.group(1).lower(), params
+
+
+def _text_alternatives(raw: bytes) -> str | None:
+    """The text of a one-level multipart whose parts are all inline text (plain and
+    HTML, a quoted-printable or base64 or 8-bit body each), without building the tree:
+    what :func:`body_and_attachments` reads from :func:`_multipart`'s tree, for the
+    mail most often sent. None (read the tree) for attachments, file names, other
+    types, dispositions, parameters in RFC 2231 or with escapes, and whatever
+    :func:`_multipart` hands to the stdlib parser."""
+    import quopri
+    from email._encoded_words import decode_b  # what the stdlib decodes base64 bodies with
+
+    if not _clean(raw):
+        return None
+    head = _clean_fields(raw, 0, len(raw))
+    if head is None:
+        return None
+    top = _plain_type(next((v for k, v in head[0] if k.lower() == "content-type"), None))
+    if top is None or not top[0].startswith("multipart/") or top[0] == "multipart/digest":
+        return None
+    boundary = top[1].get("boundary", "").rstrip()
+    if not boundary:
+        return None
+    spans = _parts(raw, head[1], boundary)
+    if not spans:
+        return None
+    plain: str | None = None
+    html: str | None = None
+    for begin, end in spans:
+        found = _clean_fields(raw, begin, end)
+        if found is None:
+            return None
+        fields, body = found
+        first: dict[str, str] = {}
+        for name, value in fields:
+            first.setdefault(name.lower(), value)
+        if "content-disposition" in first:
+            return None
+        ctype = _plain_type(first.get("content-type"))
+        if ctype is None or ctype[0] not in ("text/plain", "text/html") or "name" in ctype[1]:
+            return None
+        if ctype[0] == "text/plain" and plain is not None:
+            continue
+        if ctype[0] == "text/html" and html is not None:
+            continue
+        data = _payload(raw, end)[body:]
+        cte = first.get("content-transfer-encoding", "").lower()
+        if cte == "quoted-printable":
+            data = quopri.decodestring(data)
+        elif cte == "base64":
+            data = decode_b(b"".join(data.splitlines()))[0]
+        elif cte in ("x-uuencode", "uuencode", "uue", "x-uue"):
+            return None
+        charset = ctype[1].get("charset")
+        if charset is not None and not charset.isascii():
+            charset = None  # what the stdlib makes of a charset it cannot name
+        text = decode_body(data, charset.lower() if charset else None)
+        if ctype[0] == "text/plain":
+            plain = text
+        else:
+            html = text
+    if plain is not None and plain.strip():
+        return plain.replace("\r\n", "\n").strip()
+    if html is not None:
+        return html_to_text(html)
+    return (plain or "").replace("\r\n", "\n").strip()
 
 
 def body_of(
@@ -530,6 +654,8 @@ def body_of(
     if items is None:
         items = split_headers(raw)
     simple = _simple_body(raw, items)
+    if simple is None:
+        simple = _text_alternatives(raw)
     if simple is not None:
         return simple, []
     return body_and_attachments(_multipart(raw) or message_from_bytes(raw))

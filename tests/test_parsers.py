@@ -463,6 +463,56 @@ def test_nested_and_malformed_multipart_go_to_the_stdlib_parser() -> None:
         assert (_multipart(raw) is not None) == light, name
 
 
+def test_text_alternatives_read_what_the_mime_parser_reads() -> None:
+    """Multipart mail of inline text parts only is read without building the tree, to
+    the same text; anything with a parameter or part the stdlib reads its own way is
+    left to the tree."""
+    from email import message_from_bytes
+
+    from deskops.adapters.eml import (
+        _multipart,
+        _text_alternatives,
+        body_and_attachments,
+        body_of,
+    )
+
+    cases = _mime_cases()
+    light = [raw for raw in cases if _text_alternatives(raw) is not None]
+    assert len(light) >= 24  # the alternatives in every charset and transfer encoding
+    for raw in cases:
+        text = _text_alternatives(raw)
+        if text is not None:
+            assert text == body_and_attachments(message_from_bytes(raw))[0], raw[:200]
+            assert not body_and_attachments(message_from_bytes(raw))[1]
+    for name, (raw, _) in _odd_multiparts().items():
+        text = _text_alternatives(raw)
+        if _multipart(raw) is None:
+            assert text is None, name
+        elif text is not None:
+            assert text == body_and_attachments(message_from_bytes(raw))[0], name
+    head = b"From: a@b\r\nDate: Tue, 13 Jan 2026 10:00:00 +0300\r\n"
+    part = b"Content-Type: text/plain; charset=utf-8\r\n\r\nhello\r\n"
+    tree = b"--XX\r\n%s--XX--\r\n"
+    declined = {
+        "rfc 2231 boundary": b"Content-Type: multipart/mixed; boundary*=''XX\r\n\r\n" + tree % part,
+        "escaped boundary": b'Content-Type: multipart/mixed; boundary="X\\X"\r\n\r\n' + tree % part,
+        "a file name": b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n"
+        + tree % part.replace(b"utf-8", b'utf-8; name="a.txt"'),
+        "a disposition": b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n"
+        + tree % (b"Content-Disposition: inline\r\n" + part),
+        "an attachment type": b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n"
+        + tree % part.replace(b"text/plain", b"application/pdf"),
+        "rfc 2231 charset": b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n"
+        + tree % part.replace(b"charset=utf-8", b"charset*=utf-8''utf-8"),
+        "uuencoded": b"Content-Type: multipart/mixed; boundary=XX\r\n\r\n"
+        + tree % (b"Content-Transfer-Encoding: x-uuencode\r\n" + part),
+    }
+    for name, rest in declined.items():
+        raw = head + rest
+        assert _text_alternatives(raw) is None, name
+        assert body_of(raw) == body_and_attachments(message_from_bytes(raw)), name
+
+
 def test_iso_date_false_gives_the_datetime() -> None:
     rec = parse_message(iso2022_mail(), name="a.eml", iso_date=False)
     assert rec["date"].isoformat() == "2026-01-13T10:42:00+09:00"
