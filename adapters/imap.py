@@ -332,7 +332,7 @@ class ImapMailbox:
                 labels = {_text(x) for x in item.get(b"X-GM-LABELS", ())}
                 msg.labels = sorted(GMAIL_SYSTEM.get(x, x) for x in labels
                                     if x not in ("\\Sent", "\\Draft"))  # fmt: skip
-            else:
+            elif flags and self.keywords:  # else none: a new message has no flags
                 msg.labels = sorted(k for k, kw in self.keywords.items() if kw in flags)
             self._where[msg.message_id] = (folder, uid)
             self._labels[msg.message_id] = set(msg.labels)

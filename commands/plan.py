@@ -547,6 +547,8 @@ class RunningPlan:
         self._pending: dict[tuple[str, bool], list[tuple[int, Change, bool]]] = {}
         self._workers: dict[str, _Worker] = {}
         self._refused: dict[str, str] = {}  # backend → why it refused a batch
+        # backend → (whether it writes in batches, its ``costly`` test), looked up once
+        self._batched: dict[str, tuple[bool, Callable[[Change], bool] | None]] = {}
 
     def __enter__(self) -> RunningPlan:
         try:
@@ -568,12 +570,19 @@ class RunningPlan:
         if not self._started:
             self.journal.start(self.run_id, self.plan.command, self.who, self.plan.undo_of)
             self._started = True
-        self._journal_answered()
+        if self._workers:
+            self._journal_answered()
         for c in changes:
             self._seq += 1
-            target = self.targets.get(c.backend)
-            if target is not None and hasattr(target, "write_batch"):
-                costly = bool(getattr(target, "costly", None) and target.costly(c))
+            batched = self._batched.get(c.backend)
+            if batched is None:
+                target = self.targets.get(c.backend)
+                batched = self._batched[c.backend] = (
+                    target is not None and hasattr(target, "write_batch"),
+                    getattr(target, "costly", None),
+                )
+            if batched[0]:
+                costly = bool(batched[1] and batched[1](c))
                 self._pending.setdefault((c.backend, costly), []).append((self._seq, c, assessed))
                 continue
             with self.store.transaction():
