@@ -232,12 +232,13 @@ def plan_label(
     they are added to the plan), to apply them while the rest is read
     (:meth:`~deskops.commands.plan.RunningPlan.add`; ``assessed`` says whether their
     current state was read here), into ``plan`` when given; ``flush``: called when the
-    headers are all decided and the bodies some rules asked for are about to be read
-    (:meth:`~deskops.commands.plan.RunningPlan.flush`: what waits for a full batch is
-    written while the bodies are read).
+    headers are all decided and the bodies some rules asked for are about to be read,
+    and when every message is decided (:meth:`~deskops.commands.plan.RunningPlan.flush`:
+    what waits for a full batch is written while the bodies are read, and while the
+    rows are made).
     """
     plan = plan if plan is not None else Plan(command=command)
-    decided: list[tuple[int, dict[str, Any], list[Change]]] = []
+    decided: list[tuple[int, MailMessage, list[str], list[Change]]] = []
     extra: dict[str, Any] = {"after_uid": after_uid} if after_uid is not None else {}
     two_phase = hasattr(mailbox, "bodies")
     reads = hasattr(mailbox, "read")
@@ -267,11 +268,16 @@ def plan_label(
                 plan.unchanged += 1
             elif apply is not None:
                 apply(changes, assessed=reads)
+            decided.append((pos, msg, d.rules, changes))
+        if flush is not None:
+            flush()  # the last writes go out while the rows are made
+        decided.sort(key=lambda item: item[0])
+        rows = []
+        for _, msg, fired, changes in decided:
             row = message_row(msg, ctx.tz)
-            row.update({"rules": "; ".join(d.rules), "changes": _describe(changes) or "(in place)"})
-            decided.append((pos, row, changes))
-    decided.sort(key=lambda prc: prc[0])
-    return LabelResult(plan, [r for _, r, _ in decided], [c for _, _, c in decided])
+            row.update({"rules": "; ".join(fired), "changes": _describe(changes) or "(in place)"})
+            rows.append(row)
+    return LabelResult(plan, rows, [changes for *_, changes in decided])
 
 
 def outcome_of(changes: list[Change]) -> str:
