@@ -502,13 +502,13 @@ def _parts(raw: bytes, pos: int, boundary: str) -> list[tuple[int, int]] | None:
     return spans
 
 
-def _payload(raw: bytes, end: int) -> bytes:
-    """A part's body up to the line break before the next boundary line."""
-    if raw.endswith(b"\r\n", 0, end):
-        return raw[: end - 2]
-    if raw.endswith(b"\n", 0, end):
-        return raw[: end - 1]
-    return raw[:end]
+def _payload(raw: bytes, begin: int, end: int) -> bytes:
+    """A part's body, ``raw[begin:end]`` without the line break before the next boundary."""
+    if raw.endswith(b"\r\n", begin, end):
+        return raw[begin : end - 2]
+    if raw.endswith(b"\n", begin, end):
+        return raw[begin : end - 1]
+    return raw[begin:end]
 
 
 def _clean(raw: bytes) -> bool:
@@ -549,7 +549,7 @@ def _multipart(raw: bytes) -> Message | None:
         part, body = head
         if part.get_content_maintype() in ("multipart", "message"):
             return None
-        part.set_payload(_payload(raw, end)[body:].decode("ascii", "surrogateescape"))
+        part.set_payload(_payload(raw, body, end).decode("ascii", "surrogateescape"))
         root.attach(part)
     return root
 
@@ -623,7 +623,7 @@ def _text_alternatives(raw: bytes) -> str | None:
             continue
         if ctype[0] == "text/html" and html is not None:
             continue
-        data = _payload(raw, end)[body:]
+        data = _payload(raw, body, end)
         cte = first.get("content-transfer-encoding", "").lower()
         if cte == "quoted-printable":
             data = quopri.decodestring(data)

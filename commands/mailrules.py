@@ -24,6 +24,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,11 @@ class RuleSet(list[Rule]):
         return found
 
 
+def header_key(name: str) -> str:
+    """Where :meth:`Facts.header` keeps a field's folded values."""
+    return "header:" + name.lower()
+
+
 class Facts:
     """What rules can ask of one message; derived facts computed once, on demand."""
 
@@ -169,7 +175,7 @@ class Facts:
 
     def header(self, name: str) -> list[str]:
         """The values of a header field, folded (read once per message and name)."""
-        key = "header:" + name.lower()
+        key = header_key(name)
         found = self._cache.get(key)
         if found is None:
             found = self._cache[key] = [fold(h) for h in self.msg.header(name)]
@@ -326,6 +332,11 @@ def _address_test(patterns: list[str]) -> Callable[[Sequence[str]], bool]:
     return test
 
 
+def _address_matcher(value: Any) -> Callable[[Sequence[str]], bool]:
+    """The test of an address condition's value (one pattern or a list)."""
+    return _address_test([str(v) for v in _as_list(value)])
+
+
 def compile_when(spec: Any, where: str) -> Callable[[Facts], bool]:
     """A predicate over :class:`Facts`; unknown keys are errors naming the rule."""
     if not isinstance(spec, dict):
@@ -368,7 +379,7 @@ def _condition(key: str, value: Any, where: str) -> Callable[[Facts], bool]:
         sub = compile_when(value, where)
         return lambda f: not sub(f)
     if key in ADDRESS_KEYS:
-        match = _address_test([str(v) for v in _as_list(value)])
+        match = _address_matcher(value)
         if key == "from":  # the one most rules ask: no list built for it
             return lambda f: match((f.msg.from_addr,))
         return lambda f: match(f.addresses(key))
@@ -415,7 +426,7 @@ def _condition(key: str, value: Any, where: str) -> Callable[[Facts], bool]:
         for name, v in value.items():
             vals = [_regex(str(x), where) if key == "header_regex" else fold(str(x))
                     for x in _as_list(v)]  # fmt: skip
-            checks.append((name, "header:" + name.lower(), vals))
+            checks.append((name, header_key(name), vals))
 
         def test_header(f: Facts) -> bool:
             for name, cached, vals in checks:
@@ -469,18 +480,10 @@ def _condition(key: str, value: Any, where: str) -> Callable[[Facts], bool]:
 
 def _text_test(key: str, needles: list[str]) -> Callable[[Facts], bool]:
     if key in ("subject", "body", "text"):
-        one: Callable[[Facts], str] = {
-            "subject": lambda f: f.subject,
-            "body": lambda f: f.body,
-            "text": lambda f: f.text,
-        }[key]
-        if len(needles) == 1:  # one call a message and rule, not two
+        one: Callable[[Facts], str] = attrgetter(key)  # the Facts property, one C call
+        if len(needles) == 1:
             needle = needles[0]
-            if key == "subject":
-                return lambda f: needle in f.subject
-            if key == "body":
-                return lambda f: needle in f.body
-            return lambda f: needle in f.text
+            return lambda f: needle in one(f)
 
         def test_one(f: Facts) -> bool:
             hay = one(f)
@@ -544,7 +547,7 @@ def load_rules(rules: Any, source: str) -> RuleSet:
         when = compile_when(spec.get("when", {}), where)
         sender = None
         if isinstance(spec.get("when"), dict) and "from" in spec["when"]:
-            sender = _address_test([str(v) for v in _as_list(spec["when"]["from"])])
+            sender = _address_matcher(spec["when"]["from"])
         out.append(Rule(name, when, actions, bool(spec.get("stop", False)), line, sender))
     return out
 
