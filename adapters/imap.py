@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from copy import copy
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from .eml import body_of, parse_message, strip_id
@@ -35,6 +35,7 @@ from .mailbox import MailMessage, from_record, header_message
 from .store import mask_url
 
 CHUNK = 500  # UIDs per FETCH
+HEADER, TEXT, WHOLE = b"BODY[HEADER]", b"BODY[TEXT]", b"BODY[]"  # what a FETCH reads
 PIPELINE = 3  # FETCH commands in flight
 SET_CHUNK = 2000  # UIDs per STORE/COPY/MOVE before the range string is compressed
 GMAIL_SYSTEM = {"\\Inbox": "INBOX", "\\Important": "Important", "\\Starred": "Starred"}
@@ -59,6 +60,37 @@ def compress(uids: Iterable[int]) -> str:
 def chunks(items: list[int], size: int) -> Iterator[list[int]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+class RawChunk(NamedTuple):
+    """The answers to one FETCH: UID → {item: value}, as read off the socket."""
+
+    folder: str
+    uids: list[int]
+    data: dict[int, Any]
+    part: bytes  # HEADER, TEXT or WHOLE
+    gmail: bool
+
+    @property
+    def is_text(self) -> bool:
+        """Bodies, to join to header blocks read before."""
+        return self.part == TEXT
+
+
+def _whole(first: MailMessage, text: bytes) -> MailMessage:
+    """A header-only message made whole with its body (``BODY[TEXT]``)."""
+    head = first.raw or b""
+    raw = head.rstrip(b"\r\n") + b"\r\n\r\n" + text
+    # the fields as read with the headers (body_of looks up the content ones)
+    items = first.__dict__.get("_fields") or [
+        (k, v) for k, values in first.headers.items() for v in values
+    ]
+    body, attachments = body_of(raw, items)
+    whole = object.__new__(MailMessage)  # a shallow copy, without copy's protocol
+    whole.__dict__.update(first.__dict__)
+    whole.body_text, whole.attachments, whole.raw = body, attachments, raw
+    whole.partial = False
+    return whole
 
 
 @dataclass
@@ -231,18 +263,22 @@ class ImapMailbox:
         return int(st[b"UIDVALIDITY"]), int(st[b"UIDNEXT"])
 
     # -- reading -----------------------------------------------------------------------------
-    def messages(
+    # A read is three steps: the UIDs to read (one SEARCH), their FETCH answers as read off
+    # the socket (RawChunk: plain data, which can be handed to another process), and the
+    # messages made of them. A run that parses in a second process (commands.offload) takes
+    # the steps apart: the FETCHes here, the parsing there; ``known``/``remember`` carry
+    # back what this connection must know of each message to write its changes.
+    def uids(
         self,
         *,
         folder: str | None = None,
         since: datetime | None = None,
         ids: list[str] | None = None,
         after_uid: int | None = None,
-        headers_only: bool = False,
-    ) -> Iterator[MailMessage]:
+    ) -> tuple[str, list[int]]:
+        """The folder and the UIDs a read of these criteria takes, in order."""
         folder = folder or self.default_folder
         self._select(folder, readonly=True)
-        c = self.client
         criteria: list[Any] = ["ALL"]
         if since is not None:
             criteria = ["SINCE", since.date()]
@@ -250,77 +286,64 @@ class ImapMailbox:
             criteria = ["OR"] * (len(ids) - 1)
             for mid in ids:
                 criteria += ["HEADER", "Message-ID", mid]
-        uids = sorted(c.search(criteria))
+        uids = sorted(self.client.search(criteria))
         if after_uid is not None:
             uids = [u for u in uids if u > after_uid]
-        yield from self._read(folder, list(chunks(uids, CHUNK)), headers_only=headers_only)
+        return folder, uids
 
-    def bodies(self, partial: list[MailMessage]) -> Iterator[MailMessage]:
-        """The given header-only messages read whole: one ``BODY.PEEK[TEXT]`` FETCH per
-        chunk, joined to the header block already read. Flags and labels stay as first
-        read (one snapshot per run). A message gone meanwhile is left out."""
-        by_folder: dict[str, list[MailMessage]] = {}
-        for msg in partial:
-            by_folder.setdefault(msg.folder or self.default_folder, []).append(msg)
-        for folder, msgs in by_folder.items():
-            head: dict[int, MailMessage] = {m.uid: m for m in msgs if m.uid is not None}
-            yield from self._read(folder, list(chunks(sorted(head), CHUNK)), text_of=head)
-
-    def _read(
+    def messages(
         self,
-        folder: str,
-        uid_chunks: list[list[int]],
         *,
-        headers_only: bool = False,
-        text_of: dict[int, MailMessage] | None = None,
+        folder: str | None = None,
+        since: datetime | None = None,
+        ids: list[str] | None = None,
+        after_uid: int | None = None,
     ) -> Iterator[MailMessage]:
-        item_name = b"BODY[HEADER]" if headers_only else b"BODY[TEXT]" if text_of else b"BODY[]"
-        want = [b"FLAGS", item_name.replace(b"BODY[", b"BODY.PEEK[")]
+        folder, uids = self.uids(folder=folder, since=since, ids=ids, after_uid=after_uid)
+        for raw in self.raw(folder, uids):
+            yield from self.parse(raw)
+
+    def raw(self, folder: str, uids: list[int], *, part: bytes = WHOLE) -> Iterator[RawChunk]:
+        """The FETCH answers for these UIDs of a folder, chunk by chunk (pipelined:
+        :meth:`_fetch_many`). ``part``: ``HEADER``, ``TEXT`` (to join to a header block
+        read before) or ``WHOLE``."""
+        want = [b"FLAGS", part.replace(b"BODY[", b"BODY.PEEK[")]
         if self.gmail:
             want.append(b"X-GM-LABELS")
+        uid_chunks = list(chunks(uids, CHUNK))
         fetched = self._fetch_many(folder, uid_chunks, want)
         for chunk, data in zip(uid_chunks, fetched, strict=False):
-            yield from self._chunk(folder, chunk, data, item_name, headers_only, text_of)
+            yield RawChunk(folder, chunk, data, part, self.gmail)
 
-    def _chunk(
-        self,
-        folder: str,
-        chunk: list[int],
-        data: dict[int, Any],
-        item_name: bytes,
-        headers_only: bool,
-        text_of: dict[int, MailMessage] | None,
+    def parse(
+        self, raw: RawChunk, text_of: dict[int, MailMessage] | None = None
     ) -> Iterator[MailMessage]:
-        for uid in chunk:
-            item = data.get(uid)
+        """The messages of one chunk of FETCH answers, in UID order; a UID gone meanwhile,
+        or a message that cannot be read (no usable Date), is left out. For ``TEXT``,
+        ``text_of`` holds the header-only messages the bodies belong to."""
+        folder, item_name = raw.folder, raw.part
+        headers_only = item_name == HEADER
+        for uid in raw.uids:
+            item = raw.data.get(uid)
             if not item:
                 continue
-            raw = item.get(item_name) or b""
+            body = item.get(item_name) or b""
             if text_of is not None:  # the body of a message whose headers were read
-                first = text_of[uid]
-                head = first.raw or b""
-                raw = head.rstrip(b"\r\n") + b"\r\n\r\n" + raw
-                # the fields as read with the headers (body_of looks up the content ones)
-                items = first.__dict__.get("_fields") or [
-                    (k, v) for k, values in first.headers.items() for v in values
-                ]
-                body, attachments = body_of(raw, items)
-                whole = object.__new__(MailMessage)  # a shallow copy, without copy's protocol
-                whole.__dict__.update(first.__dict__)
-                whole.body_text, whole.attachments, whole.raw = body, attachments, raw
-                whole.partial = False
-                yield whole
+                first = text_of.get(uid)
+                if first is None:
+                    continue
+                yield _whole(first, body)
                 continue
             flags = {_text(f) for f in item.get(b"FLAGS", ())}
             try:
                 name = f"{folder}/{uid}"
                 if headers_only:
                     msg = header_message(
-                        raw, name=name, mailbox=self.user, folder=folder, uid=uid, flags=flags
+                        body, name=name, mailbox=self.user, folder=folder, uid=uid, flags=flags
                     )
                 else:
                     rec = parse_message(
-                        raw, name=name, mailbox=self.user, folder=folder,
+                        body, name=name, mailbox=self.user, folder=folder,
                         decode_headers=False, iso_date=False,
                     )  # fmt: skip
                     rec["uid"], rec["seen"] = uid, "\\Seen" in flags
@@ -328,7 +351,7 @@ class ImapMailbox:
                     msg = from_record(rec)
             except OpsError:
                 continue
-            if self.gmail:
+            if raw.gmail:
                 labels = {_text(x) for x in item.get(b"X-GM-LABELS", ())}
                 msg.labels = sorted(GMAIL_SYSTEM.get(x, x) for x in labels
                                     if x not in ("\\Sent", "\\Draft"))  # fmt: skip
@@ -338,6 +361,16 @@ class ImapMailbox:
             self._labels[msg.message_id] = set(msg.labels)
             self._flags[msg.message_id] = flags
             yield msg
+
+    def known(self, msg: MailMessage) -> tuple[str, tuple[str, int], set[str], set[str]]:
+        """What this connection learnt of a message it parsed: where it is, its labels and
+        flags (for :meth:`remember` on the connection that will write its changes)."""
+        mid = msg.message_id
+        return mid, self._where[mid], self._labels[mid], self._flags[mid]
+
+    def remember(self, known: tuple[str, tuple[str, int], set[str], set[str]]) -> None:
+        mid, where, labels, flags = known
+        self._where[mid], self._labels[mid], self._flags[mid] = where, labels, flags
 
     # -- change target -------------------------------------------------------------------------
     def _fetch(self, uids: list[int], items: list[bytes]) -> dict[int, Any]:

@@ -78,6 +78,23 @@ class MailMessage:
         return values
 
 
+_BRIEF = ("id", "message_id", "date", "mailbox", "folder", "uid", "from_addr", "from_name",
+          "subject", "labels", "seen", "flagged", "thread_id", "in_reply_to")  # fmt: skip
+
+
+def brief(msg: MailMessage) -> tuple[Any, ...]:
+    """What a run reports and plans changes from (who, when, what, where; labels and
+    flags), without the headers, the body or the raw bytes: a message sent from one
+    process to another in a tenth of the bytes. :func:`from_brief` makes it a message
+    again, one no rule can be asked of."""
+    d = msg.__dict__
+    return tuple([d[k] for k in _BRIEF])
+
+
+def from_brief(values: tuple[Any, ...]) -> MailMessage:
+    return MailMessage(**dict(zip(_BRIEF, values, strict=True)))
+
+
 def header_message(
     raw: bytes, *, name: str, mailbox: str, folder: str, uid: int, flags: set[str]
 ) -> MailMessage:

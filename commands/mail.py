@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
@@ -182,6 +182,9 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
+OFFLOAD_AT = 1000  # messages: a smaller run parses them here (a fork costs more than it saves)
+
+
 def _decisions(
     mailbox: Mailbox,
     rules: list[Rule],
@@ -189,25 +192,109 @@ def _decisions(
     query: dict[str, Any],
     between: Callable[[], None] | None = None,
 ) -> Iterator[tuple[int, Decision]]:
-    """Every message decided, with its position in the mailbox, as soon as it is: first
-    those the headers decide, in mailbox order; then those whose rules asked for the
-    body (read with its headers only), their rules going on from where they stopped.
-    ``between``: called once the headers are all read, before the bodies are."""
-    # A message whose rules ask for its body: its position and where its rules stopped.
-    pending: dict[tuple[str, str | None, int | None], tuple[int, Suspended | None]] = {}
-    partial: list[MailMessage] = []
-    for pos, msg in enumerate(mailbox.messages(**query)):
-        try:
-            yield pos, decide(rules, msg, ctx)
-        except BodyNeeded as exc:
-            pending[(msg.id, msg.folder, msg.uid)] = (pos, exc.resume)
-            partial.append(msg)
-    if partial:
-        if between is not None:
-            between()
-        for msg in mailbox.bodies(partial):  # type: ignore[attr-defined]
-            pos, resume = pending[(msg.id, msg.folder, msg.uid)]
-            yield pos, decide(rules, msg, ctx, resume=resume)
+    """Every message some rule fired on, decided, with its position in the mailbox
+    (for the rows' order), as soon as it is. ``between``: called once the headers are
+    all decided, before the bodies some rules asked for are read."""
+    if not hasattr(mailbox, "raw"):
+        for pos, msg in enumerate(mailbox.messages(**query)):
+            d = decide(rules, msg, ctx)
+            if d.rules:
+                yield pos, d
+        return
+    yield from _fetched_decisions(mailbox, rules, ctx, query, between)
+
+
+def _fetched_decisions(
+    mailbox: Any,
+    rules: list[Rule],
+    ctx: RuleContext,
+    query: dict[str, Any],
+    between: Callable[[], None] | None,
+) -> Iterator[tuple[int, Decision]]:
+    """A mailbox read in chunks of FETCH answers (IMAP): the headers of every message
+    first, in mailbox order; then the bodies of those whose rules asked for one, their
+    rules going on from where they stopped. A big run parses and decides in a second
+    process (:mod:`.offload`) while this one reads the next chunk off the socket and
+    plans and writes what came back."""
+    from deskops.adapters.imap import HEADER, TEXT
+
+    from . import offload
+
+    folder, uids = mailbox.uids(**query)
+    forked = len(uids) >= OFFLOAD_AT and offload.available()
+    decider = _Decider(mailbox, rules, ctx, brief=forked)
+
+    def headers() -> Iterator[tuple[int, Any]]:
+        base = 0
+        for raw in mailbox.raw(folder, uids, part=HEADER):
+            yield base, raw
+            base += len(raw.uids)
+
+    with offload.Offload(decider, name="rules") if forked else nullcontext() as child:
+        run: Callable[[Iterable[Any]], Iterator[Any]] = (
+            child.map if child is not None else lambda jobs: map(decider, jobs)
+        )
+        asked: list[int] = []
+        for out, more in run(headers()):
+            asked += more
+            yield from _received(mailbox, out, forked)
+        if asked:
+            if between is not None:
+                between()
+            bodies = ((0, raw) for raw in mailbox.raw(folder, sorted(asked), part=TEXT))
+            for out, _ in run(bodies):
+                yield from _received(mailbox, out, forked)
+
+
+def _received(mailbox: Any, out: list[Any], forked: bool) -> Iterator[tuple[int, Decision]]:
+    for pos, d, known in out:
+        if forked:  # what the other process learnt of the message, to write its changes
+            mailbox.remember(known)
+            d = Decision.from_brief(d)
+        yield pos, d
+
+
+class _Decider:
+    """Parses and decides the messages of one chunk of FETCH answers: the part of a run
+    that a second process can take. A message whose rules ask for its body is kept
+    here, with where its rules stopped, until the chunk with its body comes.
+
+    Called with (position of the chunk's first UID, the chunk); returns the decisions
+    with rules that fired, as (position, decision, what the mailbox learnt of the
+    message), and the UIDs whose bodies the rules asked for. ``brief``: decisions go
+    to another process, as :meth:`Decision.brief`."""
+
+    def __init__(self, mailbox: Any, rules: list[Rule], ctx: RuleContext, brief: bool) -> None:
+        self.mailbox, self.rules, self.ctx, self.brief = mailbox, rules, ctx, brief
+        self.held: dict[int, tuple[int, Suspended | None, MailMessage]] = {}
+
+    def __call__(self, job: tuple[int, Any]) -> tuple[list[Any], list[int]]:
+        base, raw = job
+        out: list[Any] = []
+        asked: list[int] = []
+        mailbox, rules, ctx = self.mailbox, self.rules, self.ctx
+        if raw.is_text:
+            text_of = {u: self.held[u][2] for u in raw.uids if u in self.held}
+            for msg in mailbox.parse(raw, text_of):
+                pos, resume, _ = self.held.pop(msg.uid)
+                self._keep(out, pos, decide(rules, msg, ctx, resume=resume))
+            return out, asked
+        for i, msg in enumerate(mailbox.parse(raw)):
+            try:
+                d = decide(rules, msg, ctx)
+            except BodyNeeded as exc:
+                self.held[msg.uid] = (base + i, exc.resume, msg)
+                asked.append(msg.uid)
+                continue
+            self._keep(out, base + i, d)
+        return out, asked
+
+    def _keep(self, out: list[Any], pos: int, d: Decision) -> None:
+        if d.rules:
+            if self.brief:
+                out.append((pos, d.brief(), self.mailbox.known(d.msg)))
+            else:
+                out.append((pos, d, None))
 
 
 def plan_label(
@@ -240,16 +327,10 @@ def plan_label(
     plan = plan if plan is not None else Plan(command=command)
     decided: list[tuple[int, MailMessage, list[str], list[Change]]] = []
     extra: dict[str, Any] = {"after_uid": after_uid} if after_uid is not None else {}
-    two_phase = hasattr(mailbox, "bodies")
     reads = hasattr(mailbox, "read")
-    if two_phase:
-        # Headers first; a body is read only for a message whose rules ask for it.
-        extra["headers_only"] = True
     with _no_cyclic_gc():  # the plan's objects too: they live until it is applied
         query = {"folder": folder, "since": since, "ids": ids, **extra}
         for pos, d in _decisions(mailbox, rules, ctx, query, flush):
-            if not d.rules:
-                continue
             msg = d.msg
             changes = decision_changes(d, mailbox.backend, ctx, store, number_re)
             if reads:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from deskops.adapters.errors import UsageError
-from deskops.adapters.mailbox import MailMessage
+from deskops.adapters.mailbox import MailMessage, brief, from_brief
 
 from .lookup import CustomerIndex, fold, phones_in_text, store_of
 
@@ -604,6 +604,20 @@ class Decision:
     def empty(self) -> bool:
         return not (self.add or self.remove or self.folder or self.seen or self.flagged
                     or self.order_comment or self.order_flags)  # fmt: skip
+
+    def brief(self) -> tuple[Any, ...]:
+        """The decision as plain values, its message brief (:func:`brief`), to go to
+        another process: a tenth of the bytes, and several times faster to send. A rule
+        about an order keeps the whole message: the order is looked up in its body."""
+        m = self.msg
+        msg: Any = m if self.order_comment or self.order_flags else brief(m)
+        return (msg, self.rules, self.add, self.remove, self.folder, self.seen, self.flagged,
+                self.order_comment, self.order_flags)  # fmt: skip
+
+    @classmethod
+    def from_brief(cls, values: tuple[Any, ...]) -> Decision:
+        msg, *rest = values
+        return cls(msg if isinstance(msg, MailMessage) else from_brief(msg), *rest)
 
 
 @dataclass

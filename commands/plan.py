@@ -663,7 +663,10 @@ class RunningPlan:
 
 
 class _Worker:
-    """A thread writing batches through a backend's own writer, one batch at a time."""
+    """A thread writing batches through a backend's own writer, one batch at a time.
+
+    The thread starts with the first batch: until then the process has one thread, so
+    a command may still fork (:mod:`.offload`) without a copy of a lock held here."""
 
     def __init__(self, writer: Any) -> None:
         import queue
@@ -677,9 +680,10 @@ class _Worker:
         self._busy = 0  # batches put, not yet answered (only the caller's thread changes it)
         self._error: str | None = None
         self._thread = threading.Thread(target=self._run, name="ops-writer", daemon=True)
-        self._thread.start()
 
     def put(self, items: list[tuple[int, Change]], todo: list[Change]) -> None:
+        if self._thread.ident is None:
+            self._thread.start()
         self._busy += 1
         self._todo.put((items, todo))
 
@@ -719,8 +723,9 @@ class _Worker:
                 self._answered.put(items)
 
     def close(self) -> None:
-        self._todo.put(None)
-        self._thread.join()
+        if self._thread.ident is not None:
+            self._todo.put(None)
+            self._thread.join()
         close = getattr(self.writer, "close", None)
         if close is not None:
             close()

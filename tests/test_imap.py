@@ -15,7 +15,7 @@ from test_mail import PROFILE
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 from dovecot import Dovecot, DovecotUnavailable  # noqa: E402  (tools/dovecot.py)
 
-USERS = [f"u{i}" for i in range(1, 25)]  # one per test that writes into a mailbox
+USERS = [f"u{i}" for i in range(1, 31)]  # one per test that writes into a mailbox
 
 
 @pytest.fixture(scope="session")

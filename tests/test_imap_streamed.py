@@ -280,18 +280,19 @@ def test_what_the_headers_decided_is_sent_before_the_bodies_are_read(
 ) -> None:
     """The changes waiting for a full batch when the headers are all decided go out as
     the bodies start being read, label copies before moves; the rest at the end."""
-    from deskops.adapters.imap import ImapMailbox
+    from deskops.adapters.imap import TEXT, ImapMailbox
     from deskops.adapters.store import Store
     from deskops.commands import plan as planmod
 
     user, port = imap_user
     fill(user, port, _mail(30))
     events: list[tuple[Any, ...]] = []
-    real_bodies = ImapMailbox.bodies
+    real_raw = ImapMailbox.raw
 
-    def bodies(self: Any, partial: list[Any]) -> Any:
-        events.append(("bodies", len(partial)))
-        yield from real_bodies(self, partial)
+    def raw(self: Any, folder: str, uids: list[int], **kw: Any) -> Any:
+        if kw.get("part") == TEXT:
+            events.append(("bodies", len(uids)))
+        yield from real_raw(self, folder, uids, **kw)
 
     real_send = planmod.RunningPlan._send
 
@@ -302,7 +303,7 @@ def test_what_the_headers_decided_is_sent_before_the_bodies_are_read(
             )
         real_send(self, backend, costly)
 
-    monkeypatch.setattr(ImapMailbox, "bodies", bodies)
+    monkeypatch.setattr(ImapMailbox, "raw", raw)
     monkeypatch.setattr(planmod.RunningPlan, "_send", send)
     store = Store.open(str(tmp_path / "s.sqlite"))
     box, rules, ctx = _setup(user, port)
@@ -315,4 +316,98 @@ def test_what_the_headers_decided_is_sent_before_the_bodies_are_read(
         ("send", "others", 20),  # their label and flag, at the end
     ]
     assert result.counts == {"applied": 60}
+    store.close()
+
+
+def _return_form() -> bytes:
+    from email.message import EmailMessage
+
+    m = EmailMessage()
+    m["From"] = "Мария <maria@example.ru>"
+    m["To"] = "shop@toys.example"
+    m["Subject"] = "Бланк"
+    m["Date"] = "Wed, 25 Nov 2026 10:00:00 +0300"
+    m["Message-ID"] = "<form1@example.ru>"
+    m.set_content("Добрый день, прошу оформить возврат, бланк во вложении.")
+    m.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="form.pdf")
+    return bytes(m)
+
+
+def test_a_big_run_decides_in_a_second_process_as_it_would_here(
+    imap_user, store_url, monkeypatch
+) -> None:
+    """From OFFLOAD_AT messages on, the headers and bodies are parsed and the rules asked
+    in a forked process: the same plan and rows, an order rule's message crosses whole
+    (the order is looked up here), and the run written while read ends the same."""
+    from deskops.adapters.schema import CUSTOMERS, ORDERS
+    from deskops.adapters.store import Store
+    from deskops.commands import mail as mailmod
+    from deskops.commands import offload
+    from deskops.commands import plan as planmod
+    from deskops.commands.lookup import CustomerIndex
+    from deskops.commands.mailrules import load_rules
+
+    user, port = imap_user
+    fill(user, port, _mail(45) + [_return_form()])
+    store = Store.open(store_url)
+    with store.transaction():
+        store.insert(CUSTOMERS, {"id": "C1", "name": "Мария", "emails": ["maria@example.ru"]})
+        store.insert(ORDERS, {"id": "1042", "customer_id": "C1", "status": "Доставлен",
+                              "email": "maria@example.ru",
+                              "created_at": "2026-11-01T10:00:00+03:00"})  # fmt: skip
+    forks: list[int] = []
+
+    class Counted(offload.Offload):
+        def __init__(self, *args: Any, **kw: Any) -> None:
+            super().__init__(*args, **kw)
+            forks.append(self.pid)
+
+    monkeypatch.setattr(offload, "Offload", Counted)
+    rules = load_rules(
+        [
+            *RULES,
+            {
+                "name": "form",
+                "when": {"has_attachment": True, "text": "возврат"},
+                "add_labels": ["Бланк"],
+                "order_comment": "Бланк в почте",
+                "order_flags": ["Обмен/Возврат"],
+            },
+        ],  # fmt: skip
+        "t.toml",
+    )
+
+    def plan(forked: bool) -> Any:
+        box, _, ctx = _setup(user, port)
+        ctx.customers = CustomerIndex(store, "RU")
+        monkeypatch.setattr(mailmod, "OFFLOAD_AT", 0 if forked else 10_000)
+        res = mailmod.plan_label(box, rules, ctx, store=store)
+        box.close()
+        return res, [(c.target, c.field, c.op, c.before, c.after) for c in res.plan.changes]
+
+    here, here_changes = plan(False)
+    assert forks == []
+    there, there_changes = plan(True)
+    assert len(forks) == 1
+    assert there.rows == here.rows and there_changes == here_changes
+    assert ("orders:1042", "flags", "add", None, "Обмен/Возврат") in there_changes
+    assert sum(c[0] == "orders:1042" for c in there_changes) == 2  # the comment and the flag
+    assert len(there.rows) == 46
+    # written while read, forked
+    box, _, ctx = _setup(user, port)
+    ctx.customers = CustomerIndex(store, "RU")
+    run_plan = planmod.Plan(command="mail label")
+    with planmod.RunningPlan(run_plan, store, {box.backend: box}) as run:
+        res = mailmod.plan_label(box, rules, ctx, store=store, apply=run.add, plan=run_plan,
+                                 flush=run.flush)  # fmt: skip
+    box.close()
+    assert len(forks) == 2
+    assert run.result is not None and run.result.counts == {"applied": len(here_changes)}
+    assert res.rows == here.rows
+    state = _state(user, port)
+    assert state["Trash"][0] == state["Archive"][0] == 15 and state["返金"] == (15, 0)
+    assert state["Бланк"][0] == 1
+    order = store.get(ORDERS, "1042")
+    assert order["flags"] == ["Обмен/Возврат"]
+    assert [c["text"] for c in order["comments"]] == ["Бланк в почте"]
     store.close()
