@@ -23,6 +23,7 @@ import json
 import os
 import secrets
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -235,6 +236,29 @@ def _os_user() -> str:
         return f"uid{os.getuid()}" if hasattr(os, "getuid") else "unknown"
 
 
+@contextmanager
+def journaled_before_interrupt() -> Iterator[None]:
+    """Ctrl-C waits for the end of the block: what it writes is journaled before the
+    command stops. A change a backend applied with no journal entry could not be
+    undone, and its run would look as if it had done nothing. Only in the main thread,
+    where the signal arrives; a block is one change or one batch, or the wait for the
+    writes in flight at the end of a run."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    before = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+        if caught and callable(before):
+            before(caught[0], None)  # the default handler raises KeyboardInterrupt
+
+
 def new_run_id() -> str:
     return f"{now_utc():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
@@ -340,6 +364,19 @@ class Journal:
             (iso(now_utc()), status, dumps(summary), run_id),
         )
 
+    def fail(self, run_id: str) -> None:
+        """Close a run that stopped half way (an error, Ctrl-C): failed, with the outcomes
+        of what it journaled before it stopped (that much was done, and can be undone)."""
+        counts = {
+            r["outcome"]: r["n"]
+            for r in self.store.query(
+                "SELECT outcome, COUNT(*) AS n FROM journal_entries WHERE run_id = ?"
+                " GROUP BY outcome",
+                (run_id,),
+            )
+        }
+        self.finish(run_id, "failed", {**counts, "error": 1})
+
     def runs(self, limit: int | None = 50) -> list[dict[str, Any]]:
         sql = (
             "SELECT r.run_id, r.started_at, r.finished_at, r.actor, r.command, r.status, "
@@ -417,7 +454,7 @@ def execute(
         )
     except BaseException:
         with store.transaction():
-            journal.finish(run_id, "failed", {"error": 1})
+            journal.fail(run_id)
         raise
     return _finish(plan, store, journal, run_id, failed=failed_early is not None)
 
@@ -585,7 +622,7 @@ class RunningPlan:
                 costly = bool(batched[1] and batched[1](c))
                 self._pending.setdefault((c.backend, costly), []).append((self._seq, c, assessed))
                 continue
-            with self.store.transaction():
+            with journaled_before_interrupt(), self.store.transaction():
                 _apply_one(c, self.targets)
                 self.journal.record(self.run_id, self._seq, c)
         for (backend, costly), items in list(self._pending.items()):
@@ -615,10 +652,11 @@ class RunningPlan:
         done = [(seq, c) for seq, c, _ in items]
         worker = self._workers.get(backend)
         if worker is None:
-            refused = _write_batch(target, todo, self._refused.get(backend))
-            if refused is not None:
-                self._refused[backend] = refused
-            self._record(done)
+            with journaled_before_interrupt():
+                refused = _write_batch(target, todo, self._refused.get(backend))
+                if refused is not None:
+                    self._refused[backend] = refused
+                self._record(done)
         else:
             worker.put(done, todo)
 
@@ -644,7 +682,12 @@ class RunningPlan:
 
     def _close(self, *, failed: bool) -> None:
         """Wait for the batches sent, journal them, close the run. What was never sent
-        is not journaled: nothing happened to it."""
+        is not journaled: nothing happened to it. Ctrl-C meanwhile takes effect once
+        the writes in flight are answered and journaled."""
+        with journaled_before_interrupt():
+            self._closing(failed=failed)
+
+    def _closing(self, *, failed: bool) -> None:
         self._pending.clear()
         if self._started:
             self._journal_answered()  # while the last batches are written
@@ -655,7 +698,7 @@ class RunningPlan:
         self._journal_answered()  # all answered by now
         if failed:
             with self.store.transaction():
-                self.journal.finish(self.run_id, "failed", {"error": 1})
+                self.journal.fail(self.run_id)
             return
         with self.store.transaction():
             _mark_undone(self.store, self.plan, self.run_id)
@@ -750,13 +793,14 @@ def _apply_all(
             if target is not None and hasattr(target, "write_batch"):
                 batched.setdefault(c.backend, []).append(c)
                 continue
-            with store.transaction():
+            with journaled_before_interrupt(), store.transaction():
                 apply_one(c)
                 journal.record(run_id, seqs[id(c)], c)
         for backend, group in batched.items():
-            _apply_batch(targets[backend], group, progress)
-            with store.transaction():
-                journal.record_many(run_id, [(seqs[id(c)], c) for c in group])
+            with journaled_before_interrupt():
+                _apply_batch(targets[backend], group, progress)
+                with store.transaction():
+                    journal.record_many(run_id, [(seqs[id(c)], c) for c in group])
         with store.transaction():
             _mark_undone(store, plan, run_id)
         return None
@@ -776,7 +820,7 @@ def _apply_all(
                 journal.record(run_id, seq, c)
             _mark_undone(store, plan, run_id)
         for seq, c in sends:
-            with store.transaction():
+            with journaled_before_interrupt(), store.transaction():
                 apply_one(c)
                 journal.record(run_id, seq, c)
         return None

@@ -135,3 +135,73 @@ def test_costly_changes_wait_for_a_bigger_batch_after_what_came_before(
     ]
     assert run.result is not None and run.result.counts == {"applied": 10}
     store.close()
+
+
+class SlowWriter(Flags):
+    """A batch backend with a writer of its own (a thread writes), slow to answer."""
+
+    def writer(self) -> SlowWriter:
+        return self
+
+    def write_batch(self, changes: list[Change]) -> None:
+        import time
+
+        time.sleep(0.3)
+        super().write_batch(changes)
+
+
+def test_ctrl_c_while_the_last_writes_are_answered_waits_for_their_journal(
+    tmp_path, monkeypatch
+) -> None:
+    """The interrupt takes effect once the writes in flight are answered and journaled:
+    nothing applied is left without a journal entry to undo it by."""
+    import os
+    import signal
+    import threading
+
+    import pytest
+
+    monkeypatch.setattr(RunningPlan, "batch", 3)
+    store = Store.open(str(tmp_path / "s.sqlite"))
+    flags = SlowWriter()
+    plan = Plan(command="test")
+    timer = threading.Timer(0.1, lambda: os.kill(os.getpid(), signal.SIGINT))
+    with pytest.raises(KeyboardInterrupt):
+        with RunningPlan(plan, store, {"flags": flags}) as run:
+            for i in range(2, 9):
+                c = Change(f"messages:m{i}", "flagged", SET, False, True, "r", "flags")
+                plan.add(c)
+                run.add([c])
+            timer.start()  # while the batches are being written
+    timer.join()
+    assert all(flags.flags[f"m{i}"] for i in range(2, 9))
+    journal = planmod.Journal(store)
+    entries = journal.entries(run.run_id)
+    assert [e["outcome"] for e in entries] == ["applied"] * 7
+    assert journal.run(run.run_id)["status"] == "done"
+    store.close()
+
+
+def test_ctrl_c_in_a_batch_of_a_planned_run_journals_the_batch(tmp_path) -> None:
+    import os
+    import signal
+
+    import pytest
+
+    class Interrupted(Flags):
+        def write_batch(self, changes: list[Change]) -> None:
+            os.kill(os.getpid(), signal.SIGINT)  # half way through the batch
+            super().write_batch(changes)
+
+    store = Store.open(str(tmp_path / "s.sqlite"))
+    flags = Interrupted()
+    plan = Plan(command="test")
+    for i in range(2, 6):
+        plan.add(Change(f"messages:m{i}", "flagged", SET, False, True, "r", "flags"))
+    with pytest.raises(KeyboardInterrupt):
+        planmod.execute(plan, store, {"flags": flags}, atomic=False)
+    journal = planmod.Journal(store)
+    run = journal.runs()[0]
+    assert run["status"] == "failed" and run["changes"] == 4  # what was done, to undo
+    assert [e["outcome"] for e in journal.entries(run["run_id"])] == ["applied"] * 4
+    store.close()
