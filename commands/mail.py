@@ -112,12 +112,14 @@ def decision_changes(
     for label in d.remove:
         if label in have:
             out.append(Change(target, "labels", REMOVE, label, None, reason, backend))
-    if d.folder and d.folder != msg.folder:
-        out.append(Change(target, "folder", SET, msg.folder, d.folder, reason, backend))
     if d.seen and not msg.seen:
         out.append(Change(target, "seen", SET, msg.seen, True, reason, backend))
     if d.flagged and not msg.flagged:
         out.append(Change(target, "flagged", SET, msg.flagged, True, reason, backend))
+    if d.folder and d.folder != msg.folder:
+        # Last, as it is written (a label copy or a flag acts where the message is), so
+        # an undo, newest first, brings it back before it takes the flag off.
+        out.append(Change(target, "folder", SET, msg.folder, d.folder, reason, backend))
     if (d.order_comment or d.order_flags) and store is not None:
         order = find_order(msg, ctx, store, number_re)
         if order is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -377,9 +378,11 @@ def test_a_big_run_decides_in_a_second_process_as_it_would_here(
         "t.toml",
     )
 
+    now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)  # the order comment's time, in both
+
     def plan(forked: bool) -> Any:
         box, _, ctx = _setup(user, port)
-        ctx.customers = CustomerIndex(store, "RU")
+        ctx.customers, ctx.now = CustomerIndex(store, "RU"), now
         monkeypatch.setattr(mailmod, "OFFLOAD_AT", 0 if forked else 10_000)
         res = mailmod.plan_label(box, rules, ctx, store=store)
         box.close()
@@ -410,4 +413,40 @@ def test_a_big_run_decides_in_a_second_process_as_it_would_here(
     order = store.get(ORDERS, "1042")
     assert order["flags"] == ["Обмен/Возврат"]
     assert [c["text"] for c in order["comments"]] == ["Бланк в почте"]
+    store.close()
+
+
+def test_undo_brings_a_flagged_and_moved_message_back_then_unflags_it(
+    imap_user, tmp_path, monkeypatch
+) -> None:
+    """A rule that labels, flags and moves: the move is the message's last change, so
+    the undo (newest first) finds the message where it went and takes the flag off."""
+    from deskops.adapters.store import Store
+    from deskops.commands.mailrules import load_rules
+
+    user, port = imap_user
+    fill(user, port, [message(f"v{i}@c", "vip@example.jp", "至急") for i in range(4)])
+    store = Store.open(str(tmp_path / "s.sqlite"))
+    box, _, ctx = _setup(user, port)
+    rules = load_rules(
+        [
+            {
+                "name": "vip",
+                "when": {"from": "vip@example.jp"},
+                "add_labels": ["重要"],
+                "flag": True,
+                "mark_read": True,
+                "move": "VIP",
+            }
+        ],  # fmt: skip
+        "t.toml",
+    )
+    res, result = _streamed(box, rules, ctx, store)
+    box.close()
+    assert [c.field for c in res.plan.changes[:4]] == ["labels", "seen", "flagged", "folder"]
+    assert result.counts == {"applied": 16}
+    state = _state(user, port)
+    assert state["VIP"] == (4, 4) and state["重要"][0] == 4 and "INBOX" not in state
+    _undo(store, result.run_id, user, port)
+    assert _state(user, port) == {"INBOX": (4, 0)}
     store.close()
