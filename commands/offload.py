@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -35,8 +36,10 @@ _OK, _ERROR = 0, 1
 
 
 def available() -> bool:
-    """Whether forking helps here: a platform that has it, and more than one core."""
-    if not hasattr(os, "fork"):
+    """Whether forking helps here: Linux (elsewhere a forked copy of a process that
+    loaded system frameworks may crash, which is why Python's own multiprocessing does
+    not fork on macOS), and more than one core."""
+    if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
         return False
     try:
         cores = len(os.sched_getaffinity(0))

@@ -125,8 +125,13 @@ def test_the_child_leaves_without_the_parents_exit_handlers(tmp_path) -> None:
     assert r.stdout == "buffered [2, 3]\nexit handler\n"
 
 
-def test_available_wants_a_second_core(monkeypatch) -> None:
+def test_available_wants_linux_and_a_second_core(monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setattr(sys, "platform", "linux")
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0}, raising=False)
     assert available() is False
     monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
     assert available() is True
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert available() is False
