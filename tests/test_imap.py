@@ -41,14 +41,25 @@ def imap_user(dovecot: int, monkeypatch: pytest.MonkeyPatch) -> tuple[str, int]:
     return user, dovecot
 
 
-def message(mid: str, frm: str, subject: str, body: str = "本文") -> bytes:
+def message(
+    mid: str,
+    frm: str,
+    subject: str,
+    body: str = "本文",
+    *,
+    charset: str = "iso-2022-jp",
+    attachment: str | None = None,
+) -> bytes:
+    """A message; ``attachment``: the file name of a PDF attached to it."""
     m = EmailMessage()
     m["From"] = frm
     m["To"] = "reservation1@salon.example"
     m["Subject"] = subject
     m["Date"] = "Wed, 25 Nov 2026 10:00:00 +0900"
     m["Message-ID"] = f"<{mid}>"
-    m.set_content(body, charset="iso-2022-jp")
+    m.set_content(body, charset=charset)
+    if attachment:
+        m.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename=attachment)
     return bytes(m)
 
 

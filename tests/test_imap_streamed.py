@@ -320,20 +320,6 @@ def test_what_the_headers_decided_is_sent_before_the_bodies_are_read(
     store.close()
 
 
-def _return_form() -> bytes:
-    from email.message import EmailMessage
-
-    m = EmailMessage()
-    m["From"] = "Мария <maria@example.ru>"
-    m["To"] = "shop@toys.example"
-    m["Subject"] = "Бланк"
-    m["Date"] = "Wed, 25 Nov 2026 10:00:00 +0300"
-    m["Message-ID"] = "<form1@example.ru>"
-    m.set_content("Добрый день, прошу оформить возврат, бланк во вложении.")
-    m.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="form.pdf")
-    return bytes(m)
-
-
 def test_a_big_run_decides_in_a_second_process_as_it_would_here(
     imap_user, store_url, monkeypatch
 ) -> None:
@@ -349,7 +335,10 @@ def test_a_big_run_decides_in_a_second_process_as_it_would_here(
     from deskops.commands.mailrules import load_rules
 
     user, port = imap_user
-    fill(user, port, _mail(45) + [_return_form()])
+    form = message("form1@example.ru", "Мария <maria@example.ru>", "Бланк",
+                   "Добрый день, прошу оформить возврат, бланк во вложении.",
+                   charset="utf-8", attachment="form.pdf")  # fmt: skip
+    fill(user, port, _mail(45) + [form])
     store = Store.open(store_url)
     with store.transaction():
         store.insert(CUSTOMERS, {"id": "C1", "name": "Мария", "emails": ["maria@example.ru"]})
