@@ -223,8 +223,14 @@ def _fetched_decisions(
     from . import offload
 
     folder, uids = mailbox.uids(**query)
-    forked = len(uids) >= OFFLOAD_AT and offload.available()
-    decider = _Decider(mailbox, rules, ctx, brief=forked)
+    decider = _Decider(mailbox, rules, ctx, brief=True)
+    child = None
+    if len(uids) >= OFFLOAD_AT and offload.available():
+        try:
+            child = offload.Offload(decider, name="rules")
+        except OSError:  # no process to be had (a limit, memory): parse here
+            child = None
+    forked = decider.brief = child is not None
 
     def headers() -> Iterator[tuple[int, Any]]:
         base = 0
@@ -232,7 +238,7 @@ def _fetched_decisions(
             yield base, raw
             base += len(raw.uids)
 
-    with offload.Offload(decider, name="rules") if forked else nullcontext() as child:
+    with child if child is not None else nullcontext():
         run: Callable[[Iterable[Any]], Iterator[Any]] = (
             child.map if child is not None else lambda jobs: map(decider, jobs)
         )

@@ -5,6 +5,7 @@ planning first, every change journaled, undo, and what a refusal or a failure le
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -385,6 +386,14 @@ def test_a_big_run_decides_in_a_second_process_as_it_would_here(
     assert ("orders:1042", "flags", "add", None, "Обмен/Возврат") in there_changes
     assert sum(c[0] == "orders:1042" for c in there_changes) == 2  # the comment and the flag
     assert len(there.rows) == 46
+    with monkeypatch.context() as m:  # no process to be had: the run parses here
+
+        def no_fork() -> int:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+
+        m.setattr(os, "fork", no_fork)
+        without, without_changes = plan(True)
+    assert len(forks) == 1 and without.rows == here.rows and without_changes == here_changes
     # written while read, forked
     box, _, ctx = _setup(user, port)
     ctx.customers = CustomerIndex(store, "RU")
