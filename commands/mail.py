@@ -230,7 +230,7 @@ def _fetched_decisions(
             child = offload.Offload(decider, name="rules")
         except OSError:  # no process to be had (a limit, memory): parse here
             child = None
-    forked = decider.brief = child is not None
+    decider.brief = child is not None
 
     def headers() -> Iterator[tuple[int, Any]]:
         base = 0
@@ -245,18 +245,18 @@ def _fetched_decisions(
         asked: list[int] = []
         for out, more in run(headers()):
             asked += more
-            yield from _received(mailbox, out, forked)
+            yield from _received(mailbox, out)
         if asked:
             if between is not None:
                 between()
             bodies = ((0, raw) for raw in mailbox.raw(folder, sorted(asked), part=TEXT))
             for out, _ in run(bodies):
-                yield from _received(mailbox, out, forked)
+                yield from _received(mailbox, out)
 
 
-def _received(mailbox: Any, out: list[Any], forked: bool) -> Iterator[tuple[int, Decision]]:
+def _received(mailbox: Any, out: list[Any]) -> Iterator[tuple[int, Decision]]:
     for pos, d, known in out:
-        if forked:  # what the other process learnt of the message, to write its changes
+        if known is not None:  # decided in the other process: what it learnt of the message
             mailbox.remember(known)
             d = Decision.from_brief(d)
         yield pos, d
