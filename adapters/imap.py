@@ -673,7 +673,7 @@ class ImapMailbox:
         field, op, value, folder = run.key
         items = run.items
         if field == "labels" and self._label_kind(value) == "folder" and op == "remove":
-            self._remove_label_copies(value, [ch.key for ch, _ in items])
+            self._remove_label_copies(run, value, [ch.key for ch, _ in items])
             return
         try:
             self._select(folder)
@@ -701,17 +701,46 @@ class ImapMailbox:
                     self._sync(run, c.remove_gmail_labels, seq, ["\\Inbox"], silent=True)
                 elif self._has_move:
                     self._raw(run, None, "UID", "MOVE", seq, c._normalise_folder(value))
-                else:  # COPY, then mark the source \Deleted and expunge only those UIDs
-                    self._sync(run, c.copy, seq, value)
-                    self._raw(run, None, "UID", "STORE", seq, "+FLAGS.SILENT", "(\\Deleted)")
-                    if self._has_uidplus:
-                        self._raw(run, None, "UID", "EXPUNGE", seq)
-                    else:
-                        self._raw(run, None, "EXPUNGE")
+                else:
+                    self._move_by_copy(run, folder, part, value)
             else:
                 flag = "\\Seen" if field == "seen" else "\\Flagged"
                 sign = "+" if value else "-"
                 self._raw(run, None, "UID", "STORE", seq, f"{sign}FLAGS.SILENT", f"({flag})")
+
+    def _move_by_copy(self, run: _Run, folder: str, uids: list[int], target: str) -> None:
+        r"""A move where the server has no MOVE: COPY, and only once the copy is answered
+        OK, flag the sources \Deleted and expunge them (a refused copy leaves them where
+        they are). Without UIDPLUS an EXPUNGE takes every message of the folder flagged
+        \Deleted: while others are, the move is not made, so that no message goes that
+        no rule moved."""
+        if run.error is not None:  # a copy of this group was refused: no more of it
+            return
+        c = self.connect()
+        seq = compress(uids)
+        if not self._has_uidplus and self._others_deleted(run, folder, uids):
+            return
+        self._sync(run, c.copy, seq, target)
+        if run.error is not None:
+            return
+        self._raw(run, None, "UID", "STORE", seq, "+FLAGS.SILENT", "(\\Deleted)")
+        if self._has_uidplus:
+            self._raw(run, None, "UID", "EXPUNGE", seq)
+        else:
+            self._raw(run, None, "EXPUNGE")
+
+    def _others_deleted(self, run: _Run, folder: str, uids: list[int]) -> bool:
+        r"""Whether messages other than these are flagged \Deleted in the selected folder
+        (an EXPUNGE without UIDPLUS would remove them too); if so, the group fails alone."""
+        others = set(self.connect().search(["DELETED"])) - set(uids)
+        if others:
+            run.fail(
+                f"{self.display}: {len(others)} other message(s) in {folder!r} are marked "
+                "deleted and the server cannot expunge only some (no UIDPLUS); expunge or "
+                "undelete them first",
+                alone=True,
+            )
+        return bool(others)
 
     def _raw(self, run: _Run, create: str | None, *args: Any) -> None:
         """A pipelined command of ``run``; ``create``: the folder a CREATE makes."""
@@ -787,7 +816,7 @@ class ImapMailbox:
             else:
                 flags.discard(flag)
 
-    def _remove_label_copies(self, folder: str, mids: list[str]) -> None:
+    def _remove_label_copies(self, run: _Run, folder: str, mids: list[str]) -> None:
         """Removing a folder label removes the copy in that folder, never the message."""
         index = self._folder_index(folder)
         uids = [index[m] for m in mids if index.get(m)]
@@ -795,6 +824,8 @@ class ImapMailbox:
             return
         c = self.connect()
         self._select(folder)
+        if not self._has_uidplus and self._others_deleted(run, folder, uids):
+            return
         for part in chunks(sorted(uids), SET_CHUNK):
             seq = compress(part)
             c.add_flags(seq, [b"\\Deleted"], silent=True)

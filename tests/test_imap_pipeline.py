@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 from types import SimpleNamespace
 
-from test_imap import dovecot, fill, imap_user, message  # noqa: F401  (fixtures)
+from test_imap import dovecot, fill, folders, imap_user, message  # noqa: F401  (fixtures)
 
 
 class FakeImap:
@@ -175,3 +175,113 @@ def test_keyword_labels_and_many_groups_in_one_pipeline(imap_user, isolated: Pat
     assert len(moved_b) == 10 and all(m.seen and m.flagged for m in moved_b)
     check.close()
     store.close()
+
+
+def _without(monkeypatch, *caps: str) -> None:  # type: ignore[no-untyped-def]
+    """Connections that act as if the server did not offer these capabilities."""
+    from deskops.adapters.imap import ImapMailbox
+
+    real = ImapMailbox.connect
+
+    def connect(self):  # type: ignore[no-untyped-def]
+        client = real(self)
+        for cap in caps:
+            setattr(self, f"_has_{cap.lower()}", False)
+        return client
+
+    monkeypatch.setattr(ImapMailbox, "connect", connect)
+
+
+def _move_run(user: str, port: int, isolated: Path):  # type: ignore[no-untyped-def]
+    """Plan and apply "SEO → trash, read": (the plan's changes, the run's result)."""
+    from deskops.adapters.imap import ImapMailbox
+    from deskops.adapters.store import Store
+    from deskops.commands import plan as planmod
+    from deskops.commands.clock import now_utc, zone
+    from deskops.commands.mail import plan_label
+    from deskops.commands.mailrules import RuleContext, load_rules
+
+    rules = load_rules(
+        [{"name": "r", "when": {"subject": "SEO"}, "trash": True, "mark_read": True}], "t.toml"
+    )
+    box = ImapMailbox(f"imap://{user}@127.0.0.1:{port}/INBOX", password="secret")
+    res = plan_label(box, rules, RuleContext(tz=zone("UTC"), now=now_utc()), store=None)
+    store = Store.open(str(isolated / "s.sqlite"))
+    try:
+        return res.plan.changes, planmod.execute(res.plan, store, {box.backend: box}, atomic=False)
+    finally:
+        box.close()
+        store.close()
+
+
+def _inbox(user: str, port: int) -> dict[str, set[bytes]]:
+    """Message-ID → flags of what is in INBOX."""
+    import imapclient
+
+    c = imapclient.IMAPClient("127.0.0.1", port=port, ssl=False)
+    c.login(user, "secret")
+    c.select_folder("INBOX", readonly=True)
+    got = c.fetch(c.search(["ALL"]), ["FLAGS", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+    c.logout()
+    out = {}
+    for item in got.values():
+        head = next(v for k, v in item.items() if k.startswith(b"BODY"))
+        out[head.decode().split(":", 1)[1].strip()] = set(item[b"FLAGS"])
+    return out
+
+
+def test_without_move_a_refused_copy_expunges_nothing(imap_user, isolated, monkeypatch) -> None:  # noqa: F811
+    """A server without MOVE: a move is COPY, then \\Deleted and an expunge, and the
+    sources go only once the copy is answered OK. A refused copy keeps every message."""
+    import imapclient
+
+    user, port = imap_user
+    fill(user, port, [message(f"m{i}@c", "x@example.jp", "SEO") for i in range(5)])
+    _without(monkeypatch, "MOVE")
+    real_copy = imapclient.IMAPClient.copy
+    monkeypatch.setattr(  # the server refuses it (NO [TRYCREATE] …)
+        imapclient.IMAPClient, "copy", lambda self, seq, _f: real_copy(self, seq, "no such")
+    )
+    changes, result = _move_run(user, port, isolated)
+    assert result.status == "partial"
+    assert {(c.field, c.outcome) for c in changes} == {("seen", "applied"), ("folder", "failed")}
+    inbox = _inbox(user, port)
+    assert len(inbox) == 5 and all(b"\\Deleted" not in f for f in inbox.values())
+
+    monkeypatch.setattr(imapclient.IMAPClient, "copy", real_copy)
+    _changes, result = _move_run(user, port, isolated)  # the rerun moves them
+    assert result.counts == {"applied": 5} and _inbox(user, port) == {}
+    assert folders(user, port)["Trash"] == 5
+
+
+def test_without_uidplus_no_move_expunges_a_message_marked_elsewhere(
+    imap_user,  # noqa: F811
+    isolated,
+    monkeypatch,
+) -> None:
+    """Without MOVE and UIDPLUS an EXPUNGE removes every message flagged \\Deleted: while
+    a message no rule moves is flagged so, the move is not made, and that one stays."""
+    import imapclient
+
+    user, port = imap_user
+    fill(user, port, [message(f"m{i}@c", "x@example.jp", "SEO") for i in range(3)])
+    fill(user, port, [message("kept@c", "y@example.jp", "相談")])
+    c = imapclient.IMAPClient("127.0.0.1", port=port, ssl=False)
+    c.login(user, "secret")
+    c.select_folder("INBOX")
+    kept = c.search(["SUBJECT", "相談"], charset="UTF-8")
+    c.add_flags(kept, [b"\\Deleted"])  # marked in a mail client, not expunged
+    _without(monkeypatch, "MOVE", "UIDPLUS")
+
+    changes, result = _move_run(user, port, isolated)
+    moves = [ch for ch in changes if ch.field == "folder"]
+    assert {ch.outcome for ch in moves} == {"failed"}
+    assert "1 other message(s) in 'INBOX' are marked deleted" in (moves[0].error or "")
+    inbox = _inbox(user, port)
+    assert len(inbox) == 4 and inbox["<kept@c>"] == {b"\\Deleted"}
+
+    c.remove_flags(kept, [b"\\Deleted"])
+    c.logout()
+    _changes, result = _move_run(user, port, isolated)
+    assert result.counts == {"applied": 3}
+    assert list(_inbox(user, port)) == ["<kept@c>"] and folders(user, port)["Trash"] == 3
