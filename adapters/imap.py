@@ -614,7 +614,10 @@ class ImapMailbox:
             groups.setdefault(key, []).append((ch, uid))
         # Copies and flag stores act on UIDs in the source folder: they go before the moves
         # that take those UIDs away (a COPY of moved UIDs answers OK and copies nothing).
-        groups = dict(sorted(groups.items(), key=lambda kv: kv[0][0] == "folder"))
+        # Flags go before the label copies, so a copy has the flags the run gave the message
+        # whatever batches its changes were written in.
+        groups = dict(sorted(groups.items(), key=lambda kv: (kv[0][0] == "folder",
+                                                             kv[0][0] == "labels")))  # fmt: skip
         try:
             self._write_groups(groups)
         except OpsError:

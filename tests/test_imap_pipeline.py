@@ -192,8 +192,9 @@ def _without(monkeypatch, *caps: str) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(ImapMailbox, "connect", connect)
 
 
-def _move_run(user: str, port: int, isolated: Path):  # type: ignore[no-untyped-def]
-    """Plan and apply "SEO → trash, read": (the plan's changes, the run's result)."""
+def _move_run(user: str, port: int, isolated: Path, rules=None):  # type: ignore[no-untyped-def]
+    """Plan and apply ``rules`` (by default "SEO → trash, read"): (the plan's changes,
+    the run's result)."""
     from deskops.adapters.imap import ImapMailbox
     from deskops.adapters.store import Store
     from deskops.commands import plan as planmod
@@ -202,7 +203,8 @@ def _move_run(user: str, port: int, isolated: Path):  # type: ignore[no-untyped-
     from deskops.commands.mailrules import RuleContext, load_rules
 
     rules = load_rules(
-        [{"name": "r", "when": {"subject": "SEO"}, "trash": True, "mark_read": True}], "t.toml"
+        rules or [{"name": "r", "when": {"subject": "SEO"}, "trash": True, "mark_read": True}],
+        "t.toml",
     )
     box = ImapMailbox(f"imap://{user}@127.0.0.1:{port}/INBOX", password="secret")
     res = plan_label(box, rules, RuleContext(tz=zone("UTC"), now=now_utc()), store=None)
@@ -285,3 +287,22 @@ def test_without_uidplus_no_move_expunges_a_message_marked_elsewhere(
     _changes, result = _move_run(user, port, isolated)
     assert result.counts == {"applied": 3}
     assert list(_inbox(user, port)) == ["<kept@c>"] and folders(user, port)["Trash"] == 3
+
+
+def test_a_label_copy_has_the_flags_the_run_gave_the_message(imap_user, isolated: Path) -> None:  # noqa: F811
+    """Flag stores go before label copies in a batch: the copy carries the flag, whichever
+    order the rules gave the changes in and whatever batches they were written in."""
+    user, port = imap_user
+    fill(user, port, [message(f"f{i}@c", "x@example.jp", "SEO") for i in range(4)])
+    rules = [
+        {"name": "label", "when": {"subject": "SEO"}, "add_labels": ["確認"]},
+        {"name": "flag", "when": {"subject": "SEO"}, "flag": True, "mark_read": True},
+    ]
+    _changes, result = _move_run(user, port, isolated, rules)
+    assert result.counts == {"applied": 12}
+    from deskops.adapters.imap import ImapMailbox
+
+    check = ImapMailbox(f"imap://{user}@127.0.0.1:{port}/INBOX", password="secret")
+    copies = list(check.messages(folder="確認"))
+    assert len(copies) == 4 and all(m.flagged and m.seen for m in copies)
+    check.close()
