@@ -102,15 +102,16 @@ def test_written_while_read_is_what_planning_first_writes(
     res = plan_label(box, rules, ctx, store=None)
     planned = planmod.execute(res.plan, store, {box.backend: box}, atomic=False)
     box.close()
-    # written while read, in batches of 10 changes: many batches, one writer connection
+    # written while read, in batches of 10 changes: many batches handed to one writer
+    # connection (which writes those that piled up meanwhile as one)
     batches: list[int] = []
-    real = planmod._write_batch
+    real = planmod._Worker.put
 
-    def counted(target: Any, todo: list[Any], *args: Any) -> Any:
+    def counted(worker: Any, items: list[Any], todo: list[Any]) -> None:
         batches.append(len(todo))
-        return real(target, todo, *args)
+        real(worker, items, todo)
 
-    monkeypatch.setattr(planmod, "_write_batch", counted)
+    monkeypatch.setattr(planmod._Worker, "put", counted)
     monkeypatch.setattr(planmod.RunningPlan, "batch", 10)
     box, rules, ctx = _setup(user, port)
     res2, result = _streamed(box, rules, ctx, store)
