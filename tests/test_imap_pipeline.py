@@ -306,3 +306,38 @@ def test_a_label_copy_has_the_flags_the_run_gave_the_message(imap_user, isolated
     copies = list(check.messages(folder="確認"))
     assert len(copies) == 4 and all(m.flagged and m.seen for m in copies)
     check.close()
+
+
+def test_without_uidplus_undoing_a_label_expunges_no_copy_marked_elsewhere(
+    imap_user,  # noqa: F811
+    isolated,
+    monkeypatch,
+) -> None:
+    """Undoing a folder label removes its copies; without UIDPLUS that EXPUNGE would take
+    any other message of the label folder marked \\Deleted, so it is not made then."""
+    import imapclient
+
+    from deskops.adapters.imap import ImapMailbox
+    from deskops.adapters.store import Store
+    from deskops.commands import plan as planmod
+
+    user, port = imap_user
+    fill(user, port, [message(f"l{i}@c", "x@example.jp", "SEO") for i in range(2)])
+    rules = [{"name": "label", "when": {"subject": "SEO"}, "add_labels": ["確認"]}]
+    _changes, result = _move_run(user, port, isolated, rules)
+    assert result.counts == {"applied": 2} and folders(user, port)["確認"] == 2
+    c = imapclient.IMAPClient("127.0.0.1", port=port, ssl=False)
+    c.login(user, "secret")
+    c.append("確認", message("other@c", "y@example.jp", "メモ"), flags=[b"\\Deleted"])
+    c.logout()
+    _without(monkeypatch, "UIDPLUS")
+
+    store = Store.open(str(isolated / "s.sqlite"))
+    undo = planmod.undo_plan(store, result.run_id)
+    box = ImapMailbox(f"imap://{user}@127.0.0.1:{port}/INBOX", password="secret")
+    done = planmod.execute(undo, store, {box.backend: box}, atomic=False)
+    box.close()
+    store.close()
+    assert done.counts == {"failed": 2}
+    assert "1 other message(s) in '確認' are marked deleted" in (undo.changes[0].error or "")
+    assert folders(user, port)["確認"] == 3  # the copies and the marked message are all there
