@@ -863,6 +863,7 @@ def undo_plan(store: Store, run_id: str) -> Plan:
     if run["status"] == "running":
         raise UsageError(f"run {run_id} has not finished; it cannot be undone yet")
     plan = Plan(command=f"undo {run_id}", undo_of=run_id)
+    inverses: list[Change] = []
     entries = journal.entries(run_id)
     if any(e["backend"] == "purge" for e in entries):
         raise UsageError(
@@ -889,10 +890,31 @@ def undo_plan(store: Store, run_id: str) -> Plan:
             )
             continue
         inv.reason = f"undo of run {run_id}"
+        inverses.append(inv)
+    for inv in _moves_back_first(inverses):
         plan.add(inv)
     if not plan.changes and not plan.problems:
         raise UsageError(f"run {run_id} applied no change; there is nothing to undo")
     return plan
+
+
+def _moves_back_first(changes: list[Change]) -> list[Change]:
+    """An undo brings a message back to its folder before it undoes the other changes
+    made to it: they were made there, and a mailbox finds the message where it is.
+    A run writes a message's move last, so newest first already does so; runs journaled
+    with the move first did not. Nothing else changes order."""
+    moves: dict[str, list[Change]] = {}
+    for c in changes:
+        if c.field == "folder":
+            moves.setdefault(c.target, []).append(c)
+    out: list[Change] = []
+    for c in changes:
+        first = moves.pop(c.target, None)
+        if first is not None:
+            out += first
+        if c.field != "folder":
+            out.append(c)
+    return out
 
 
 def check_plan(plan: Plan, store: Store, targets: dict[str, ChangeTarget] | None = None) -> None:

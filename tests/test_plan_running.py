@@ -205,3 +205,29 @@ def test_ctrl_c_in_a_batch_of_a_planned_run_journals_the_batch(tmp_path) -> None
     assert run["status"] == "failed" and run["changes"] == 4  # what was done, to undo
     assert [e["outcome"] for e in journal.entries(run["run_id"])] == ["applied"] * 4
     store.close()
+
+
+def test_undo_brings_a_message_back_before_it_undoes_the_rest(tmp_path) -> None:
+    """A run journaled with a message's move before its flag (as runs before moves came
+    last were): the undo moves it back first, so the flag is taken off where it is."""
+    store = Store.open(str(tmp_path / "s.sqlite"))
+    journal = planmod.Journal(store)
+    mail = "mail:imap://u@h/INBOX"
+    done = [
+        Change("messages:<a@x>", "folder", SET, "INBOX", "Archive", "r", mail),
+        Change("messages:<a@x>", "flagged", SET, False, True, "r", mail),
+        Change("messages:<b@x>", "labels", ADD, None, "確認", "r", mail),
+    ]
+    for c in done:
+        c.outcome = "applied"
+    with store.transaction():
+        journal.start("run1", "mail label", "me", None)
+        journal.record_many("run1", list(enumerate(done, 1)))
+        journal.finish("run1", "done", {})
+    undo = planmod.undo_plan(store, "run1")
+    assert [(c.target, c.field, c.before, c.after) for c in undo.changes] == [
+        ("messages:<b@x>", "labels", "確認", None),  # newest first otherwise
+        ("messages:<a@x>", "folder", "Archive", "INBOX"),
+        ("messages:<a@x>", "flagged", True, False),
+    ]
+    store.close()
