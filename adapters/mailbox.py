@@ -298,6 +298,8 @@ class MaildirMailbox:
                     except (OpsError, OSError):
                         continue
                     idx.setdefault(mid, []).append(path)
+            for paths in idx.values():  # the message itself first, then its label copies
+                paths.sort(key=_is_label_copy)
             self._index = idx
         return self._index
 
@@ -404,11 +406,22 @@ class MaildirMailbox:
 
 
 _counter = 0
+# In the unique part of a label copy's file name: which file is the message itself and
+# which are copies is otherwise known only from the order folders are read in, and a
+# message moved to a folder read after its label's would be taken for a copy of it.
+_LABEL_MARK = "_label"
 
 
 def _unique_name(name: str) -> str:
+    """A new file name for a label copy of the message file ``name``."""
     global _counter
     _counter += 1
     info = _INFO.search(name)
     suffix = info.group(0) if info else ":2,"
-    return f"{int(time.time())}.M{_counter}P{os.getpid()}.{socket.gethostname()}{suffix}"
+    unique = f"M{_counter}P{os.getpid()}{_LABEL_MARK}"
+    return f"{int(time.time())}.{unique}.{socket.gethostname()}{suffix}"
+
+
+def _is_label_copy(path: Path) -> bool:
+    parts = path.name.split(":", 1)[0].split(".")
+    return len(parts) >= 3 and parts[1].endswith(_LABEL_MARK)

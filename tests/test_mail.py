@@ -709,3 +709,28 @@ def test_awaiting_clear_on_a_maildir(cli, isolated: Path) -> None:
     r = cli("--as-of", AS_OF, "mail", "awaiting", "--mailbox", url, "--clear", "--yes")
     assert r.code == 0, r.err
     assert MaildirMailbox(url).labels_of("r1@salon") == []
+
+
+def test_maildir_undo_knows_the_message_from_its_label_copy(cli, isolated: Path) -> None:
+    """A message labelled ``A`` and moved to ``Z``: a later process (an undo) reads ``.A``
+    before ``.Z``, and must still take the file in ``.Z`` for the message."""
+    (isolated / "ops.toml").write_text(
+        '[profile]\nname = "t"\ntimezone = "Asia/Tokyo"\n\n[[mail.rules]]\nname = "r"\n'
+        'when = { subject = "SEO" }\nadd_labels = ["A"]\nmove = "Z"\n',
+        encoding="utf-8",
+    )
+    root = isolated / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (root / sub).mkdir(parents=True)
+    eml(root / "cur" / "1700000000.M1P1.host:2,", mid="m1@x", frm="a@example.jp",
+        subject="SEO", body="x", date="Wed, 25 Nov 2026 10:00:00 +0900")  # fmt: skip
+    url = f"maildir://{root}"
+    r = cli("mail", "label", "--mailbox", url, "--yes", "-o", "json")
+    assert r.code == 0, r.err
+    box = MaildirMailbox(url)
+    assert box.main_folder("m1@x") == "Z" and box.labels_of("m1@x") == ["A"]
+    r = cli("undo", "last", "--yes")
+    assert r.code == 0, r.err
+    box = MaildirMailbox(url)
+    assert box.main_folder("m1@x") == "INBOX" and box.labels_of("m1@x") == []
+    assert [p.name for p in _mail_files(root)] == ["1700000000.M1P1.host:2,"]
