@@ -506,6 +506,11 @@ class ImapMailbox:
             self._writes.popleft()
             self._answered(run, create, typ, text)
 
+    def carries(self, label: str) -> bool:
+        """Whether a message read here carries this label (a keyword, a Gmail label); a
+        folder label is a copy in that folder, looked into only when a change asks."""
+        return self._label_kind(label) != "folder"
+
     def _label_kind(self, label: str) -> str:
         if self.gmail and self.label_mode != "folders":
             return "gmail"
@@ -824,6 +829,14 @@ class ImapMailbox:
         index = self._folder_index(folder)
         uids = [index[m] for m in mids if index.get(m)]
         if not uids:
+            return
+        own = [m for m in mids if index.get(m) and self._where.get(m) == (folder, index[m])]
+        if own:  # read in that folder: the message itself, not a copy
+            run.fail(
+                f"{self.display}: {len(own)} message(s) are themselves in {folder!r}, not "
+                "copies: removing the label would delete them (move them out first)",
+                alone=True,
+            )
             return
         c = self.connect()
         self._select(folder)

@@ -99,8 +99,16 @@ class LabelResult:
 
 
 def decision_changes(
-    d: Decision, backend: str, ctx: RuleContext, store: Store | None, number_re: str | None
+    d: Decision,
+    backend: str,
+    ctx: RuleContext,
+    store: Store | None,
+    number_re: str | None,
+    carries: Callable[[str], bool] | None = None,
 ) -> list[Change]:
+    """The changes of one message's decision. ``carries(label)``: whether the mailbox
+    reads that label with the message (an IMAP folder label is a copy elsewhere, so a
+    removal is planned and its current state read from the folder)."""
     msg = d.msg
     target = f"messages:{msg.id}"
     reason = "rule " + ", ".join(repr(r) for r in d.rules)
@@ -110,7 +118,7 @@ def decision_changes(
         if label not in have:
             out.append(Change(target, "labels", ADD, None, label, reason, backend))
     for label in d.remove:
-        if label in have:
+        if label in have or (carries is not None and not carries(label)):
             out.append(Change(target, "labels", REMOVE, label, None, reason, backend))
     if d.seen and not msg.seen:
         out.append(Change(target, "seen", SET, msg.seen, True, reason, backend))
@@ -336,11 +344,12 @@ def plan_label(
     decided: list[tuple[int, MailMessage, list[str], list[Change]]] = []
     extra: dict[str, Any] = {"after_uid": after_uid} if after_uid is not None else {}
     reads = hasattr(mailbox, "read")
+    carries = getattr(mailbox, "carries", None)
     with _no_cyclic_gc():  # the plan's objects too: they live until it is applied
         query = {"folder": folder, "since": since, "ids": ids, **extra}
         for pos, d in _decisions(mailbox, rules, ctx, query, flush):
             msg = d.msg
-            changes = decision_changes(d, mailbox.backend, ctx, store, number_re)
+            changes = decision_changes(d, mailbox.backend, ctx, store, number_re, carries)
             if reads:
                 # Some state is not on the message itself (IMAP label folders): ask the backend.
                 kept = []

@@ -341,3 +341,53 @@ def test_without_uidplus_undoing_a_label_expunges_no_copy_marked_elsewhere(
     assert done.counts == {"failed": 2}
     assert "1 other message(s) in '確認' are marked deleted" in (undo.changes[0].error or "")
     assert folders(user, port)["確認"] == 3  # the copies and the marked message are all there
+
+
+def test_removing_a_label_never_expunges_the_message_itself(imap_user, isolated) -> None:  # noqa: F811
+    """A run over the label's own folder (``--folder 確認``): the messages read there are
+    not copies, so "remove the label 確認" would delete them; it is refused instead."""
+    import imapclient
+
+    from deskops.adapters.imap import ImapMailbox
+    from deskops.adapters.store import Store
+    from deskops.commands import plan as planmod
+    from deskops.commands.clock import now_utc, zone
+    from deskops.commands.mail import plan_label
+    from deskops.commands.mailrules import RuleContext, load_rules
+
+    user, port = imap_user
+    c = imapclient.IMAPClient("127.0.0.1", port=port, ssl=False)
+    c.login(user, "secret")
+    c.create_folder("確認")
+    for i in range(2):
+        c.append("確認", message(f"own{i}@c", "x@example.jp", "済"))
+    c.logout()
+    rules = load_rules(
+        [{"name": "done", "when": {"subject": "済"}, "remove_labels": ["確認"]}], "t.toml"
+    )
+    box = ImapMailbox(f"imap://{user}@127.0.0.1:{port}/INBOX", password="secret")
+    res = plan_label(box, rules, RuleContext(tz=zone("UTC"), now=now_utc()), store=None,
+                     folder="確認")  # fmt: skip
+    store = Store.open(str(isolated / "s.sqlite"))
+    result = planmod.execute(res.plan, store, {box.backend: box}, atomic=False)
+    box.close()
+    store.close()
+    assert result.counts == {"failed": 2}
+    assert "are themselves in '確認'" in (res.plan.changes[0].error or "")
+    assert folders(user, port)["確認"] == 2
+
+
+def test_a_rule_removes_a_folder_label_on_imap(imap_user, isolated) -> None:  # noqa: F811
+    """A folder label is a copy in that folder, not read with the message: a rule that
+    removes it looks into the folder, and removes the copy, never the message."""
+    user, port = imap_user
+    fill(user, port, [message(f"r{i}@c", "x@example.jp", "SEO") for i in range(3)])
+    add = [{"name": "add", "when": {"subject": "SEO"}, "add_labels": ["確認"]}]
+    assert _move_run(user, port, isolated, add)[1].counts == {"applied": 3}
+    assert folders(user, port)["確認"] == 3
+    remove = [{"name": "done", "when": {"subject": "SEO"}, "remove_labels": ["確認"]}]
+    changes, result = _move_run(user, port, isolated, remove)
+    assert result.counts == {"applied": 3}
+    assert {(c.field, c.op, c.before) for c in changes} == {("labels", "remove", "確認")}
+    assert folders(user, port)["確認"] == 0 and len(_inbox(user, port)) == 3
+    assert _move_run(user, port, isolated, remove)[1].counts == {"unchanged": 3}  # all done
