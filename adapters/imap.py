@@ -506,6 +506,10 @@ class ImapMailbox:
             self._writes.popleft()
             self._answered(run, create, typ, text)
 
+    def labelled(self, label: str) -> set[str]:
+        """Message-IDs with a copy in a folder label's folder (read once per run)."""
+        return set(self._folder_index(label))
+
     def carries(self, label: str) -> bool:
         """Whether a message read here carries this label (a keyword, a Gmail label); a
         folder label is a copy in that folder, looked into only when a change asks."""

@@ -98,6 +98,21 @@ class LabelResult:
     by_row: list[list[Change]]
 
 
+def with_label(mailbox: Any, messages: Iterable[MailMessage], label: str) -> Iterator[MailMessage]:
+    """The messages, each carrying ``label`` when the mailbox has it on them: a mailbox
+    that keeps the label as copies in a folder (IMAP) is asked which messages have one
+    there, as the others read it with the message."""
+    carries = getattr(mailbox, "carries", None)
+    if carries is None or carries(label):
+        yield from messages
+        return
+    there = mailbox.labelled(label)
+    for m in messages:
+        if m.message_id in there and label not in m.labels:
+            m.labels = sorted([*m.labels, label])
+        yield m
+
+
 def decision_changes(
     d: Decision,
     backend: str,

@@ -15,7 +15,7 @@ from test_mail import PROFILE
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 from dovecot import Dovecot, DovecotUnavailable  # noqa: E402  (tools/dovecot.py)
 
-USERS = [f"u{i}" for i in range(1, 31)]  # one per test that writes into a mailbox
+USERS = [f"u{i}" for i in range(1, 41)]  # one per test that writes into a mailbox
 
 
 @pytest.fixture(scope="session")
@@ -225,3 +225,46 @@ def test_pipelined_reads_survive_a_look_into_another_folder(imap_user, monkeypat
             assert len(box._folder_index("INBOX")) == 40
     box.close()
     assert seen == [(f"件名 {i}", f"本文 {i}") for i in range(40)]
+
+
+def test_awaiting_on_imap_reads_the_label_folder(cli, isolated: Path, imap_user) -> None:
+    """On IMAP the awaiting-reply label is a folder holding copies: `mail awaiting` finds
+    the threads through it, and --clear removes the copy, never the message."""
+    import imapclient
+    from test_mail import AS_OF
+
+    user, port = imap_user
+    (isolated / "ops.toml").write_text(PROFILE, encoding="utf-8")
+
+    def mail(mid: str, frm: str, subject: str, at: str, reply_to: str | None = None) -> bytes:
+        m = EmailMessage()
+        m["From"], m["To"], m["Subject"], m["Date"] = frm, "x@example.jp", subject, at
+        m["Message-ID"] = f"<{mid}>"
+        if reply_to:
+            m["In-Reply-To"] = m["References"] = f"<{reply_to}>"
+        m.set_content("本文")
+        return bytes(m)
+
+    fill(user, port, [
+        mail("q1@c", "yamada@example.jp", "問い合わせ", "Tue, 24 Nov 2026 10:00:00 +0900"),
+        mail("r1@salon", "reservation1@salon.example", "Re: 問い合わせ",
+             "Tue, 24 Nov 2026 11:00:00 +0900", "q1@c"),
+        mail("c2@c", "yamada@example.jp", "Re: Re: 問い合わせ",
+             "Tue, 24 Nov 2026 12:00:00 +0900", "r1@salon"),
+    ])  # fmt: skip
+    c = imapclient.IMAPClient("127.0.0.1", port=port, ssl=False)
+    c.login(user, "secret")
+    c.create_folder("返信待ち")
+    c.select_folder("INBOX")
+    c.copy(c.search(["HEADER", "Message-ID", "r1@salon"]), "返信待ち")
+    c.logout()
+    url = f"imap://{user}@127.0.0.1:{port}/INBOX"
+    r = cli("--as-of", AS_OF, "mail", "awaiting", "--mailbox", url, "-o", "json")
+    assert r.code == 0, r.err
+    rows = json.loads(r.out)
+    assert [(row["message_id"], row["state"]) for row in rows] == [("r1@salon", "answered")]
+    assert folders(user, port)["返信待ち"] == 1  # listing changes nothing
+    r = cli("--as-of", AS_OF, "mail", "awaiting", "--mailbox", url, "--clear", "--yes")
+    assert r.code == 0, r.err
+    got = folders(user, port)
+    assert got["返信待ち"] == 0 and got["INBOX"] == 3

@@ -395,14 +395,14 @@ def awaiting_cmd(
 
     Example: ops -p salon-ja --as-of 2026-11-26T23:00 mail awaiting --expire --yes
     """
-    from deskops.commands.mail import AWAITING_FIELDS, awaiting
+    from deskops.commands.mail import AWAITING_FIELDS, awaiting, with_label
 
     ops = get(ctx)
     labels = ops.config.section("labels")
     label_name = str(labels.get("awaiting_reply", "返信待ち"))
     box = open_mailbox(ops, mailbox)
     plan, rows = awaiting(
-        box.messages(),
+        with_label(box, box.messages(), label_name),
         label_name,
         _context(ops),
         clear=clear,
