@@ -714,13 +714,13 @@ class ImapMailbox:
                 elif self._has_move:
                     self._raw(run, None, "UID", "MOVE", seq, c._normalise_folder(value))
                 else:
-                    self._move_by_copy(run, folder, part, value)
+                    self._move_by_copy(run, folder, part, seq, value)
             else:
                 flag = "\\Seen" if field == "seen" else "\\Flagged"
                 sign = "+" if value else "-"
                 self._raw(run, None, "UID", "STORE", seq, f"{sign}FLAGS.SILENT", f"({flag})")
 
-    def _move_by_copy(self, run: _Run, folder: str, uids: list[int], target: str) -> None:
+    def _move_by_copy(self, run: _Run, folder: str, uids: list[int], seq: str, target: str) -> None:
         r"""A move where the server has no MOVE: COPY, and only once the copy is answered
         OK, flag the sources \Deleted and expunge them (a refused copy leaves them where
         they are). Without UIDPLUS an EXPUNGE takes every message of the folder flagged
@@ -729,7 +729,6 @@ class ImapMailbox:
         if run.error is not None:  # a copy of this group was refused: no more of it
             return
         c = self.connect()
-        seq = compress(uids)
         if not self._has_uidplus and self._others_deleted(run, folder, uids):
             return
         self._sync(run, c.copy, seq, target)

@@ -49,14 +49,19 @@ def message(
     *,
     charset: str = "iso-2022-jp",
     attachment: str | None = None,
+    date: str = "Wed, 25 Nov 2026 10:00:00 +0900",
+    reply_to: str | None = None,
 ) -> bytes:
-    """A message; ``attachment``: the file name of a PDF attached to it."""
+    """A message; ``attachment``: the file name of a PDF attached to it; ``reply_to``:
+    the Message-ID it answers."""
     m = EmailMessage()
     m["From"] = frm
     m["To"] = "reservation1@salon.example"
     m["Subject"] = subject
-    m["Date"] = "Wed, 25 Nov 2026 10:00:00 +0900"
+    m["Date"] = date
     m["Message-ID"] = f"<{mid}>"
+    if reply_to:
+        m["In-Reply-To"] = m["References"] = f"<{reply_to}>"
     m.set_content(body, charset=charset)
     if attachment:
         m.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename=attachment)
@@ -236,21 +241,13 @@ def test_awaiting_on_imap_reads_the_label_folder(cli, isolated: Path, imap_user)
     user, port = imap_user
     (isolated / "ops.toml").write_text(PROFILE, encoding="utf-8")
 
-    def mail(mid: str, frm: str, subject: str, at: str, reply_to: str | None = None) -> bytes:
-        m = EmailMessage()
-        m["From"], m["To"], m["Subject"], m["Date"] = frm, "x@example.jp", subject, at
-        m["Message-ID"] = f"<{mid}>"
-        if reply_to:
-            m["In-Reply-To"] = m["References"] = f"<{reply_to}>"
-        m.set_content("本文")
-        return bytes(m)
-
     fill(user, port, [
-        mail("q1@c", "yamada@example.jp", "問い合わせ", "Tue, 24 Nov 2026 10:00:00 +0900"),
-        mail("r1@salon", "reservation1@salon.example", "Re: 問い合わせ",
-             "Tue, 24 Nov 2026 11:00:00 +0900", "q1@c"),
-        mail("c2@c", "yamada@example.jp", "Re: Re: 問い合わせ",
-             "Tue, 24 Nov 2026 12:00:00 +0900", "r1@salon"),
+        message("q1@c", "yamada@example.jp", "問い合わせ",
+                date="Tue, 24 Nov 2026 10:00:00 +0900"),
+        message("r1@salon", "reservation1@salon.example", "Re: 問い合わせ",
+                date="Tue, 24 Nov 2026 11:00:00 +0900", reply_to="q1@c"),
+        message("c2@c", "yamada@example.jp", "Re: Re: 問い合わせ",
+                date="Tue, 24 Nov 2026 12:00:00 +0900", reply_to="r1@salon"),
     ])  # fmt: skip
     c = imapclient.IMAPClient("127.0.0.1", port=port, ssl=False)
     c.login(user, "secret")
