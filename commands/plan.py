@@ -694,8 +694,10 @@ class RunningPlan:
 
     def _closing(self, *, failed: bool) -> None:
         self._pending.clear()
-        if self._started:
-            self._journal_answered()  # while the last batches are written
+        if self._started:  # each batch as it is answered, while the next is written
+            for worker in self._workers.values():
+                for items in worker.outstanding():
+                    self._record(items)
         for worker in self._workers.values():
             worker.close()
         if not self._started:
@@ -740,6 +742,12 @@ class _Worker:
         while self._busy and not self._answered.empty():
             self._busy -= 1
             yield self._answered.get_nowait()
+
+    def outstanding(self) -> Iterator[list[tuple[int, Change]]]:
+        """Every batch not yet taken, each as soon as it is answered."""
+        while self._busy:
+            self._busy -= 1
+            yield self._answered.get()
 
     def _run(self) -> None:
         import queue
