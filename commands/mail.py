@@ -208,6 +208,10 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 
 OFFLOAD_AT = 1000  # messages: a smaller run parses them here (a fork costs more than it saves)
+MAX_CHILDREN = 4  # processes parsing and deciding at once, at most one a core, each with
+# OFFLOAD_AT messages at least. On two cores the main process mostly waits for them: one
+# child kept the reading to the speed of one core while the other stood idle a third of
+# the time (bench/mail)
 
 
 def _decisions(
@@ -238,43 +242,66 @@ def _fetched_decisions(
 ) -> Iterator[tuple[int, Decision]]:
     """A mailbox read in chunks of FETCH answers (IMAP): the headers of every message
     first, in mailbox order; then the bodies of those whose rules asked for one, their
-    rules going on from where they stopped. A big run parses and decides in a second
-    process (:mod:`.offload`) while this one reads the next chunk off the socket and
-    plans and writes what came back."""
+    rules going on from where they stopped. A big run parses and decides in other
+    processes (:mod:`.offload`), the header chunks taking turns between them, while
+    this one reads the next chunk off the socket and plans and writes what came back;
+    a body goes to the process that holds its message."""
     from deskops.adapters.imap import HEADER, TEXT
 
     from . import offload
 
     folder, uids = mailbox.uids(**query)
     decider = _Decider(mailbox, rules, ctx, brief=True)
-    child = None
+    pool = None
+    size = min(MAX_CHILDREN, offload.cores(), len(uids) // max(1, OFFLOAD_AT))
     if len(uids) >= OFFLOAD_AT and offload.available():
         try:
-            child = offload.Offload(decider, name="rules")
+            pool = offload.Pool(decider, size, name="rules")
         except OSError:  # no process to be had (a limit, memory): parse here
-            child = None
-    decider.brief = child is not None
+            pool = None
+    decider.brief = pool is not None
 
-    def headers() -> Iterator[tuple[int, Any]]:
+    def headers() -> Iterator[tuple[int | None, Any]]:
         base = 0
         for raw in mailbox.raw(folder, uids, part=HEADER):
-            yield base, raw
+            yield None, (base, raw)
             base += len(raw.uids)
 
-    with child if child is not None else nullcontext():
-        run: Callable[[Iterable[Any]], Iterator[Any]] = (
-            child.map if child is not None else lambda jobs: map(decider, jobs)
-        )
-        asked: list[int] = []
-        for out, more in run(headers()):
-            asked += more
+    def here(jobs: Iterable[tuple[int | None, Any]]) -> Iterator[tuple[int, Any]]:
+        return ((0, decider(job)) for _, job in jobs)
+
+    with pool if pool is not None else nullcontext():
+        run: Callable[[Iterable[Any]], Iterator[Any]] = pool.map if pool is not None else here
+        holder: dict[int, int] = {}  # UID whose body was asked for → the process holding it
+        for who, (out, more) in run(headers()):
+            holder.update(dict.fromkeys(more, who))
             yield from _received(mailbox, out)
-        if asked:
+        if holder:
             if between is not None:
                 between()
-            bodies = ((0, raw) for raw in mailbox.raw(folder, sorted(asked), part=TEXT))
-            for out, _ in run(bodies):
+            bodies = (
+                (who, (0, piece))
+                for raw in mailbox.raw(folder, sorted(holder), part=TEXT)
+                for who, piece in _by_holder(raw, holder)
+            )
+            for _, (out, _) in run(bodies):
                 yield from _received(mailbox, out)
+
+
+def _by_holder(raw: Any, holder: dict[int, int]) -> Iterator[tuple[int, Any]]:
+    """A chunk of bodies in pieces, each of UIDs in a row held by one process: in UID
+    order still, so the decisions come in the order one process would give them."""
+    uids = raw.uids
+    start = 0
+    for i in range(1, len(uids) + 1):
+        if i == len(uids) or holder[uids[i]] != holder[uids[start]]:
+            if start == 0 and i == len(uids):
+                yield holder[uids[0]], raw
+                return
+            part = uids[start:i]
+            data = {u: raw.data[u] for u in part if u in raw.data}
+            yield holder[uids[start]], raw._replace(uids=part, data=data)
+            start = i
 
 
 def _received(mailbox: Any, out: list[Any]) -> Iterator[tuple[int, Decision]]:

@@ -27,12 +27,22 @@ import os
 import pickle
 import signal
 import sys
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ..adapters.errors import OpsError
 
 _OK, _ERROR = 0, 1
+_PARENT_ENDS: set[Any] = set()  # this process's ends of the pipes to its children
+
+
+def cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def available() -> bool:
@@ -41,11 +51,7 @@ def available() -> bool:
     not fork on macOS), and more than one core."""
     if not sys.platform.startswith("linux") or not hasattr(os, "fork"):
         return False
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return cores > 1
+    return cores() > 1
 
 
 class Offload:
@@ -60,10 +66,13 @@ class Offload:
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child; its work is seen through the parent
             parent.close()
+            for other in _PARENT_ENDS:  # a sibling's pipe: else it never sees its end
+                os.close(other.detach())
             _child(child, fn)
         child.close()
         self.pid: int | None = pid
         self._sock = parent
+        _PARENT_ENDS.add(parent)
         self._rfile = parent.makefile("rb")
         self._wfile = parent.makefile("wb")
 
@@ -117,6 +126,7 @@ class Offload:
                 f.close()
             except OSError:
                 pass
+        _PARENT_ENDS.discard(self._sock)
         self._sock.close()
         if self._pending:
             try:
@@ -136,6 +146,62 @@ class Offload:
         return f"exit {os.WEXITSTATUS(status)}"
 
     def __enter__(self) -> Offload:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Pool:
+    """Several children running the same function, each with its own state.
+
+    An item goes to the child named with it (the one that holds what the item is
+    for), or else to the next child in turn; the results come back in the order the
+    items were sent, each with the child that made it::
+
+        with Pool(parse_and_decide, 2) as pool:
+            for who, result in pool.map((None, chunk) for chunk in chunks):
+                ...
+
+    When fewer processes can be had than asked for (a limit, memory), the pool
+    goes on with those it got; with none, ``OSError`` as from :class:`Offload`.
+    """
+
+    def __init__(self, fn: Callable[[Any], Any], size: int, *, name: str = "worker") -> None:
+        self.children: list[Offload] = []
+        try:
+            for _ in range(max(1, size)):
+                self.children.append(Offload(fn, name=name))
+        except OSError:
+            if not self.children:
+                raise
+
+    def map(
+        self, items: Iterable[tuple[int | None, Any]], *, ahead: int = 1
+    ) -> Iterator[tuple[int, Any]]:
+        """(child, result) for each (child or None, item), in order. ``ahead``: items
+        sent to each child beyond the one whose result is awaited (see
+        :meth:`Offload.map`)."""
+        children = self.children
+        order: deque[int] = deque()  # the child of each item sent, not yet received
+        turn = 0
+        for who, item in items:
+            if who is None:
+                who, turn = turn, (turn + 1) % len(children)
+            children[who].send(item)
+            order.append(who)
+            if len(order) > len(children) * ahead:
+                first = order.popleft()
+                yield first, children[first].receive()
+        while order:
+            first = order.popleft()
+            yield first, children[first].receive()
+
+    def close(self) -> None:
+        for child in self.children:
+            child.close()
+
+    def __enter__(self) -> Pool:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -326,8 +326,10 @@ def test_a_big_run_decides_in_a_second_process_as_it_would_here(
     imap_user, store_url, monkeypatch
 ) -> None:
     """From OFFLOAD_AT messages on, the headers and bodies are parsed and the rules asked
-    in a forked process: the same plan and rows, an order rule's message crosses whole
+    in forked processes, the chunks taking turns between them and each body going to the
+    one holding its message: the same plan and rows, an order rule's message crosses whole
     (the order is looked up here), and the run written while read ends the same."""
+    from deskops.adapters import imap as imapmod
     from deskops.adapters.schema import CUSTOMERS, ORDERS
     from deskops.adapters.store import Store
     from deskops.commands import mail as mailmod
@@ -355,6 +357,8 @@ def test_a_big_run_decides_in_a_second_process_as_it_would_here(
             forks.append(self.pid)
 
     monkeypatch.setattr(offload, "Offload", Counted)
+    monkeypatch.setattr(offload, "cores", lambda: 2)
+    monkeypatch.setattr(imapmod, "CHUNK", 10)  # 5 chunks of headers, bodies from several
     rules = load_rules(
         [
             *RULES,
@@ -382,7 +386,7 @@ def test_a_big_run_decides_in_a_second_process_as_it_would_here(
     here, here_changes = plan(False)
     assert forks == []
     there, there_changes = plan(True)
-    assert len(forks) == 1
+    assert len(forks) == 2
     assert there.rows == here.rows and there_changes == here_changes
     assert ("orders:1042", "flags", "add", None, "Обмен/Возврат") in there_changes
     assert sum(c[0] == "orders:1042" for c in there_changes) == 2  # the comment and the flag
@@ -394,7 +398,7 @@ def test_a_big_run_decides_in_a_second_process_as_it_would_here(
 
         m.setattr(os, "fork", no_fork)
         without, without_changes = plan(True)
-    assert len(forks) == 1 and without.rows == here.rows and without_changes == here_changes
+    assert len(forks) == 2 and without.rows == here.rows and without_changes == here_changes
     # written while read, forked
     box, _, ctx = _setup(user, port)
     ctx.customers = CustomerIndex(store, "RU")
@@ -403,7 +407,7 @@ def test_a_big_run_decides_in_a_second_process_as_it_would_here(
         res = mailmod.plan_label(box, rules, ctx, store=store, apply=run.add, plan=run_plan,
                                  flush=run.flush)  # fmt: skip
     box.close()
-    assert len(forks) == 2
+    assert len(forks) == 4
     assert run.result is not None and run.result.counts == {"applied": len(here_changes)}
     assert res.rows == here.rows
     state = _state(user, port)

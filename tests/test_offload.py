@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from deskops.adapters.errors import OpsError, UsageError
-from deskops.commands.offload import Offload, available
+from deskops.commands.offload import Offload, Pool, available
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 
@@ -135,3 +135,72 @@ def test_available_wants_linux_and_a_second_core(monkeypatch) -> None:
     assert available() is True
     monkeypatch.setattr(sys, "platform", "darwin")
     assert available() is False
+
+
+def test_a_pool_takes_turns_routes_what_is_named_and_answers_in_order() -> None:
+    kept: list[int] = []  # each child's copy keeps what it was given
+
+    def work(item: tuple[str, int]) -> tuple[int, int, list[int]]:
+        kind, n = item
+        if kind == "keep":
+            kept.append(n)
+        return n, os.getpid(), list(kept)
+
+    with Pool(work, 2) as pool:
+        assert len(pool.children) == 2
+        firsts = list(pool.map((None, ("keep", n)) for n in range(6)))
+        # in turn: 0, 2, 4 to the first child, 1, 3, 5 to the second
+        assert [who for who, _ in firsts] == [0, 1, 0, 1, 0, 1]
+        assert [r[0] for _, r in firsts] == list(range(6))
+        pids = [pool.children[0].pid, pool.children[1].pid]
+        assert [r[1] for _, r in firsts] == [pids[0], pids[1]] * 3
+        assert firsts[4][1][2] == [0, 2, 4] and firsts[5][1][2] == [1, 3, 5]
+        routed = list(pool.map([(1, ("ask", 10)), (0, ("ask", 11)), (1, ("ask", 12))], ahead=2))
+        assert [(who, r[0], r[1], r[2]) for who, r in routed] == [
+            (1, 10, pids[1], [1, 3, 5]),
+            (0, 11, pids[0], [0, 2, 4]),
+            (1, 12, pids[1], [1, 3, 5]),
+        ]
+    assert all(c.pid is None for c in pool.children)
+    assert kept == []
+
+
+def test_a_pool_closes_though_each_child_was_forked_with_the_pipes_before_it(tmp_path) -> None:
+    """The second child is a copy of a parent that held the first one's pipe: unless
+    it lets go of it, the first never sees its pipe close and the parent waits for it
+    forever."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "s.py"
+    script.write_text(
+        "from deskops.commands.offload import Pool\n"
+        "with Pool(lambda n: n * 2, 3) as p:\n"
+        "    print([r for _, r in p.map((None, n) for n in range(7))])\n"
+        "print('closed')\n",
+        encoding="utf-8",
+    )
+    r = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert r.stdout == "[0, 2, 4, 6, 8, 10, 12]\nclosed\n"
+
+
+def test_a_pool_goes_on_with_the_processes_it_could_get(monkeypatch) -> None:
+    real_fork = os.fork
+    forks: list[int] = []
+
+    def fork_once() -> int:
+        if forks:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        forks.append(1)
+        return real_fork()
+
+    monkeypatch.setattr(os, "fork", fork_once)
+    with Pool(lambda n: n + 1, 3) as pool:
+        assert len(pool.children) == 1
+        assert [r for _, r in pool.map((None, n) for n in range(4))] == [1, 2, 3, 4]
+    forks.clear()
+    monkeypatch.setattr(os, "fork", lambda: (_ for _ in ()).throw(OSError(12, "no memory")))
+    with pytest.raises(OSError):
+        Pool(lambda n: n, 2)
