@@ -35,6 +35,7 @@ from .mailbox import MailMessage, from_record, header_message
 from .store import mask_url
 
 CHUNK = 500  # UIDs per FETCH
+PREFETCH_AT = 20  # messages to find: from this many on, their folders are read whole
 HEADER, TEXT, WHOLE = b"BODY[HEADER]", b"BODY[TEXT]", b"BODY[]"  # what a FETCH reads
 PIPELINE = 3  # FETCH commands in flight
 SET_CHUNK = 2000  # UIDs per STORE/COPY/MOVE before the range string is compressed
@@ -525,20 +526,71 @@ class ImapMailbox:
     def _folder_index(self, folder: str) -> dict[str, int]:
         """Message-ID → UID of a label folder, read once per run (one FETCH of one header)."""
         if folder not in self._label_folders:
-            c = self.connect()
             index: dict[str, int] = {}
             if folder in self.known_folders():
-                self._select(folder, readonly=True)
-                uids = c.search(["ALL"])
-                for chunk in chunks(sorted(uids), CHUNK * 4):
-                    data = self._fetch(chunk, [b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
-                    for uid, item in data.items():
-                        head = next((v for k, v in item.items() if k.startswith(b"BODY[")), b"")
-                        mid = strip_id(_text(head).partition(":")[2])
-                        if mid:
-                            index[mid] = uid
+                for mid, uid, _item in self._scan(folder, []):
+                    index[mid] = uid
             self._label_folders[folder] = index
         return self._label_folders[folder]
+
+    def _scan(self, folder: str, items: list[bytes]) -> Iterator[tuple[str, int, dict[bytes, Any]]]:
+        """(Message-ID, UID, the other FETCH items) of every message of a folder: one
+        SEARCH and a FETCH a few thousand messages, whatever the folder holds."""
+        c = self.connect()
+        self._select(folder, readonly=True)
+        uids = c.search(["ALL"])
+        for chunk in chunks(sorted(uids), CHUNK * 4):
+            data = self._fetch(chunk, [*items, b"BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
+            for uid, item in data.items():
+                head = next((v for k, v in item.items() if k.startswith(b"BODY[")), b"")
+                mid = strip_id(_text(head).partition(":")[2])
+                if mid:
+                    yield mid, uid, item
+
+    def prefetch(self, changes: list[Any]) -> None:
+        """Find the messages of many changes at once, before each is assessed (an undo,
+        on a connection that has read none of them): the folders they may be in are read
+        in one pass each (Message-ID, flags), instead of a SEARCH and a FETCH for every
+        message. A message not found this way is still looked for on its own."""
+        where: dict[str, list[str]] = {}  # Message-ID → the folders to look in, in order
+        for ch in changes:
+            mid = ch.key
+            if mid in self._where and mid in self._flags:
+                continue
+            if ch.field == "labels":
+                value = ch.after if ch.op == "add" else ch.before
+                if self._label_kind(value) == "folder":
+                    continue  # read from the label's folder, one pass already
+            folders = where.setdefault(mid, [])
+            hints = [ch.before, ch.after] if ch.field == "folder" else []
+            for f in [*hints, self.default_folder]:
+                if isinstance(f, str) and f and f not in folders:
+                    folders.append(f)
+        if len(where) < PREFETCH_AT:
+            return
+        known = self.known_folders()
+        wanted = {f for folders in where.values() for f in folders if f in known}
+        want = [b"FLAGS"] + ([b"X-GM-LABELS"] if self.gmail else [])
+        found: dict[str, dict[str, tuple[int, dict[bytes, Any]]]] = {}
+        for folder in sorted(wanted):
+            found[folder] = {mid: (uid, item) for mid, uid, item in self._scan(folder, want)
+                             if mid in where}  # fmt: skip
+        for mid, folders in where.items():
+            hit = next(((f, found[f][mid]) for f in folders if mid in found.get(f, {})), None)
+            if hit is None:
+                continue
+            folder, (uid, item) = hit
+            self._where[mid] = (folder, uid)
+            self._remember_flags(mid, item)
+
+    def _remember_flags(self, mid: str, item: dict[bytes, Any]) -> None:
+        flags = {_text(f) for f in item.get(b"FLAGS", ())}
+        self._flags[mid] = flags
+        if self.gmail:
+            self._labels[mid] = {GMAIL_SYSTEM.get(_text(x), _text(x))
+                                 for x in item.get(b"X-GM-LABELS", ())}  # fmt: skip
+        else:
+            self._labels[mid] = {k for k, kw in self.keywords.items() if kw in flags}
 
     def _locate(self, message_id: str, folders: Iterable[str | None] = ()) -> tuple[str, int]:
         if message_id in self._where:
@@ -579,14 +631,7 @@ class ImapMailbox:
         folder, uid = self._locate(mid, [getattr(change, "before", None)])
         self._select(folder, readonly=True)
         want = [b"FLAGS"] + ([b"X-GM-LABELS"] if self.gmail else [])
-        item = self.client.fetch([uid], want).get(uid, {})
-        flags = {_text(f) for f in item.get(b"FLAGS", ())}
-        self._flags[mid] = flags
-        if self.gmail:
-            self._labels[mid] = {GMAIL_SYSTEM.get(_text(x), _text(x))
-                                 for x in item.get(b"X-GM-LABELS", ())}  # fmt: skip
-        else:
-            self._labels[mid] = {k for k, kw in self.keywords.items() if kw in flags}
+        self._remember_flags(mid, self.client.fetch([uid], want).get(uid, {}))
 
     def write(self, change: Any) -> None:
         self.write_batch([change])

@@ -500,7 +500,15 @@ def _apply_batch(target: Any, group: list[Change], progress: Callable[[int], Non
 
 
 def _assessed(group: list[Change], target: Any) -> list[Change]:
-    """Assess a batch against the current state; the changes still to write."""
+    """Assess a batch against the current state; the changes still to write. A target
+    that can read the state of many messages at once (``prefetch``) is asked to first;
+    if it cannot, each change's own read says why."""
+    prefetch = getattr(target, "prefetch", None)
+    if prefetch is not None and group:
+        try:
+            prefetch(group)
+        except OpsError:
+            pass
     for c in group:
         _assess(c, {c.backend: target})
         if c.outcome == CONFLICT:

@@ -420,6 +420,45 @@ def test_a_big_run_decides_in_a_second_process_as_it_would_here(
     store.close()
 
 
+def test_an_undo_finds_its_messages_folder_by_folder_not_one_by_one(
+    imap_user, tmp_path, monkeypatch
+) -> None:
+    """An undo runs on a connection that has read none of its messages: it reads the
+    folders they may be in once each (Message-ID, flags), not a SEARCH and a FETCH a
+    message; a message not there is still looked for on its own."""
+    from deskops.adapters import imap as imapmod
+    from deskops.adapters.store import Store
+    from deskops.commands import plan as planmod
+
+    user, port = imap_user
+    fill(user, port, _mail(90))
+    store = Store.open(str(tmp_path / "s.sqlite"))
+    box, rules, ctx = _setup(user, port)
+    _res, result = _streamed(box, rules, ctx, store)
+    box.close()
+    assert result.counts == {"applied": 180}  # 30 trashed, 30 archived, 30 flagged; 90 labels
+    commands: list[int] = []
+    for at in (imapmod.PREFETCH_AT, 10**9):  # 10**9: one by one, as before
+        monkeypatch.setattr(imapmod, "PREFETCH_AT", at)
+        undo = planmod.undo_plan(store, result.run_id)
+        box, _, _ = _setup(user, port)
+        done = planmod.execute(undo, store, {box.backend: box}, atomic=False)
+        box.close()
+        commands.append(box.commands)
+        assert done.status == "done" and done.counts == {"applied": 180}
+        assert _state(user, port) == {"INBOX": (90, 0)}
+        redo = planmod.undo_plan(store, done.run_id)  # the label run again, to undo again
+        box, _, _ = _setup(user, port)
+        again = planmod.execute(redo, store, {box.backend: box}, atomic=False)
+        box.close()
+        assert again.counts == {"applied": 180}
+        result = again
+    # folders: INBOX, Trash, Archive and the 3 label folders, each a few commands; the
+    # writes: one a group and chunk
+    assert commands[0] <= 40 < 150 <= commands[1], commands
+    store.close()
+
+
 def test_undo_brings_a_flagged_and_moved_message_back_then_unflags_it(
     imap_user, tmp_path, monkeypatch
 ) -> None:
