@@ -776,13 +776,16 @@ def test_cli_label_then_undo(cli, isolated: Path, gmail: FakeGmail) -> None:  # 
     assert r.code == 0 and json.loads(r.out) == []  # moved mail is no longer in INBOX
 
     gmail.log.clear()
+    gmail.inner.clear()
     r = cli("undo", "last", "--yes")
     assert r.code == 0, r.err
     assert {mid: gmail.names(mid) for mid in gmail.messages} == before
-    # undo runs atomically, a change at a time: 8 changes on 5 messages →
-    # 5 format=minimal reads + labels.list + 8 batchModify
-    assert len(gmail.log) <= 9, gmail.log  # batched: label reads + one batchModify per set
-    assert gmail.calls("POST", "batchModify") == 3  # one per distinct add/remove set
+    # 8 changes on 5 messages: their labels read in one batch request (5 format=minimal
+    # gets), labels.list, one batchModify per distinct add/remove set
+    assert len(gmail.log) == 5, gmail.log
+    assert gmail.calls("POST", "^/batch/gmail/v1$") == 1 and len(gmail.inner) == 5
+    assert all(m == "GET" and "/messages/" in p for m, p in gmail.inner), gmail.inner
+    assert gmail.calls("POST", "batchModify") == 3
 
     stores = list((isolated.parent / "data").rglob("*.sqlite*"))
     assert stores
