@@ -256,6 +256,7 @@ class MaildirMailbox:
             raise UsageError(f"{self.root}: not a Maildir (no cur/ or new/ folder)")
         self.display = f"maildir {self.root}"
         self._index: dict[str, list[Path]] | None = None  # Message-ID → files
+        self._made: set[Path] = set()  # folders known to have cur/, new/ and tmp/
 
     # paths
     def folder_dir(self, folder: str | None) -> Path:
@@ -289,15 +290,19 @@ class MaildirMailbox:
         return msg
 
     def index(self) -> dict[str, list[Path]]:
+        """Message-ID → the files of the message, in every folder: the message itself
+        first, then its label copies. Read from the header blocks only (the id is made
+        of the headers), once."""
         if self._index is None:
             idx: dict[str, list[Path]] = {}
             for folder in self.folders():
                 for path in self._files(folder):
                     try:
-                        mid = self._read(path, folder).message_id
+                        rec = parse_message(path.read_bytes(), name=str(path),
+                                            headers_only=True, decode_headers=False)  # fmt: skip
                     except (OpsError, OSError):
                         continue
-                    idx.setdefault(mid, []).append(path)
+                    idx.setdefault(rec["id"], []).append(path)
             for paths in idx.values():  # the message itself first, then its label copies
                 paths.sort(key=_is_label_copy)
             self._index = idx
@@ -337,6 +342,9 @@ class MaildirMailbox:
             if since and msg.date < since:
                 continue
             seen_ids.add(msg.message_id)
+            paths = self.index().setdefault(msg.message_id, [])
+            if path not in paths:  # read whole, its id came out otherwise: it is this one
+                paths.insert(0, path)
             msg.labels = self.labels_of(msg.message_id)
             yield msg
 
@@ -364,17 +372,43 @@ class MaildirMailbox:
 
     def _ensure(self, folder: str) -> Path:
         d = self.folder_dir(folder)
-        for sub in ("cur", "new", "tmp"):
-            (d / sub).mkdir(parents=True, exist_ok=True)
+        if d not in self._made:
+            for sub in ("cur", "new", "tmp"):
+                (d / sub).mkdir(parents=True, exist_ok=True)
+            self._made.add(d)
         return d
 
     def write(self, change: Any) -> None:
+        try:
+            self._write(change)
+        except OSError as exc:  # a folder that cannot be made, a file gone or not writable
+            where = f" ({exc.filename})" if exc.filename else ""
+            raise OpsError(
+                f"{self.display}: cannot {change.op} {change.field} of {change.key}: "
+                f"{exc.strerror or exc}{where}"
+            ) from None
+
+    def write_batch(self, changes: list[Any]) -> None:
+        """Each change in turn, in order; one the file system refuses fails alone, with
+        why, and the others go on (so a run's journal takes a transaction a batch)."""
+        for ch in changes:
+            try:
+                self.write(ch)
+            except OpsError as exc:
+                ch.outcome, ch.error = "failed", str(exc)
+                continue
+            ch.outcome = "applied"
+
+    def _write(self, change: Any) -> None:
         mid = change.key
         idx = self.index()
         if change.field == "labels" and change.op == "add":
             src = self._path(mid)
             dst = self._ensure(change.after) / "cur" / _unique_name(src.name)
-            shutil.copy2(src, dst)
+            try:  # a hard link, as Maildir servers copy: a message file never changes
+                os.link(src, dst)
+            except OSError:  # another file system, or links not allowed there
+                shutil.copy2(src, dst)
             idx[mid].append(dst)
         elif change.field == "labels" and change.op == "remove":
             for p in list(idx.get(mid, [])):

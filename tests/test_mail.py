@@ -4,9 +4,11 @@ the awaiting-reply lifecycle and the unanswered SLA."""
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -734,3 +736,63 @@ def test_maildir_undo_knows_the_message_from_its_label_copy(cli, isolated: Path)
     box = MaildirMailbox(url)
     assert box.main_folder("m1@x") == "INBOX" and box.labels_of("m1@x") == []
     assert [p.name for p in _mail_files(root)] == ["1700000000.M1P1.host:2,"]
+
+
+def test_maildir_label_copies_are_links_and_a_folder_that_cannot_be_made_fails_alone(
+    cli, isolated: Path, monkeypatch
+) -> None:
+    """A label copy is a hard link, as Maildir servers copy (a message file never
+    changes); a label whose folder cannot be made (a file in the way) fails alone, with
+    a one-line reason naming it, and the rest of the run is applied and journaled in
+    one transaction a batch. Each message file is read whole once, not twice (the index
+    of every folder reads header blocks)."""
+    (isolated / "ops.toml").write_text(
+        '[profile]\nname = "t"\ntimezone = "Asia/Tokyo"\n\n'
+        '[[mail.rules]]\nname = "booking"\nwhen = { from = "noreply@stores.example" }\n'
+        'add_labels = ["関東/新宿店"]\narchive = true\nstop = true\n\n'
+        '[[mail.rules]]\nname = "spam"\nwhen = { subject = "SEO" }\n'
+        'add_labels = ["確認"]\ntrash = true\n',
+        encoding="utf-8",
+    )
+    root = isolated / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (root / sub).mkdir(parents=True)
+    for i in range(3):
+        eml(root / "cur" / f"17000000{i:02}.M{i}P1.host:2,", mid=f"b{i}@stores",
+            frm="noreply@stores.example", subject="【和楽 新宿店】予約", body="予約",
+            date="Wed, 25 Nov 2026 10:00:00 +0900")  # fmt: skip
+    eml(root / "cur" / "1700000100.M9P1.host:2,", mid="s1@spam", frm="info@seo.example",
+        subject="SEO", body="x", date="Wed, 25 Nov 2026 10:00:00 +0900")  # fmt: skip
+    (root / ".確認").write_text("not a folder", encoding="utf-8")  # where the label would go
+    reads: list[str] = []
+    real_read = MaildirMailbox._read
+
+    def read(self: MaildirMailbox, path: Path, folder: str) -> Any:
+        reads.append(path.name)
+        return real_read(self, path, folder)
+
+    monkeypatch.setattr(MaildirMailbox, "_read", read)
+    url = f"maildir://{root}"
+    r = cli("--as-of", AS_OF, "mail", "label", "--mailbox", url, "--yes", "-o", "json")
+    assert r.code == 3, r.err  # partial
+    assert sorted(reads) == sorted(p.name for p in _mail_files(root) if "label" not in p.name)
+    errors = [line for line in r.err.splitlines() if line.startswith("ops: error:")]
+    assert len(errors) == 1 and "cannot add labels of s1@spam" in errors[0]
+    assert ".確認" in errors[0]
+    rows = {row["message_id"]: row for row in json.loads(r.out)}
+    assert all(rows[f"b{i}@stores"]["outcome"] == "applied" for i in range(3))
+    assert rows["s1@spam"]["outcome"].startswith("applied, failed: ")  # trashed, not labelled
+    box = MaildirMailbox(url)
+    for i in range(3):
+        assert box.main_folder(f"b{i}@stores") == "Archive"
+        message, copy = box.index()[f"b{i}@stores"]
+        assert copy.parent.parent.name == ".関東.新宿店"
+        assert os.stat(message).st_ino == os.stat(copy).st_ino  # one file, two names
+    assert box.main_folder("s1@spam") == "Trash"  # as on IMAP: the label alone failed
+    runs = json.loads(cli("journal", "list", "-o", "json").out)
+    assert runs[0]["status"] == "partial"
+    r = cli("undo", "last", "--yes")
+    assert r.code == 0, r.err
+    box = MaildirMailbox(url)
+    assert all(box.index()[f"b{i}@stores"] == [root / "cur" / f"17000000{i:02}.M{i}P1.host:2,"]
+               for i in range(3))  # fmt: skip
