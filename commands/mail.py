@@ -250,8 +250,12 @@ def _fetched_decisions(
 
     from . import offload
 
-    folder, uids = mailbox.uids(**query)
     decider = _Decider(mailbox, rules, ctx, brief=True)
+    carries = getattr(mailbox, "carries", None)
+    if carries is not None:  # labels kept as copies in folders: which messages have them
+        tested = sorted({label for rule in rules for label in rule.labels})
+        decider.labelled = {lb: mailbox.labelled(lb) for lb in tested if not carries(lb)}
+    folder, uids = mailbox.uids(**query)
     pool = None
     size = min(MAX_CHILDREN, offload.cores(), len(uids) // max(1, OFFLOAD_AT))
     if len(uids) >= OFFLOAD_AT and offload.available():
@@ -325,6 +329,8 @@ class _Decider:
     def __init__(self, mailbox: Any, rules: list[Rule], ctx: RuleContext, brief: bool) -> None:
         self.mailbox, self.rules, self.ctx, self.brief = mailbox, rules, ctx, brief
         self.held: dict[int, tuple[int, Suspended | None, MailMessage]] = {}
+        # label → the Message-IDs that have it, for labels the messages do not carry
+        self.labelled: dict[str, set[str]] = {}
 
     def __call__(self, job: tuple[int, Any]) -> tuple[list[Any], list[int]]:
         base, raw = job
@@ -338,6 +344,9 @@ class _Decider:
                 self._keep(out, pos, decide(rules, msg, ctx, resume=resume))
             return out, asked
         for i, msg in enumerate(mailbox.parse(raw)):
+            for label, there in self.labelled.items():
+                if msg.message_id in there and label not in msg.labels:
+                    msg.labels = sorted([*msg.labels, label])
             try:
                 d = decide(rules, msg, ctx)
             except BodyNeeded as exc:

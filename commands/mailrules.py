@@ -93,6 +93,22 @@ class Rule:
     line: int
     # its ``from`` condition, when the whole of ``when`` requires it (a top-level key)
     sender: Callable[[Sequence[str]], bool] | None = None
+    # the labels its ``label`` conditions ask for, at any depth (a mailbox that keeps
+    # some labels apart from the messages, IMAP folders, is asked for those first)
+    labels: frozenset[str] = frozenset()
+
+
+def tested_labels(when: Any) -> set[str]:
+    """The labels the ``label`` conditions of a ``when`` table name, at any depth."""
+    found: set[str] = set()
+    if isinstance(when, dict):
+        for key, value in when.items():
+            if key == "label":
+                found |= {str(v) for v in _as_list(value)}
+            elif key in ("all", "any", "not"):
+                for sub in _as_list(value):
+                    found |= tested_labels(sub)
+    return found
 
 
 class RuleSet(list[Rule]):
@@ -548,7 +564,8 @@ def load_rules(rules: Any, source: str) -> RuleSet:
         sender = None
         if isinstance(spec.get("when"), dict) and "from" in spec["when"]:
             sender = _address_matcher(spec["when"]["from"])
-        out.append(Rule(name, when, actions, bool(spec.get("stop", False)), line, sender))
+        out.append(Rule(name, when, actions, bool(spec.get("stop", False)), line, sender,
+                        frozenset(tested_labels(spec.get("when")))))  # fmt: skip
     return out
 
 

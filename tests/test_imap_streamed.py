@@ -493,3 +493,36 @@ def test_undo_brings_a_flagged_and_moved_message_back_then_unflags_it(
     _undo(store, result.run_id, user, port)
     assert _state(user, port) == {"INBOX": (4, 0)}
     store.close()
+
+
+def test_a_label_condition_sees_folder_labels_on_imap(imap_user, monkeypatch) -> None:
+    """On plain IMAP a label such as 返信待ち is a copy in a folder, not read with the
+    message: a rule asking ``label = "返信待ち"`` finds it there, in this process and in
+    the forked ones."""
+    import imapclient
+
+    from deskops.adapters import imap as imapmod
+    from deskops.commands import mail as mailmod
+    from deskops.commands import offload
+    from deskops.commands.mailrules import load_rules
+
+    user, port = imap_user
+    fill(user, port, [message(f"w{i}@c", "yamada@example.jp", "問い合わせ") for i in range(6)])
+    c = imapclient.IMAPClient("127.0.0.1", port=port, ssl=False)
+    c.login(user, "secret")
+    c.create_folder("返信待ち")
+    c.select_folder("INBOX")
+    c.copy([1, 3, 5], "返信待ち")  # w0, w2, w4 carry the label
+    c.logout()
+    rules = load_rules(
+        [{"name": "waiting", "when": {"any": [{"label": "返信待ち"}]}, "flag": True}], "t.toml"
+    )
+    monkeypatch.setattr(offload, "cores", lambda: 2)
+    monkeypatch.setattr(imapmod, "CHUNK", 2)
+    for forked in (False, True):
+        monkeypatch.setattr(mailmod, "OFFLOAD_AT", 0 if forked else 10_000)
+        box, _, ctx = _setup(user, port)
+        res = mailmod.plan_label(box, rules, ctx, store=None)
+        box.close()
+        assert [row["message_id"] for row in res.rows] == ["w0@c", "w2@c", "w4@c"], forked
+        assert {(c.field, c.after) for c in res.plan.changes} == {("flagged", True)}
