@@ -571,10 +571,7 @@ def test_unanswered_sla(cli, salon) -> None:
 
 
 def test_maildir_backend_moves_labels_and_undoes(cli, isolated: Path) -> None:
-    (isolated / "ops.toml").write_text(PROFILE, encoding="utf-8")
-    root = isolated / "Maildir"
-    for sub in ("cur", "new", "tmp"):
-        (root / sub).mkdir(parents=True)
+    root = _new_maildir(isolated, PROFILE)
     eml(
         root / "cur" / "1700000000.M1P1.host:2,",
         mid="b1@stores",
@@ -610,6 +607,15 @@ def test_maildir_backend_moves_labels_and_undoes(cli, isolated: Path) -> None:
 
 def _mail_files(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and p.parent.name in ("cur", "new")]
+
+
+def _new_maildir(isolated: Path, profile: str) -> Path:
+    """The profile in ``ops.toml`` and an empty Maildir beside it."""
+    (isolated / "ops.toml").write_text(profile, encoding="utf-8")
+    root = isolated / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (root / sub).mkdir(parents=True)
+    return root
 
 
 def test_classify_command(cli, salon) -> None:
@@ -669,10 +675,8 @@ def test_mail_import_mbox_and_single_eml(cli, isolated: Path) -> None:
 
 
 def test_awaiting_clear_on_a_maildir(cli, isolated: Path) -> None:
-    (isolated / "ops.toml").write_text(PROFILE, encoding="utf-8")
-    root = isolated / "Maildir"
+    root = _new_maildir(isolated, PROFILE)
     for sub in ("cur", "new", "tmp"):
-        (root / sub).mkdir(parents=True)
         (root / ".返信待ち" / sub).mkdir(parents=True)
     eml(
         root / "cur" / "1.M1P1.h:2,S",
@@ -716,14 +720,11 @@ def test_awaiting_clear_on_a_maildir(cli, isolated: Path) -> None:
 def test_maildir_undo_knows_the_message_from_its_label_copy(cli, isolated: Path) -> None:
     """A message labelled ``A`` and moved to ``Z``: a later process (an undo) reads ``.A``
     before ``.Z``, and must still take the file in ``.Z`` for the message."""
-    (isolated / "ops.toml").write_text(
+    root = _new_maildir(
+        isolated,
         '[profile]\nname = "t"\ntimezone = "Asia/Tokyo"\n\n[[mail.rules]]\nname = "r"\n'
         'when = { subject = "SEO" }\nadd_labels = ["A"]\nmove = "Z"\n',
-        encoding="utf-8",
     )
-    root = isolated / "Maildir"
-    for sub in ("cur", "new", "tmp"):
-        (root / sub).mkdir(parents=True)
     eml(root / "cur" / "1700000000.M1P1.host:2,", mid="m1@x", frm="a@example.jp",
         subject="SEO", body="x", date="Wed, 25 Nov 2026 10:00:00 +0900")  # fmt: skip
     url = f"maildir://{root}"
@@ -746,17 +747,14 @@ def test_maildir_label_copies_are_links_and_a_folder_that_cannot_be_made_fails_a
     a one-line reason naming it, and the rest of the run is applied and journaled in
     one transaction a batch. Each message file is read whole once, not twice (the index
     of every folder reads header blocks)."""
-    (isolated / "ops.toml").write_text(
+    root = _new_maildir(
+        isolated,
         '[profile]\nname = "t"\ntimezone = "Asia/Tokyo"\n\n'
         '[[mail.rules]]\nname = "booking"\nwhen = { from = "noreply@stores.example" }\n'
         'add_labels = ["関東/新宿店"]\narchive = true\nstop = true\n\n'
         '[[mail.rules]]\nname = "spam"\nwhen = { subject = "SEO" }\n'
         'add_labels = ["確認"]\ntrash = true\n',
-        encoding="utf-8",
     )
-    root = isolated / "Maildir"
-    for sub in ("cur", "new", "tmp"):
-        (root / sub).mkdir(parents=True)
     for i in range(3):
         eml(root / "cur" / f"17000000{i:02}.M{i}P1.host:2,", mid=f"b{i}@stores",
             frm="noreply@stores.example", subject="【和楽 新宿店】予約", body="予約",
