@@ -99,18 +99,28 @@ class LabelResult:
 
 
 def with_label(mailbox: Any, messages: Iterable[MailMessage], label: str) -> Iterator[MailMessage]:
-    """The messages, each carrying ``label`` when the mailbox has it on them: a mailbox
-    that keeps the label as copies in a folder (IMAP) is asked which messages have one
-    there, as the others read it with the message."""
-    carries = getattr(mailbox, "carries", None)
-    if carries is None or carries(label):
-        yield from messages
-        return
-    there = mailbox.labelled(label)
+    """The messages, each carrying ``label`` when the mailbox has it on them."""
+    apart = labels_apart(mailbox, [label])
     for m in messages:
-        if m.message_id in there and label not in m.labels:
-            m.labels = sorted([*m.labels, label])
+        carry_labels(m, apart)
         yield m
+
+
+def labels_apart(mailbox: Any, labels: Iterable[str]) -> dict[str, set[str]]:
+    """Label → the Message-IDs that have it, for those of ``labels`` the mailbox keeps
+    apart from the messages (IMAP: copies in the label's folder, read once each); the
+    others are read with the message and are not looked up."""
+    carries = getattr(mailbox, "carries", None)
+    if carries is None:
+        return {}
+    return {label: mailbox.labelled(label) for label in sorted(set(labels)) if not carries(label)}
+
+
+def carry_labels(msg: MailMessage, apart: dict[str, set[str]]) -> None:
+    """Give a message the labels kept apart that it has (:func:`labels_apart`)."""
+    for label, there in apart.items():
+        if msg.message_id in there and label not in msg.labels:
+            msg.labels = sorted([*msg.labels, label])
 
 
 def decision_changes(
@@ -251,10 +261,7 @@ def _fetched_decisions(
     from . import offload
 
     decider = _Decider(mailbox, rules, ctx, brief=True)
-    carries = getattr(mailbox, "carries", None)
-    if carries is not None:  # labels kept as copies in folders: which messages have them
-        tested = sorted({label for rule in rules for label in rule.labels})
-        decider.labelled = {lb: mailbox.labelled(lb) for lb in tested if not carries(lb)}
+    decider.labelled = labels_apart(mailbox, (label for rule in rules for label in rule.labels))
     folder, uids = mailbox.uids(**query)
     pool = None
     size = min(MAX_CHILDREN, offload.cores(), len(uids) // max(1, OFFLOAD_AT))
@@ -295,17 +302,14 @@ def _fetched_decisions(
 def _by_holder(raw: Any, holder: dict[int, int]) -> Iterator[tuple[int, Any]]:
     """A chunk of bodies in pieces, each of UIDs in a row held by one process: in UID
     order still, so the decisions come in the order one process would give them."""
-    uids = raw.uids
-    start = 0
-    for i in range(1, len(uids) + 1):
-        if i == len(uids) or holder[uids[i]] != holder[uids[start]]:
-            if start == 0 and i == len(uids):
-                yield holder[uids[0]], raw
-                return
-            part = uids[start:i]
-            data = {u: raw.data[u] for u in part if u in raw.data}
-            yield holder[uids[start]], raw._replace(uids=part, data=data)
-            start = i
+    from itertools import groupby
+
+    runs = [(who, list(part)) for who, part in groupby(raw.uids, key=holder.__getitem__)]
+    if len(runs) == 1:
+        yield runs[0][0], raw
+        return
+    for who, part in runs:
+        yield who, raw._replace(uids=part, data={u: raw.data[u] for u in part if u in raw.data})
 
 
 def _received(mailbox: Any, out: list[Any]) -> Iterator[tuple[int, Decision]]:
@@ -344,9 +348,7 @@ class _Decider:
                 self._keep(out, pos, decide(rules, msg, ctx, resume=resume))
             return out, asked
         for i, msg in enumerate(mailbox.parse(raw)):
-            for label, there in self.labelled.items():
-                if msg.message_id in there and label not in msg.labels:
-                    msg.labels = sorted([*msg.labels, label])
+            carry_labels(msg, self.labelled)
             try:
                 d = decide(rules, msg, ctx)
             except BodyNeeded as exc:
