@@ -151,6 +151,9 @@ class ImapMailbox:
         self._create_errors: dict[str, str] = {}  # folder → why it could not be created
         self._validity: dict[str, int] = {}  # folder → UIDVALIDITY when first opened
         self._reader: ImapMailbox | None = None  # for a writer: the mailbox it writes for
+        # called with each group's changes once their outcome is marked (a run journals
+        # them while the rest of the batch is written)
+        self.settled: Callable[[list[Any]], None] | None = None
 
     @classmethod
     def from_config(cls, url: str, profile: dict[str, Any], password: str | None) -> ImapMailbox:
@@ -232,7 +235,7 @@ class ImapMailbox:
         w._selected, w._selected_ro = None, True
         w._inflight, w._done, w._writes = [], {}, deque()
         w._create_errors, w._sending_raw = {}, False
-        w._reader = self
+        w._reader, w.settled = self, None
         return w
 
     def _select(self, folder: str, readonly: bool = False) -> dict[bytes, Any]:
@@ -856,6 +859,8 @@ class ImapMailbox:
                 self._where.pop(ch.key, None)
             self._forget(ch)
             ch.outcome = "applied"  # this group's commands went through
+        if self.settled is not None:
+            self.settled([ch for ch, _ in run.items])
 
     def _forget(self, ch: Any) -> None:
         if ch.field == "labels":

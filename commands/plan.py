@@ -553,7 +553,8 @@ class RunningPlan:
     the commands sent stay few. Changes the backend calls ``costly(change)`` (a
     command of a fixed cost the server pays again for every batch: an IMAP move) wait
     for a bigger batch, and whatever is pending before them is sent first. Each batch
-    is journaled, change by change with its outcome, once it is answered. A batch
+    is journaled, change by change with its outcome, once it is answered (what the
+    writer reports as answered before the rest, meanwhile: see :class:`_Worker`). A batch
     the backend refuses stops the writes: the later batches are journaled as failed
     with that reason and a rerun finishes them, as with :func:`execute`. A command
     that fails halfway (an exception inside the ``with``) leaves what was applied
@@ -674,9 +675,9 @@ class RunningPlan:
             worker.put(done, todo)
 
     def _journal_answered(self) -> None:
-        for worker in self._workers.values():
-            for items in worker.answered():
-                self._record(items)
+        items = [i for worker in self._workers.values() for part in worker.answered() for i in part]
+        if items:
+            self._record(items)
 
     def _record(self, items: list[tuple[int, Change]]) -> None:
         with self.store.transaction():
@@ -702,7 +703,7 @@ class RunningPlan:
 
     def _closing(self, *, failed: bool) -> None:
         self._pending.clear()
-        if self._started:  # each batch as it is answered, while the next is written
+        if self._started:  # each part as it is answered, while the rest is written
             for worker in self._workers.values():
                 for items in worker.outstanding():
                     self._record(items)
@@ -724,7 +725,13 @@ class _Worker:
     """A thread writing batches through a backend's own writer, one batch at a time.
 
     The thread starts with the first batch: until then the process has one thread, so
-    a command may still fork (:mod:`.offload`) without a copy of a lock held here."""
+    a command may still fork (:mod:`.offload`) without a copy of a lock held here.
+
+    A writer with a ``settled`` attribute is given a function to call, from this
+    thread, with changes whose outcome it has marked while the rest of the batch is
+    still being written (an IMAP group once its commands are answered): they are
+    handed back at once, so the caller journals them meanwhile rather than all after
+    the last answer."""
 
     def __init__(self, writer: Any) -> None:
         import queue
@@ -734,7 +741,8 @@ class _Worker:
         self._todo: queue.Queue[tuple[list[tuple[int, Change]], list[Change]] | None] = (
             queue.Queue()
         )
-        self._answered: queue.Queue[list[tuple[int, Change]]] = queue.Queue()
+        # (whether it ends a batch, changes answered): the parts of a batch, then its end
+        self._answered: queue.Queue[tuple[bool, list[tuple[int, Change]]]] = queue.Queue()
         self._busy = 0  # batches put, not yet answered (only the caller's thread changes it)
         self._error: str | None = None
         self._thread = threading.Thread(target=self._run, name="ops-writer", daemon=True)
@@ -746,16 +754,24 @@ class _Worker:
         self._todo.put((items, todo))
 
     def answered(self) -> Iterator[list[tuple[int, Change]]]:
-        """The batches answered since the last call."""
+        """The changes answered since the last call, in parts."""
         while self._busy and not self._answered.empty():
-            self._busy -= 1
-            yield self._answered.get_nowait()
+            yield self._take(self._answered.get_nowait())
 
     def outstanding(self) -> Iterator[list[tuple[int, Change]]]:
-        """Every batch not yet taken, each as soon as it is answered."""
+        """Every change not yet taken, in parts, each as soon as it is answered (with
+        whatever else has been answered by then)."""
         while self._busy:
+            part = self._take(self._answered.get())
+            for more in self.answered():
+                part += more
+            yield part
+
+    def _take(self, entry: tuple[bool, list[tuple[int, Change]]]) -> list[tuple[int, Change]]:
+        ends, items = entry
+        if ends:
             self._busy -= 1
-            yield self._answered.get()
+        return items
 
     def _run(self) -> None:
         import queue
@@ -775,16 +791,37 @@ class _Worker:
                     stop = True
                     break
                 jobs.append(more)
-            todo = [c for _, part in jobs for c in part]
-            try:
-                self._error = _write_batch(self.writer, todo, self._error)
-            except BaseException as exc:  # noqa: BLE001 - the caller journals it; never lost
-                self._error = f"{type(exc).__name__}: {exc}"
-                for c in todo:
-                    if c.outcome == PLANNED:
-                        c.outcome, c.error = FAILED, self._error
-            for items, _ in jobs:
-                self._answered.put(items)
+            self._write(jobs)
+
+    def _write(self, jobs: list[tuple[list[tuple[int, Change]], list[Change]]]) -> None:
+        """Write batches as one; hand back what the writer settles as it goes, then the
+        rest of each batch, which ends it."""
+        todo = [c for _, part in jobs for c in part]
+        seq_of = {id(c): seq for items, _ in jobs for seq, c in items}
+        early: set[int] = set()  # changes handed back before their batch ended
+
+        def settled(changes: list[Change]) -> None:
+            done = [(seq_of[id(c)], c) for c in changes
+                    if c.outcome != PLANNED and id(c) in seq_of and id(c) not in early]  # fmt: skip
+            if done:
+                early.update(id(c) for _, c in done)
+                self._answered.put((False, done))
+
+        reports = hasattr(self.writer, "settled")
+        if reports:
+            self.writer.settled = settled
+        try:
+            self._error = _write_batch(self.writer, todo, self._error)
+        except BaseException as exc:  # noqa: BLE001 - the caller journals it; never lost
+            self._error = f"{type(exc).__name__}: {exc}"
+            for c in todo:
+                if c.outcome == PLANNED:
+                    c.outcome, c.error = FAILED, self._error
+        finally:
+            if reports:
+                self.writer.settled = None
+        for items, _ in jobs:
+            self._answered.put((True, [(seq, c) for seq, c in items if id(c) not in early]))
 
     def close(self) -> None:
         if self._thread.ident is not None:

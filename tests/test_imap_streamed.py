@@ -175,8 +175,8 @@ def test_a_refused_batch_stops_the_later_ones_and_a_rerun_finishes(
         # one batch at a time (batches sent while the writer is busy go out as one, so
         # which batch is the second with copies would depend on how fast it is)
         real_put(self, items, todo)
-        while self._answered.qsize() < self._busy:
-            time.sleep(0.001)
+        while sum(ends for ends, _ in list(self._answered.queue)) < self._busy:
+            time.sleep(0.001)  # until every batch put has ended (parts come before the end)
 
     monkeypatch.setattr(planmod._Worker, "put", put_and_wait)
     store = Store.open(str(isolated / "s.sqlite"))

@@ -182,6 +182,66 @@ def test_ctrl_c_while_the_last_writes_are_answered_waits_for_their_journal(
     store.close()
 
 
+class Reporting(Flags):
+    """A writer that marks its changes one group at a time and hands each group back
+    (``settled``) before it writes the next, as the IMAP writer does."""
+
+    settled: Any = None
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+        self.journaled_meanwhile: list[int] = []
+
+    def writer(self) -> Reporting:
+        return self
+
+    def write_batch(self, changes: list[Change]) -> None:
+        import time
+
+        half = len(changes) // 2
+        for n, group in enumerate((changes[:half], changes[half:])):
+            for c in group:
+                if c.key == "m3":  # fails alone; the rest of its group is applied
+                    c.outcome, c.error = "failed", "no such message"
+                    continue
+                self.flags[c.key] = c.after
+                c.outcome = "applied"
+            self.settled(group)
+            if n:
+                return
+            # the caller journals the first group while this one writes the second
+            other = Store.open(self.path)
+            try:
+                for _ in range(500):
+                    count = other.scalar("SELECT COUNT(*) FROM journal_entries")
+                    if count:
+                        break
+                    time.sleep(0.01)
+                self.journaled_meanwhile.append(count)
+            finally:
+                other.close()
+
+
+def test_what_a_writer_has_settled_is_journaled_while_it_writes_the_rest(tmp_path) -> None:
+    path = str(tmp_path / "s.sqlite")
+    store = Store.open(path)
+    flags = Reporting(path)
+    plan = Plan(command="test")
+    with RunningPlan(plan, store, {"flags": flags}) as run:
+        for i in range(2, 12):
+            c = Change(f"messages:m{i}", "flagged", SET, False, True, "r", "flags")
+            plan.add(c)
+            run.add([c])
+    assert flags.journaled_meanwhile == [5]  # the first group, before the second was written
+    entries = planmod.Journal(store).entries(run.run_id)
+    assert [e["seq"] for e in entries] == list(range(1, 11))  # each change once
+    assert [e["outcome"] for e in entries] == ["applied"] + ["failed"] + ["applied"] * 8
+    assert entries[1]["error"] == "no such message"
+    assert run.result is not None and run.result.counts == {"applied": 9, "failed": 1}
+    store.close()
+
+
 def test_ctrl_c_in_a_batch_of_a_planned_run_journals_the_batch(tmp_path) -> None:
     import os
     import signal
