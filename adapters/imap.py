@@ -699,6 +699,7 @@ class ImapMailbox:
         moves = [_Run(k, v) for k, v in groups.items() if k[0] == "folder"]
         for stage in (copies, moves):
             try:
+                self._open_first(stage)
                 for run in stage:  # the folders first: one round trip for all of them
                     target = self._target_folder(run)
                     if target is not None:
@@ -717,6 +718,20 @@ class ImapMailbox:
             refused = next((r.error for r in stage if r.error and not r.alone), None)
             if refused:  # the executor journals what is left as failed, with this reason
                 raise BackendUnreachable(refused)
+
+    def _open_first(self, stage: list[_Run]) -> None:
+        """Select the folder the first group acts in before any CREATE is sent: a SELECT
+        waits for the answers before it, so the CREATEs and the commands after them go
+        out together (a group whose folder cannot be opened fails alone, later)."""
+        for run in stage:
+            field, op, value, folder = run.key
+            if field == "labels" and op == "remove" and self._label_kind(value) == "folder":
+                continue  # acts in the label's folder, opened there
+            try:
+                self._select(folder)
+            except OpsError:
+                pass
+            return
 
     def _target_folder(self, run: _Run) -> str | None:
         """The folder a group copies or moves into, when it must exist."""

@@ -380,7 +380,7 @@ def plan_label(
     after_uid: int | None = None,
     apply: Callable[..., None] | None = None,
     plan: Plan | None = None,
-    flush: Callable[[], None] | None = None,
+    flush: Callable[..., None] | None = None,
 ) -> LabelResult:
     """The plan and the rows (in mailbox order) of the rules over a mailbox.
 
@@ -389,7 +389,8 @@ def plan_label(
     (:meth:`~deskops.commands.plan.RunningPlan.add`; ``assessed`` says whether their
     current state was read here), into ``plan`` when given; ``flush``: called when the
     headers are all decided and the bodies some rules asked for are about to be read,
-    and when every message is decided (:meth:`~deskops.commands.plan.RunningPlan.flush`:
+    and with ``last=True`` when every message is decided
+    (:meth:`~deskops.commands.plan.RunningPlan.flush`:
     what waits for a full batch is written while the bodies are read, and while the
     rows are made).
     """
@@ -421,7 +422,7 @@ def plan_label(
                 apply(changes, assessed=reads)
             decided.append((pos, msg, d.rules, changes))
         if flush is not None:
-            flush()  # the last writes go out while the rows are made
+            flush(last=True)  # the last writes go out while the rows are made
         decided.sort(key=lambda item: item[0])
         rows = []
         for _, msg, fired, changes in decided:

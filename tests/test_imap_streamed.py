@@ -135,6 +135,65 @@ def test_written_while_read_is_what_planning_first_writes(
     store.close()
 
 
+def test_the_last_changes_go_over_a_second_connection_while_the_first_is_busy(
+    imap_user, store_url, monkeypatch
+) -> None:
+    """At the end of a run, what the busy writer's batches do not concern is written by a
+    second connection meanwhile: each message's changes together, flags before copies."""
+    import threading
+
+    from deskops.adapters.imap import ImapMailbox
+    from deskops.adapters.store import Store
+    from deskops.commands import plan as planmod
+
+    user, port = imap_user
+    fill(user, port, _mail(120))
+    real_writer = ImapMailbox.writer
+    writers: list[ImapMailbox] = []
+    spare_made = threading.Event()
+    written: list[list[list[Any]]] = []  # per writer: the batches it wrote
+
+    def writer(self: ImapMailbox) -> ImapMailbox:
+        w = real_writer(self)
+        mine: list[list[Any]] = []
+        written.append(mine)
+        writers.append(w)
+        if len(writers) == 2:
+            spare_made.set()
+        real_batch = w.write_batch
+
+        def write_batch(changes: list[Any]) -> None:
+            mine.append(list(changes))
+            if w is writers[0]:  # the first stays busy until the run has made a second
+                spare_made.wait(10)
+            real_batch(changes)
+
+        w.write_batch = write_batch  # type: ignore[method-assign]
+        return w
+
+    monkeypatch.setattr(ImapMailbox, "writer", writer)
+    monkeypatch.setattr(planmod.RunningPlan, "batch", 10)
+    monkeypatch.setattr(planmod.RunningPlan, "spare_at", 5)
+    store = Store.open(store_url)
+    box, rules, ctx = _setup(user, port)
+    res, result = _streamed(box, rules, ctx, store)
+    box.close()
+    assert len(writers) == 2
+    first, second = ({c.key for batch in w for c in batch} for w in written)
+    refunds = {c.key for c in res.plan.changes if c.after == "返金"}
+    assert second == refunds and not first & second  # the body rule's messages, apart
+    assert result.status == "done" and result.counts == {"applied": 240}
+    state = _state(user, port)
+    assert state == {"INBOX": (40, 40), "Trash": (40, 0), "Archive": (40, 0),
+                     "確認": (40, 0), "予約": (40, 0), "返金": (40, 40)}  # fmt: skip
+    entries = planmod.Journal(store).entries(result.run_id)
+    assert [e["seq"] for e in entries] == list(range(1, 241))  # each change once
+    assert {e["outcome"] for e in entries} == {"applied"}
+    _undo(store, result.run_id, user, port)
+    assert _state(user, port) == {"INBOX": (120, 0)}
+    store.close()
+
+
 def test_a_refused_batch_stops_the_later_ones_and_a_rerun_finishes(
     imap_user, isolated: Path, monkeypatch
 ) -> None:
@@ -175,7 +234,9 @@ def test_a_refused_batch_stops_the_later_ones_and_a_rerun_finishes(
         # one batch at a time (batches sent while the writer is busy go out as one, so
         # which batch is the second with copies would depend on how fast it is)
         real_put(self, items, todo)
-        while sum(ends for ends, _ in list(self._answered.queue)) < self._busy:
+        while sum(ends for who, ends, _ in list(self._answers.queue) if who is self) < len(
+            self._out
+        ):
             time.sleep(0.001)  # until every batch put has ended (parts come before the end)
 
     monkeypatch.setattr(planmod._Worker, "put", put_and_wait)
@@ -262,9 +323,9 @@ def test_cli_label_yes_writes_while_reading(cli, isolated: Path, imap_user, monk
     writers = []
     real_init = planmod._Worker.__init__
 
-    def init(self: Any, writer: Any) -> None:
+    def init(self: Any, writer: Any, answers: Any) -> None:
         writers.append(writer)
-        real_init(self, writer)
+        real_init(self, writer, answers)
 
     monkeypatch.setattr(planmod._Worker, "__init__", init)
     url = f"imap://{user}@127.0.0.1:{port}/INBOX"
