@@ -692,11 +692,18 @@ class RunningPlan:
         apart = [item for item in items if item[1].key not in held]
         if len(apart) < self.spare_at:
             return
+        writer = None
         try:
-            spare = _Worker(self.targets[backend].writer(), self._answers)
+            writer = self.targets[backend].writer()
+            connect = getattr(writer, "connect", None)
+            if connect is not None:
+                connect()  # here: a server that takes no more connections is no error
         except Exception:  # noqa: BLE001 - no second writer: the first writes them all
+            close = getattr(writer, "close", None)
+            if close is not None:
+                close()
             return
-        self._spares[backend] = spare
+        spare = self._spares[backend] = _Worker(writer, self._answers)
         self._pending[(backend, False)] = [item for item in items if item[1].key in held]
         self._dispatch(backend, apart, spare)
 

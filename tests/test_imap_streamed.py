@@ -194,6 +194,59 @@ def test_the_last_changes_go_over_a_second_connection_while_the_first_is_busy(
     store.close()
 
 
+def test_a_second_connection_refused_leaves_the_last_changes_to_the_first(
+    imap_user, store_url, monkeypatch
+) -> None:
+    """A server that takes no third connection (a per-user limit): the first writer
+    writes what the second would have, and the run is done as without it."""
+    import threading
+
+    from deskops.adapters.errors import BackendUnreachable
+    from deskops.adapters.imap import ImapMailbox
+    from deskops.adapters.store import Store
+    from deskops.commands import plan as planmod
+
+    user, port = imap_user
+    fill(user, port, _mail(60))
+    real_writer = ImapMailbox.writer
+    asked = threading.Event()
+    writers: list[ImapMailbox] = []
+
+    def writer(self: ImapMailbox) -> ImapMailbox:
+        w = real_writer(self)
+        writers.append(w)
+        if len(writers) == 2:
+            asked.set()
+
+            def refuse() -> Any:
+                raise BackendUnreachable("too many connections from this user")
+
+            w.connect = refuse  # type: ignore[method-assign]
+            return w
+        real_batch = w.write_batch
+
+        def write_batch(changes: list[Any]) -> None:
+            asked.wait(2)  # busy until the run has asked for a second writer
+            real_batch(changes)
+
+        w.write_batch = write_batch  # type: ignore[method-assign]
+        return w
+
+    monkeypatch.setattr(ImapMailbox, "writer", writer)
+    monkeypatch.setattr(planmod.RunningPlan, "batch", 10)
+    monkeypatch.setattr(planmod.RunningPlan, "spare_at", 5)
+    store = Store.open(store_url)
+    box, rules, ctx = _setup(user, port)
+    res, result = _streamed(box, rules, ctx, store)
+    box.close()
+    assert len(writers) == 2  # asked for, refused
+    assert result.status == "done" and result.counts == {"applied": 120}
+    assert _state(user, port)["返金"] == (20, 20)
+    entries = planmod.Journal(store).entries(result.run_id)
+    assert [e["seq"] for e in entries] == list(range(1, 121))
+    store.close()
+
+
 def test_a_refused_batch_stops_the_later_ones_and_a_rerun_finishes(
     imap_user, isolated: Path, monkeypatch
 ) -> None:
