@@ -135,37 +135,39 @@ def test_written_while_read_is_what_planning_first_writes(
     store.close()
 
 
-def test_the_last_changes_go_over_a_second_connection_while_the_first_is_busy(
-    imap_user, store_url, monkeypatch
-) -> None:
-    """At the end of a run, what the busy writer's batches do not concern is written by a
-    second connection meanwhile: each message's changes together, flags before copies."""
+def _busy_first_writer(monkeypatch: Any, *, refuse_second: bool = False) -> list[list[Any]]:
+    """Writers whose first stays busy until the run asks for a second (whose connection
+    is refused with ``refuse_second``), in small batches; per writer, the changes it
+    wrote."""
     import threading
 
+    from deskops.adapters.errors import BackendUnreachable
     from deskops.adapters.imap import ImapMailbox
-    from deskops.adapters.store import Store
     from deskops.commands import plan as planmod
 
-    user, port = imap_user
-    fill(user, port, _mail(120))
     real_writer = ImapMailbox.writer
-    writers: list[ImapMailbox] = []
-    spare_made = threading.Event()
-    written: list[list[list[Any]]] = []  # per writer: the batches it wrote
+    asked = threading.Event()
+    written: list[list[Any]] = []
 
     def writer(self: ImapMailbox) -> ImapMailbox:
         w = real_writer(self)
-        mine: list[list[Any]] = []
+        mine: list[Any] = []
         written.append(mine)
-        writers.append(w)
-        if len(writers) == 2:
-            spare_made.set()
+        first = len(written) == 1
+        if not first:
+            asked.set()
+        if not first and refuse_second:
+
+            def refuse() -> Any:
+                raise BackendUnreachable("too many connections from this user")
+
+            w.connect = refuse  # type: ignore[method-assign]
         real_batch = w.write_batch
 
         def write_batch(changes: list[Any]) -> None:
-            mine.append(list(changes))
-            if w is writers[0]:  # the first stays busy until the run has made a second
-                spare_made.wait(10)
+            mine.extend(changes)
+            if first:
+                asked.wait(10)
             real_batch(changes)
 
         w.write_batch = write_batch  # type: ignore[method-assign]
@@ -174,12 +176,26 @@ def test_the_last_changes_go_over_a_second_connection_while_the_first_is_busy(
     monkeypatch.setattr(ImapMailbox, "writer", writer)
     monkeypatch.setattr(planmod.RunningPlan, "batch", 10)
     monkeypatch.setattr(planmod.RunningPlan, "spare_at", 5)
+    return written
+
+
+def test_the_last_changes_go_over_a_second_connection_while_the_first_is_busy(
+    imap_user, store_url, monkeypatch
+) -> None:
+    """At the end of a run, what the busy writer's batches do not concern is written by a
+    second connection meanwhile: each message's changes together, flags before copies."""
+    from deskops.adapters.store import Store
+    from deskops.commands import plan as planmod
+
+    user, port = imap_user
+    fill(user, port, _mail(120))
+    written = _busy_first_writer(monkeypatch)
     store = Store.open(store_url)
     box, rules, ctx = _setup(user, port)
     res, result = _streamed(box, rules, ctx, store)
     box.close()
-    assert len(writers) == 2
-    first, second = ({c.key for batch in w for c in batch} for w in written)
+    assert len(written) == 2
+    first, second = ({c.key for c in changes} for changes in written)
     refunds = {c.key for c in res.plan.changes if c.after == "返金"}
     assert second == refunds and not first & second  # the body rule's messages, apart
     assert result.status == "done" and result.counts == {"applied": 240}
@@ -199,47 +215,17 @@ def test_a_second_connection_refused_leaves_the_last_changes_to_the_first(
 ) -> None:
     """A server that takes no third connection (a per-user limit): the first writer
     writes what the second would have, and the run is done as without it."""
-    import threading
-
-    from deskops.adapters.errors import BackendUnreachable
-    from deskops.adapters.imap import ImapMailbox
     from deskops.adapters.store import Store
     from deskops.commands import plan as planmod
 
     user, port = imap_user
     fill(user, port, _mail(60))
-    real_writer = ImapMailbox.writer
-    asked = threading.Event()
-    writers: list[ImapMailbox] = []
-
-    def writer(self: ImapMailbox) -> ImapMailbox:
-        w = real_writer(self)
-        writers.append(w)
-        if len(writers) == 2:
-            asked.set()
-
-            def refuse() -> Any:
-                raise BackendUnreachable("too many connections from this user")
-
-            w.connect = refuse  # type: ignore[method-assign]
-            return w
-        real_batch = w.write_batch
-
-        def write_batch(changes: list[Any]) -> None:
-            asked.wait(2)  # busy until the run has asked for a second writer
-            real_batch(changes)
-
-        w.write_batch = write_batch  # type: ignore[method-assign]
-        return w
-
-    monkeypatch.setattr(ImapMailbox, "writer", writer)
-    monkeypatch.setattr(planmod.RunningPlan, "batch", 10)
-    monkeypatch.setattr(planmod.RunningPlan, "spare_at", 5)
+    written = _busy_first_writer(monkeypatch, refuse_second=True)
     store = Store.open(store_url)
     box, rules, ctx = _setup(user, port)
     res, result = _streamed(box, rules, ctx, store)
     box.close()
-    assert len(writers) == 2  # asked for, refused
+    assert len(written) == 2 and not written[1]  # asked for, refused, given nothing
     assert result.status == "done" and result.counts == {"applied": 120}
     assert _state(user, port)["返金"] == (20, 20)
     entries = planmod.Journal(store).entries(result.run_id)
