@@ -684,9 +684,9 @@ class RunningPlan:
         one batch gives them."""
         worker = self._workers[backend]
         items = self._pending.get((backend, False), [])
-        if not worker.busy or len(items) < self.spare_at or backend in self._spares:
-            return
-        if worker.refused:  # the server refused a batch: the rest is not sent (see the class)
+        if not worker.busy or worker.refused or backend in self._spares:
+            return  # after a refused batch the rest is not sent at all (see the class)
+        if len(items) < self.spare_at:
             return
         held = worker.keys() | {c.key for _, c, _ in self._pending.get((backend, True), [])}
         apart = [item for item in items if item[1].key not in held]
@@ -699,9 +699,8 @@ class RunningPlan:
             if connect is not None:
                 connect()  # here: a server that takes no more connections is no error
         except Exception:  # noqa: BLE001 - no second writer: the first writes them all
-            close = getattr(writer, "close", None)
-            if close is not None:
-                close()
+            if writer is not None and hasattr(writer, "close"):
+                writer.close()
             return
         spare = self._spares[backend] = _Worker(writer, self._answers)
         self._pending[(backend, False)] = [item for item in items if item[1].key in held]
