@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
 
 from deskops.adapters.schema import ORDERS
 from deskops.adapters.store import Store
@@ -150,8 +153,19 @@ class SlowWriter(Flags):
         super().write_batch(changes)
 
 
+@pytest.fixture
+def ctrl_c() -> Iterator[None]:
+    """Ctrl-C raising KeyboardInterrupt, as in a terminal: a shell starts a background
+    job (``pytest &``) with SIGINT ignored, and Python then leaves it ignored."""
+    import signal
+
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 def test_ctrl_c_while_the_last_writes_are_answered_waits_for_their_journal(
-    tmp_path, monkeypatch
+    tmp_path, monkeypatch, ctrl_c
 ) -> None:
     """The interrupt takes effect once the writes in flight are answered and journaled:
     nothing applied is left without a journal entry to undo it by."""
@@ -163,17 +177,30 @@ def test_ctrl_c_while_the_last_writes_are_answered_waits_for_their_journal(
 
     monkeypatch.setattr(RunningPlan, "batch", 3)
     store = Store.open(str(tmp_path / "s.sqlite"))
-    flags = SlowWriter()
+    closing = threading.Event()  # the run waits for its writes in flight
+    real_closing = RunningPlan._closing
+
+    def waiting(self: RunningPlan, *, failed: bool) -> None:
+        closing.set()
+        real_closing(self, failed=failed)
+
+    monkeypatch.setattr(RunningPlan, "_closing", waiting)
+
+    class Interrupted(SlowWriter):
+        def write_batch(self, changes: list[Change]) -> None:
+            if any(c.target == "messages:m8" for c in changes):  # the last batch: Ctrl-C
+                assert closing.wait(10)  # meanwhile (not at a moment a timer guesses)
+                os.kill(os.getpid(), signal.SIGINT)
+            super().write_batch(changes)
+
+    flags = Interrupted()
     plan = Plan(command="test")
-    timer = threading.Timer(0.1, lambda: os.kill(os.getpid(), signal.SIGINT))
     with pytest.raises(KeyboardInterrupt):
         with RunningPlan(plan, store, {"flags": flags}) as run:
             for i in range(2, 9):
                 c = Change(f"messages:m{i}", "flagged", SET, False, True, "r", "flags")
                 plan.add(c)
                 run.add([c])
-            timer.start()  # while the batches are being written
-    timer.join()
     assert all(flags.flags[f"m{i}"] for i in range(2, 9))
     journal = planmod.Journal(store)
     entries = journal.entries(run.run_id)
@@ -242,7 +269,7 @@ def test_what_a_writer_has_settled_is_journaled_while_it_writes_the_rest(tmp_pat
     store.close()
 
 
-def test_ctrl_c_in_a_batch_of_a_planned_run_journals_the_batch(tmp_path) -> None:
+def test_ctrl_c_in_a_batch_of_a_planned_run_journals_the_batch(tmp_path, ctrl_c) -> None:
     import os
     import signal
 
