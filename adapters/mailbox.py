@@ -18,7 +18,7 @@ import re
 import shutil
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +27,8 @@ from urllib.parse import unquote, urlsplit
 
 from .eml import (
     addresses,
+    body_of,
+    body_start,
     decode_text,
     envelope,
     first_value,
@@ -96,7 +98,7 @@ def from_brief(values: tuple[Any, ...]) -> MailMessage:
 
 
 def header_message(
-    raw: bytes, *, name: str, mailbox: str, folder: str, uid: int, flags: set[str]
+    raw: bytes, *, name: str, mailbox: str, folder: str, uid: int | None, flags: set[str]
 ) -> MailMessage:
     """A message read with its header block only (an IMAP ``BODY[HEADER]``), built
     straight from the fields: what ``from_record(parse_message(raw, headers_only=True,
@@ -257,6 +259,7 @@ class MaildirMailbox:
         self.display = f"maildir {self.root}"
         self._index: dict[str, list[Path]] | None = None  # Message-ID → files
         self._made: set[Path] = set()  # folders known to have cur/, new/ and tmp/
+        self._folders: dict[str, str] = {}  # a cur/ or new/ directory → its folder's name
 
     # paths
     def folder_dir(self, folder: str | None) -> Path:
@@ -275,10 +278,14 @@ class MaildirMailbox:
         base = self.folder_dir(folder)
         for sub in ("new", "cur"):
             d = base / sub
-            if d.is_dir():
-                yield from sorted(
-                    p for p in d.iterdir() if p.is_file() and not p.name.startswith(".")
-                )
+            try:  # names sorted as strings: the order of Paths, without their comparisons
+                with os.scandir(d) as entries:
+                    names = sorted(
+                        e.name for e in entries if e.is_file() and not e.name.startswith(".")
+                    )
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            yield from (d / name for name in names)
 
     def _read(self, path: Path, folder: str) -> MailMessage:
         raw = path.read_bytes()
@@ -289,36 +296,74 @@ class MaildirMailbox:
         msg.id = rec["id"]
         return msg
 
-    def index(self) -> dict[str, list[Path]]:
+    def _head(self, path: Path, folder: str) -> MailMessage:
+        """A message read with its header block only (see :meth:`whole`)."""
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise OpsError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        info = _INFO.search(path.name)
+        letters = info.group(1) if info else ""
+        flags = {f for letter, f in (("S", "\\Seen"), ("F", "\\Flagged")) if letter in letters}
+        msg = header_message(raw[: body_start(raw)], name=str(path), mailbox=self.root.name,
+                             folder=folder, uid=None, flags=flags)  # fmt: skip
+        msg.__dict__["_path"] = path
+        return msg
+
+    def whole(self, msg: MailMessage) -> MailMessage:
+        """A message read by :meth:`messages` with ``headers_only``, with its body: the
+        file read again (a rule asked for the body)."""
+        path = msg.__dict__.get("_path")
+        if not msg.partial or path is None:
+            return msg
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise OpsError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        body, attachments = body_of(raw, msg.__dict__.get("_fields"))
+        out = object.__new__(MailMessage)  # a shallow copy, without copy's protocol
+        out.__dict__.update(msg.__dict__)
+        out.body_text, out.attachments, out.raw, out.partial = body, attachments, raw, False
+        return out
+
+    def index(self, known: dict[Path, str] | None = None) -> dict[str, list[Path]]:
         """Message-ID → the files of the message, in every folder: the message itself
         first, then its label copies. Read from the header blocks only (the id is made
-        of the headers), once."""
+        of the headers), once; ``known``: the ids of files already read."""
         if self._index is None:
             idx: dict[str, list[Path]] = {}
             for folder in self.folders():
                 for path in self._files(folder):
-                    try:
-                        rec = parse_message(path.read_bytes(), name=str(path),
-                                            headers_only=True, decode_headers=False)  # fmt: skip
-                    except (OpsError, OSError):
-                        continue
-                    idx.setdefault(rec["id"], []).append(path)
+                    mid = known.get(path) if known else None
+                    if mid is None:
+                        try:
+                            raw = path.read_bytes()
+                            rec = parse_message(raw, name=str(path), headers_only=True,
+                                                decode_headers=False)  # fmt: skip
+                        except (OpsError, OSError):
+                            continue
+                        mid = rec["id"]
+                    idx.setdefault(mid, []).append(path)
             for paths in idx.values():  # the message itself first, then its label copies
                 paths.sort(key=_is_label_copy)
             self._index = idx
         return self._index
 
     def labels_of(self, message_id: str) -> list[str]:
-        main = self.main_folder(message_id)
-        return sorted(
-            self._folder_of(p)
-            for p in self.index().get(message_id, [])
-            if self._folder_of(p) != main
-        )
+        paths = self.index().get(message_id)
+        if not paths:
+            return []
+        main, *copies = [self._folder_of(p) for p in paths]
+        return sorted(f for f in copies if f != main)
 
     def _folder_of(self, path: Path) -> str:
-        d = path.parent.parent
-        return "INBOX" if d == self.root else d.name[1:].replace(self.SEP, "/")
+        cur = str(path.parent)  # a folder's cur/ or new/: looked up once
+        found = self._folders.get(cur)
+        if found is None:
+            d = path.parent.parent
+            found = "INBOX" if d == self.root else d.name[1:].replace(self.SEP, "/")
+            self._folders[cur] = found
+        return found
 
     def main_folder(self, message_id: str) -> str | None:
         paths = self.index().get(message_id, [])
@@ -330,12 +375,23 @@ class MaildirMailbox:
         folder: str | None = None,
         since: datetime | None = None,
         ids: list[str] | None = None,
+        headers_only: bool = False,
     ) -> Iterator[MailMessage]:
+        """The messages of a folder, in file name order. ``headers_only``: read with their
+        header blocks only (a rule that asks for a body gets it through :meth:`whole`), and
+        the folder's files read once for the index too."""
+        name = folder or "INBOX"
+        read: Iterator[tuple[Path, MailMessage | None]]
+        if headers_only:
+            heads = [(path, self._try(self._head, path, name)) for path in self._files(name)]
+            if self._index is None:
+                self.index(known={p: m.message_id for p, m in heads if m is not None})
+            read = iter(heads)
+        else:
+            read = ((path, self._try(self._read, path, name)) for path in self._files(name))
         seen_ids: set[str] = set()
-        for path in self._files(folder or "INBOX"):
-            try:
-                msg = self._read(path, folder or "INBOX")
-            except OpsError:
+        for path, msg in read:
+            if msg is None:
                 continue
             if msg.message_id in seen_ids or (ids and msg.message_id not in ids):
                 continue
@@ -347,6 +403,16 @@ class MaildirMailbox:
                 paths.insert(0, path)
             msg.labels = self.labels_of(msg.message_id)
             yield msg
+
+    @staticmethod
+    def _try(
+        read: Callable[[Path, str], MailMessage], path: Path, folder: str
+    ) -> MailMessage | None:
+        """A message file read, or None when it cannot be (it is left out of the run)."""
+        try:
+            return read(path, folder)
+        except OpsError:
+            return None
 
     # change target --------------------------------------------------------------
     def _path(self, message_id: str) -> Path:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
 
-from deskops.adapters.errors import UsageError
+from deskops.adapters.errors import OpsError, UsageError
 from deskops.adapters.mailbox import Mailbox, MailMessage
 from deskops.adapters.schema import ORDERS, REPORT_RECORDS
 from deskops.adapters.store import Store
@@ -235,8 +235,18 @@ def _decisions(
     (for the rows' order), as soon as it is. ``between``: called once the headers are
     all decided, before the bodies some rules asked for are read."""
     if not hasattr(mailbox, "raw"):
-        for pos, msg in enumerate(mailbox.messages(**query)):
-            d = decide(rules, msg, ctx)
+        # A mailbox that can read the headers first (Maildir) reads a body only for the
+        # rules that ask for it, going on from where they stopped.
+        whole = getattr(mailbox, "whole", None)
+        found = mailbox.messages(**query, headers_only=True) if whole else mailbox.messages(**query)
+        for pos, msg in enumerate(found):
+            try:
+                d = decide(rules, msg, ctx)
+            except BodyNeeded as exc:
+                try:
+                    d = decide(rules, whole(msg), ctx, resume=exc.resume)  # type: ignore[misc]
+                except OpsError:  # gone or unreadable meanwhile: left out, as when listed
+                    continue
             if d.rules:
                 yield pos, d
         return

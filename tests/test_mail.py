@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from deskops.adapters import mailbox as mailbox_module
 from deskops.adapters.errors import UsageError
 from deskops.adapters.mailbox import MaildirMailbox, MailMessage
 from deskops.commands.clock import zone
@@ -605,6 +606,73 @@ def test_maildir_backend_moves_labels_and_undoes(cli, isolated: Path) -> None:
     assert len(_mail_files(root)) == 2
 
 
+def _count_reads(monkeypatch) -> dict[str, list[str]]:
+    """The message files a Maildir reads, by how: header block, whole, for the index."""
+    reads: dict[str, list[str]] = {"head": [], "whole": [], "index": []}
+    real_head, real_whole = MaildirMailbox._head, MaildirMailbox.whole
+    real_parse = mailbox_module.parse_message
+
+    def head(self: MaildirMailbox, path: Path, folder: str) -> MailMessage:
+        reads["head"].append(path.name)
+        return real_head(self, path, folder)
+
+    def whole(self: MaildirMailbox, msg: MailMessage) -> MailMessage:
+        reads["whole"].append(msg.__dict__["_path"].name)
+        return real_whole(self, msg)
+
+    def parse(raw: bytes, **kw: Any) -> dict[str, Any]:
+        reads["index"].append(Path(kw["name"]).name)
+        return real_parse(raw, **kw)
+
+    monkeypatch.setattr(MaildirMailbox, "_head", head)
+    monkeypatch.setattr(MaildirMailbox, "whole", whole)
+    monkeypatch.setattr(mailbox_module, "parse_message", parse)
+    return reads
+
+
+def test_maildir_reads_a_body_only_for_the_rules_that_ask(cli, isolated: Path, monkeypatch) -> None:
+    """A label run reads each message's header block; a message whose rules reach a body
+    condition is read whole, going on from that rule (a stop before it saves the read).
+    A file gone before its body is read is left out, and the run goes on."""
+    root = _new_maildir(
+        isolated,
+        '[profile]\nname = "t"\ntimezone = "Asia/Tokyo"\n\n'
+        '[[mail.rules]]\nname = "booking"\nwhen = { from = "noreply@stores.example" }\n'
+        'add_labels = ["予約"]\nstop = true\n\n'
+        '[[mail.rules]]\nname = "seen"\nwhen = { subject = "お問い合わせ" }\nmark_read = true\n\n'
+        '[[mail.rules]]\nname = "cancel"\nwhen = { body = "キャンセル" }\n'
+        'add_labels = ["キャンセル"]\n',
+    )
+    date = "Wed, 25 Nov 2026 10:00:00 +0900"
+    eml(root / "cur" / "1700000001.M1P1.host:2,", mid="b1@stores", frm="noreply@stores.example",
+        subject="予約", body="キャンセル", date=date)  # fmt: skip
+    eml(root / "cur" / "1700000002.M2P1.host:2,", mid="q1@c", frm="a@c.example",
+        subject="お問い合わせ", body="予約をキャンセルしたいです", date=date)  # fmt: skip
+    eml(root / "cur" / "1700000003.M3P1.host:2,", mid="q2@c", frm="b@c.example",
+        subject="質問", body="料金はいくらですか", date=date)  # fmt: skip
+    eml(root / "cur" / "1700000004.M4P1.host:2,", mid="q3@c", frm="c@c.example",
+        subject="キャンセル", body="gone before its body is read", date=date)  # fmt: skip
+    reads = _count_reads(monkeypatch)
+    real_whole = MaildirMailbox.whole
+
+    def whole(self: MaildirMailbox, msg: MailMessage) -> MailMessage:
+        if msg.message_id == "q3@c":
+            msg.__dict__["_path"].unlink()
+        return real_whole(self, msg)
+
+    monkeypatch.setattr(MaildirMailbox, "whole", whole)
+    url = f"maildir://{root}"
+    r = cli("--as-of", AS_OF, "mail", "label", "--mailbox", url, "--dry-run", "-o", "json")
+    assert r.code == 0, r.err
+    rows = {row["message_id"]: row for row in json.loads(r.out)}
+    assert rows["b1@stores"]["rules"] == "booking"  # stopped before the body rule
+    assert rows["q1@c"]["rules"] == "seen; cancel"  # the rule before the body is kept
+    assert set(rows) == {"b1@stores", "q1@c"}  # q2: no rule fired; q3: gone
+    assert sorted(reads["whole"]) == ["1700000002.M2P1.host:2,", "1700000003.M3P1.host:2,",
+                                      "1700000004.M4P1.host:2,"]  # fmt: skip
+    assert len(reads["head"]) == 4 and reads["index"] == []
+
+
 def _mail_files(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and p.parent.name in ("cur", "new")]
 
@@ -745,8 +813,8 @@ def test_maildir_label_copies_are_links_and_a_folder_that_cannot_be_made_fails_a
     """A label copy is a hard link, as Maildir servers copy (a message file never
     changes); a label whose folder cannot be made (a file in the way) fails alone, with
     a one-line reason naming it, and the rest of the run is applied and journaled in
-    one transaction a batch. Each message file is read whole once, not twice (the index
-    of every folder reads header blocks)."""
+    one transaction a batch. Each message file is read once, its header block only (no
+    rule asks for a body), for the index of every folder and the run both."""
     root = _new_maildir(
         isolated,
         '[profile]\nname = "t"\ntimezone = "Asia/Tokyo"\n\n'
@@ -762,18 +830,12 @@ def test_maildir_label_copies_are_links_and_a_folder_that_cannot_be_made_fails_a
     eml(root / "cur" / "1700000100.M9P1.host:2,", mid="s1@spam", frm="info@seo.example",
         subject="SEO", body="x", date="Wed, 25 Nov 2026 10:00:00 +0900")  # fmt: skip
     (root / ".確認").write_text("not a folder", encoding="utf-8")  # where the label would go
-    reads: list[str] = []
-    real_read = MaildirMailbox._read
-
-    def read(self: MaildirMailbox, path: Path, folder: str) -> Any:
-        reads.append(path.name)
-        return real_read(self, path, folder)
-
-    monkeypatch.setattr(MaildirMailbox, "_read", read)
+    reads = _count_reads(monkeypatch)
     url = f"maildir://{root}"
     r = cli("--as-of", AS_OF, "mail", "label", "--mailbox", url, "--yes", "-o", "json")
     assert r.code == 3, r.err  # partial
-    assert sorted(reads) == sorted(p.name for p in _mail_files(root) if "label" not in p.name)
+    inbox = sorted(p.name for p in _mail_files(root) if "label" not in p.name)
+    assert sorted(reads["head"]) == inbox and reads["whole"] == [] and reads["index"] == []
     errors = [line for line in r.err.splitlines() if line.startswith("ops: error:")]
     assert len(errors) == 1 and "cannot add labels of s1@spam" in errors[0]
     assert ".確認" in errors[0]
