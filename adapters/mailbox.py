@@ -260,6 +260,9 @@ class MaildirMailbox:
         self._index: dict[str, list[Path]] | None = None  # Message-ID → files
         self._made: set[Path] = set()  # folders known to have cur/, new/ and tmp/
         self._folders: dict[str, str] = {}  # a cur/ or new/ directory → its folder's name
+        self._rank: dict[str, int] | None = None  # folder → its place in the listing
+        self._apart: dict[str, list[Path]] = {}  # the index without the folder being read
+        self._joining: str | None = None  # the folder whose files join() adds to the index
 
     # paths
     def folder_dir(self, folder: str | None) -> Path:
@@ -331,23 +334,72 @@ class MaildirMailbox:
         first, then its label copies. Read from the header blocks only (the id is made
         of the headers), once; ``known``: the ids of files already read."""
         if self._index is None:
-            idx: dict[str, list[Path]] = {}
-            for folder in self.folders():
-                for path in self._files(folder):
-                    mid = known.get(path) if known else None
-                    if mid is None:
-                        try:
-                            raw = path.read_bytes()
-                            rec = parse_message(raw, name=str(path), headers_only=True,
-                                                decode_headers=False)  # fmt: skip
-                        except (OpsError, OSError):
-                            continue
-                        mid = rec["id"]
-                    idx.setdefault(mid, []).append(path)
-            for paths in idx.values():  # the message itself first, then its label copies
-                paths.sort(key=_is_label_copy)
-            self._index = idx
+            self._index = self._read_index(known)
         return self._index
+
+    def _read_index(
+        self, known: dict[Path, str] | None = None, skip: str | None = None
+    ) -> dict[str, list[Path]]:
+        idx: dict[str, list[Path]] = {}
+        for folder in self.folders():
+            if folder == skip:
+                continue
+            for path in self._files(folder):
+                mid = known.get(path) if known else None
+                if mid is None:
+                    try:
+                        raw = path.read_bytes()
+                        rec = parse_message(raw, name=str(path), headers_only=True,
+                                            decode_headers=False)  # fmt: skip
+                    except (OpsError, OSError):
+                        continue
+                    mid = rec["id"]
+                idx.setdefault(mid, []).append(path)
+        for paths in idx.values():
+            paths.sort(key=self._order)
+        return idx
+
+    def _order(self, path: Path) -> tuple[bool, int]:
+        """Where a file goes among its message's: the message itself before its label
+        copies, folders in the order they are listed (INBOX first)."""
+        if self._rank is None:
+            self._rank = {f: i for i, f in enumerate(self.folders())}
+        return _is_label_copy(path), self._rank.get(self._folder_of(path), len(self._rank))
+
+    # A big run reads a folder in other processes (commands.mail): ``listing`` and
+    # ``apart`` here first, ``labels_for`` there, ``join`` here with what they read.
+    def listing(self, folder: str) -> list[Path]:
+        """The folder's message files, in the order :meth:`messages` reads them."""
+        return list(self._files(folder))
+
+    def apart(self, folder: str) -> None:
+        """The index of every folder but this one (the label copies of its messages),
+        to be completed with its own files by :meth:`join` as they are read."""
+        if self._index is None:
+            self._index = self._read_index(skip=folder)
+            self._joining = folder
+        self._apart = {}
+        for mid, paths in self._index.items():
+            there = [p for p in paths if self._folder_of(p) != folder]
+            if there:
+                self._apart[mid] = there
+
+    def labels_for(self, path: Path, message_id: str) -> list[str]:
+        """What :meth:`labels_of` gives for a message of the folder being read, known only
+        from the other folders (:meth:`apart`) and its own file."""
+        paths = sorted([*self._apart.get(message_id, []), path], key=self._order)
+        main, *copies = [self._folder_of(p) for p in paths]
+        return sorted(f for f in copies if f != main)
+
+    def join(self, paths: list[Path], ids: list[str | None]) -> None:
+        """Files of the folder being read, with their ids (None: unreadable), into the index."""
+        if self._index is None or self._joining is None:
+            return  # the index was read whole before: it has them
+        for path, mid in zip(paths, ids, strict=True):
+            if mid is not None:
+                files = self._index.setdefault(mid, [])
+                files.append(path)
+                files.sort(key=self._order)
 
     def labels_of(self, message_id: str) -> list[str]:
         paths = self.index().get(message_id)

@@ -234,23 +234,121 @@ def _decisions(
     """Every message some rule fired on, decided, with its position in the mailbox
     (for the rows' order), as soon as it is. ``between``: called once the headers are
     all decided, before the bodies some rules asked for are read."""
-    if not hasattr(mailbox, "raw"):
-        # A mailbox that can read the headers first (Maildir) reads a body only for the
-        # rules that ask for it, going on from where they stopped.
-        whole = getattr(mailbox, "whole", None)
-        found = mailbox.messages(**query, headers_only=True) if whole else mailbox.messages(**query)
-        for pos, msg in enumerate(found):
+    if hasattr(mailbox, "raw"):
+        yield from _fetched_decisions(mailbox, rules, ctx, query, between)
+    elif hasattr(mailbox, "listing"):
+        yield from _file_decisions(mailbox, rules, ctx, query)
+    else:
+        yield from _read_decisions(mailbox, rules, ctx, query)
+
+
+def _read_decisions(
+    mailbox: Mailbox, rules: list[Rule], ctx: RuleContext, query: dict[str, Any]
+) -> Iterator[tuple[int, Decision]]:
+    """The messages as the mailbox lists them, decided here one by one. A mailbox
+    that can read the headers first (Maildir) reads a body only for the rules that ask
+    for it, going on from where they stopped."""
+    whole = getattr(mailbox, "whole", None)
+    found = mailbox.messages(**query, headers_only=True) if whole else mailbox.messages(**query)
+    for pos, msg in enumerate(found):
+        try:
+            d = decide(rules, msg, ctx)
+        except BodyNeeded as exc:
+            try:
+                d = decide(rules, whole(msg), ctx, resume=exc.resume)  # type: ignore[misc]
+            except OpsError:  # gone or unreadable meanwhile: left out, as when listed
+                continue
+        if d.rules:
+            yield pos, d
+
+
+def _file_decisions(
+    mailbox: Any, rules: list[Rule], ctx: RuleContext, query: dict[str, Any]
+) -> Iterator[tuple[int, Decision]]:
+    """A folder of message files (Maildir): a big one is read and decided in other
+    processes (:mod:`.offload`), a chunk of files each in turn, while this one plans
+    and writes what came back; each file's id joins the index here, and a message
+    whose id an earlier file of the folder had is left out (as :meth:`messages` does)."""
+    from . import offload
+
+    folder = query.get("folder") or "INBOX"
+    files = mailbox.listing(folder)
+    size = min(MAX_CHILDREN, offload.cores(), len(files) // max(1, OFFLOAD_AT))
+    if len(files) < OFFLOAD_AT or not offload.available():
+        yield from _read_decisions(mailbox, rules, ctx, query)
+        return
+    mailbox.apart(folder)  # before the fork: the label copies elsewhere, for the rules
+    decider = _FileDecider(mailbox, rules, ctx, folder, files, query)
+    try:
+        pool = offload.Pool(decider, size, name="rules")
+    except OSError:  # no process to be had: read here
+        yield from _read_decisions(mailbox, rules, ctx, query)
+        return
+    seen: set[str] = set()
+    with pool:
+        jobs = ((None, (lo, min(lo + FILE_CHUNK, len(files))))
+                for lo in range(0, len(files), FILE_CHUNK))  # fmt: skip
+        for _, (lo, ids, passed, out) in pool.map(jobs):
+            mailbox.join(files[lo : lo + len(ids)], ids)
+            repeated = set()
+            for pos in passed:
+                mid = ids[pos - lo]
+                if mid in seen:
+                    repeated.add(pos)
+                seen.add(mid)  # type: ignore[arg-type]
+            for pos, brief in out:
+                if pos not in repeated:
+                    yield pos, Decision.from_brief(brief)
+
+
+FILE_CHUNK = 250  # message files a process reads and decides at a time
+
+
+class _FileDecider:
+    """Reads and decides a range of a folder's files (:func:`_file_decisions`), in
+    another process: returns the range's first position, each file's id (None: not
+    readable as a message), the positions of those the query takes, and the decisions
+    with rules that fired, as (position, :meth:`Decision.brief`)."""
+
+    def __init__(
+        self,
+        mailbox: Any,
+        rules: list[Rule],
+        ctx: RuleContext,
+        folder: str,
+        files: list[Any],
+        query: dict[str, Any],
+    ) -> None:
+        self.mailbox, self.rules, self.ctx = mailbox, rules, ctx
+        self.folder, self.files = folder, files
+        self.since, self.ids = query.get("since"), query.get("ids")
+
+    def __call__(self, job: tuple[int, int]) -> tuple[int, list[str | None], list[int], list[Any]]:
+        lo, hi = job
+        mailbox, rules, ctx = self.mailbox, self.rules, self.ctx
+        ids: list[str | None] = []
+        passed: list[int] = []
+        out: list[Any] = []
+        for pos in range(lo, hi):
+            path = self.files[pos]
+            msg = mailbox._try(mailbox._head, path, self.folder)
+            ids.append(None if msg is None else msg.message_id)
+            if msg is None or (self.ids and msg.message_id not in self.ids):
+                continue
+            if self.since and msg.date < self.since:
+                continue
+            passed.append(pos)
+            msg.labels = mailbox.labels_for(path, msg.message_id)
             try:
                 d = decide(rules, msg, ctx)
             except BodyNeeded as exc:
                 try:
-                    d = decide(rules, whole(msg), ctx, resume=exc.resume)  # type: ignore[misc]
-                except OpsError:  # gone or unreadable meanwhile: left out, as when listed
+                    d = decide(rules, mailbox.whole(msg), ctx, resume=exc.resume)
+                except OpsError:  # gone or unreadable meanwhile: left out
                     continue
             if d.rules:
-                yield pos, d
-        return
-    yield from _fetched_decisions(mailbox, rules, ctx, query, between)
+                out.append((pos, d.brief()))
+        return lo, ids, passed, out
 
 
 def _fetched_decisions(

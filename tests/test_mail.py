@@ -673,6 +673,80 @@ def test_maildir_reads_a_body_only_for_the_rules_that_ask(cli, isolated: Path, m
     assert len(reads["head"]) == 4 and reads["index"] == []
 
 
+def test_a_big_maildir_folder_is_decided_in_other_processes_as_here(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """From OFFLOAD_AT files on, a folder's files are read and decided in forked
+    processes, a chunk each in turn: the same rows, changes and index as one process
+    gives. The rules see label copies kept in other folders; a second file with a
+    Message-ID read before is left out; a file that is no message is skipped; a body is
+    read where a rule asks for it."""
+    import tomllib
+
+    from deskops.commands import mail as mailcmd
+    from deskops.commands import offload
+    from deskops.commands.mail import plan_label, rule_context
+
+    root = tmp_path / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (root / sub).mkdir(parents=True)
+        (root / ".確認" / sub).mkdir(parents=True)
+    date = "Wed, 25 Nov 2026 10:00:00 +0900"
+    kinds = [("noreply@stores.example", "予約", "予約です"),
+             ("a@c.example", "質問", "キャンセルします"),
+             ("info@seo.example", "SEO", "x"),
+             ("b@c.example", "お問い合わせ", "料金は？")]  # fmt: skip
+    for i in range(40):
+        frm, subject, body = kinds[i % 4]
+        eml(root / "cur" / f"17000000{i:02}.M{i}P1.host:2,", mid=f"m{i}@x", frm=frm,
+            subject=subject, body=body, date=date)  # fmt: skip
+    eml(root / "cur" / "1700000099.M99P1.host:2,", mid="m5@x", frm="a@c.example",
+        subject="again", body="キャンセル", date=date)  # fmt: skip
+    (root / "cur" / "1700000098.M98P1.host:2,").write_bytes(b"no headers at all\n")
+    os.link(root / "cur" / "1700000003.M3P1.host:2,",
+            root / ".確認" / "cur" / "1700000200.M1P1_label.host:2,")  # fmt: skip
+    profile = tomllib.loads(
+        '[profile]\nname = "t"\ntimezone = "Asia/Tokyo"\n\n'
+        '[[mail.rules]]\nname = "booking"\nwhen = { from = "noreply@stores.example" }\n'
+        'add_labels = ["関東/新宿店"]\narchive = true\nstop = true\n\n'
+        '[[mail.rules]]\nname = "checked"\nwhen = { label = "確認" }\nflag = true\n\n'
+        '[[mail.rules]]\nname = "spam"\nwhen = { subject = "SEO" }\ntrash = true\nstop = true\n\n'
+        '[[mail.rules]]\nname = "cancel"\nwhen = { body = "キャンセル" }\nadd_labels = ["取消"]\n'
+    )
+    rules = load_rules(profile["mail"]["rules"], "t.toml")
+    ctx = rule_context(profile, tz=TOKYO, now=datetime(2026, 11, 25, 3, tzinfo=UTC), store=None)
+    pools: list[int] = []
+    real_pool = offload.Pool
+
+    def pool(fn: Any, size: int, **kw: Any) -> Any:
+        pools.append(size)
+        return real_pool(fn, size, **kw)
+
+    monkeypatch.setattr(offload, "Pool", pool)
+    monkeypatch.setattr(offload, "available", lambda: True)
+    monkeypatch.setattr(offload, "cores", lambda: 2)
+    monkeypatch.setattr(mailcmd, "FILE_CHUNK", 7)
+
+    def run(offload_at: int) -> tuple[Any, Any, Any]:
+        monkeypatch.setattr(mailcmd, "OFFLOAD_AT", offload_at)
+        box = MaildirMailbox(f"maildir://{root}")
+        res = plan_label(box, rules, ctx, store=None)
+        changes = [(c.target, c.field, c.op, c.before, c.after) for c in res.plan.changes]
+        return res.rows, changes, box.index()
+
+    here = run(10**6)
+    assert pools == []
+    there = run(10)
+    assert pools == [2]
+    assert there == here
+    rows = {row["message_id"]: row for row in there[0]}
+    assert rows["m0@x"]["rules"] == "booking"
+    assert rows["m3@x"]["rules"] == "checked"  # its copy in 確認, read before the fork
+    assert rows["m5@x"]["rules"] == "cancel" and rows["m5@x"]["subject"] == "質問"  # the first
+    assert "m7@x" not in rows  # no rule fired
+    assert len(there[2]["m3@x"]) == 2 and len(there[2]["m5@x"]) == 2  # the index is whole
+
+
 def _mail_files(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and p.parent.name in ("cur", "new")]
 
