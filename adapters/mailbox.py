@@ -507,9 +507,12 @@ class MaildirMailbox:
             ) from None
 
     def write_batch(self, changes: list[Any]) -> None:
-        """Each change in turn, in order; one the file system refuses fails alone, with
-        why, and the others go on (so a run's journal takes a transaction a batch)."""
-        for ch in changes:
+        """Each change in turn, the read and flagged ones first (so a label copy carries
+        the flags the run gave the message, as on IMAP), the others in order; one the
+        file system refuses fails alone, with why, and the others go on (so a run's
+        journal takes a transaction a batch)."""
+        flags = [ch for ch in changes if ch.field in ("seen", "flagged")]
+        for ch in [*flags, *(ch for ch in changes if ch.field not in ("seen", "flagged"))]:
             try:
                 self.write(ch)
             except OpsError as exc:

@@ -747,6 +747,29 @@ def test_a_big_maildir_folder_is_decided_in_other_processes_as_here(
     assert len(there[2]["m3@x"]) == 2 and len(there[2]["m5@x"]) == 2  # the index is whole
 
 
+def test_a_maildir_label_copy_carries_the_flags_the_run_gave(cli, isolated: Path) -> None:
+    """As on IMAP (flags are stored before the copies): the copy in the label's folder is
+    flagged and read too; undo takes the copy away and the flags off the message."""
+    root = _new_maildir(
+        isolated,
+        '[profile]\nname = "t"\ntimezone = "Asia/Tokyo"\n\n'
+        '[[mail.rules]]\nname = "complaint"\nwhen = { subject = "苦情" }\n'
+        'add_labels = ["要対応"]\nflag = true\nmark_read = true\n',
+    )
+    name = "1700000001.M1P1.host:2,"
+    eml(root / "cur" / name, mid="c1@x", frm="a@c.example", subject="苦情", body="不満です",
+        date="Wed, 25 Nov 2026 10:00:00 +0900")  # fmt: skip
+    url = f"maildir://{root}"
+    r = cli("--as-of", AS_OF, "mail", "label", "--mailbox", url, "--yes", "-o", "json")
+    assert r.code == 0, r.err
+    message, copy = MaildirMailbox(url).index()["c1@x"]
+    assert message.name == name + "FS" and copy.name.endswith(":2,FS")
+    assert copy.parent.parent.name == ".要対応"
+    r = cli("undo", "last", "--yes")
+    assert r.code == 0, r.err
+    assert MaildirMailbox(url).index()["c1@x"] == [root / "cur" / name]
+
+
 def _mail_files(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and p.parent.name in ("cur", "new")]
 
