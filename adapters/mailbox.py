@@ -370,7 +370,16 @@ class MaildirMailbox:
     # ``apart`` here first, ``labels_for`` there, ``join`` here with what they read.
     def listing(self, folder: str) -> list[Path]:
         """The folder's message files, in the order :meth:`messages` reads them."""
+        self._check(folder)
         return list(self._files(folder))
+
+    def _check(self, folder: str) -> None:
+        """A folder asked for by name must be there: a typo reads nothing, every run."""
+        d = self.folder_dir(folder)
+        if d != self.root and not ((d / "cur").is_dir() or (d / "new").is_dir()):
+            raise UsageError(
+                f"{self.display}: no folder {folder!r} (there are: {', '.join(self.folders())})"
+            )
 
     def apart(self, folder: str) -> None:
         """The index of every folder but this one (the label copies of its messages),
@@ -433,6 +442,7 @@ class MaildirMailbox:
         header blocks only (a rule that asks for a body gets it through :meth:`whole`), and
         the folder's files read once for the index too."""
         name = folder or "INBOX"
+        self._check(name)
         read: Iterator[tuple[Path, MailMessage | None]]
         if headers_only:
             heads = [(path, self._try(self._head, path, name)) for path in self._files(name)]

@@ -770,6 +770,18 @@ def test_a_maildir_label_copy_carries_the_flags_the_run_gave(cli, isolated: Path
     assert MaildirMailbox(url).index()["c1@x"] == [root / "cur" / name]
 
 
+def test_a_maildir_folder_that_is_not_there_is_an_error(cli, isolated: Path) -> None:
+    """A typo in --folder would read nothing, run after run (cron): it is refused."""
+    root = _new_maildir(isolated, PROFILE)
+    (root / ".Archive" / "cur").mkdir(parents=True)
+    url = f"maildir://{root}"
+    r = cli("mail", "label", "--mailbox", url, "--folder", "Archiv", "--dry-run")
+    assert r.code == 2
+    assert "no folder 'Archiv' (there are: INBOX, Archive)" in r.err
+    r = cli("mail", "label", "--mailbox", url, "--folder", "Archive", "--dry-run")
+    assert r.code == 0, r.err
+
+
 def _mail_files(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and p.parent.name in ("cur", "new")]
 
