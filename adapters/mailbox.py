@@ -367,7 +367,7 @@ class MaildirMailbox:
         return _is_label_copy(path), self._rank.get(self._folder_of(path), len(self._rank))
 
     # A big run reads a folder in other processes (commands.mail): ``listing`` and
-    # ``apart`` here first, ``labels_for`` there, ``join`` here with what they read.
+    # ``apart`` here first, ``head`` (and ``whole``) there, ``join`` here with what they read.
     def listing(self, folder: str) -> list[Path]:
         """The folder's message files, in the order :meth:`messages` reads them."""
         self._check(folder)
@@ -392,6 +392,14 @@ class MaildirMailbox:
             there = [p for p in paths if self._folder_of(p) != folder]
             if there:
                 self._apart[mid] = there
+
+    def head(self, path: Path, folder: str) -> MailMessage | None:
+        """One file of the folder being read, its header block only (None: not readable
+        as a message); its labels as :meth:`labels_of` gives them."""
+        msg = self._try(self._head, path, folder)
+        if msg is not None:
+            msg.labels = self.labels_for(path, msg.message_id)
+        return msg
 
     def labels_for(self, path: Path, message_id: str) -> list[str]:
         """What :meth:`labels_of` gives for a message of the folder being read, known only

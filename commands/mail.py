@@ -291,11 +291,10 @@ def _file_decisions(
         for _, (lo, ids, passed, out) in pool.map(jobs):
             mailbox.join(files[lo : lo + len(ids)], ids)
             repeated = set()
-            for pos in passed:
-                mid = ids[pos - lo]
+            for pos, mid in passed:
                 if mid in seen:
                     repeated.add(pos)
-                seen.add(mid)  # type: ignore[arg-type]
+                seen.add(mid)
             for pos, brief in out:
                 if pos not in repeated:
                     yield pos, Decision.from_brief(brief)
@@ -307,8 +306,8 @@ FILE_CHUNK = 250  # message files a process reads and decides at a time
 class _FileDecider:
     """Reads and decides a range of a folder's files (:func:`_file_decisions`), in
     another process: returns the range's first position, each file's id (None: not
-    readable as a message), the positions of those the query takes, and the decisions
-    with rules that fired, as (position, :meth:`Decision.brief`)."""
+    readable as a message), the position and id of those the query takes, and the
+    decisions with rules that fired, as (position, :meth:`Decision.brief`)."""
 
     def __init__(
         self,
@@ -323,22 +322,22 @@ class _FileDecider:
         self.folder, self.files = folder, files
         self.since, self.ids = query.get("since"), query.get("ids")
 
-    def __call__(self, job: tuple[int, int]) -> tuple[int, list[str | None], list[int], list[Any]]:
+    def __call__(
+        self, job: tuple[int, int]
+    ) -> tuple[int, list[str | None], list[tuple[int, str]], list[Any]]:
         lo, hi = job
         mailbox, rules, ctx = self.mailbox, self.rules, self.ctx
         ids: list[str | None] = []
-        passed: list[int] = []
+        passed: list[tuple[int, str]] = []
         out: list[Any] = []
         for pos in range(lo, hi):
-            path = self.files[pos]
-            msg = mailbox._try(mailbox._head, path, self.folder)
+            msg = mailbox.head(self.files[pos], self.folder)
             ids.append(None if msg is None else msg.message_id)
             if msg is None or (self.ids and msg.message_id not in self.ids):
                 continue
             if self.since and msg.date < self.since:
                 continue
-            passed.append(pos)
-            msg.labels = mailbox.labels_for(path, msg.message_id)
+            passed.append((pos, msg.message_id))
             try:
                 d = decide(rules, msg, ctx)
             except BodyNeeded as exc:
