@@ -263,6 +263,8 @@ class MaildirMailbox:
         self._rank: dict[str, int] | None = None  # folder → its place in the listing
         self._apart: dict[str, list[Path]] = {}  # the index without the folder being read
         self._joining: str | None = None  # the folder whose files join() adds to the index
+        # folder → names (without flags) of its files whose inode this mailbox changed
+        self._touched: dict[str, set[str]] = {}
 
     # paths
     def folder_dir(self, folder: str | None) -> Path:
@@ -277,14 +279,19 @@ class MaildirMailbox:
                 out.append(p.name[1:].replace(self.SEP, "/"))
         return out
 
-    def _files(self, folder: str | None) -> Iterator[Path]:
+    def _files(self, folder: str | None, after: MaildirCheckpoint | None = None) -> Iterator[Path]:
+        """The message files of a folder; ``after``: only those that arrived since."""
         base = self.folder_dir(folder)
         for sub in ("new", "cur"):
             d = base / sub
             try:  # names sorted as strings: the order of Paths, without their comparisons
                 with os.scandir(d) as entries:
                     names = sorted(
-                        e.name for e in entries if e.is_file() and not e.name.startswith(".")
+                        e.name
+                        for e in entries
+                        if e.is_file()
+                        and not e.name.startswith(".")
+                        and (after is None or after.takes(e))
                     )
             except (FileNotFoundError, NotADirectoryError):
                 continue
@@ -368,10 +375,19 @@ class MaildirMailbox:
 
     # A big run reads a folder in other processes (commands.mail): ``listing`` and
     # ``apart`` here first, ``head`` (and ``whole``) there, ``join`` here with what they read.
-    def listing(self, folder: str) -> list[Path]:
+    def listing(self, folder: str, after: MaildirCheckpoint | None = None) -> list[Path]:
         """The folder's message files, in the order :meth:`messages` reads them."""
         self._check(folder)
-        return list(self._files(folder))
+        return list(self._files(folder, after))
+
+    def touched(self, folder: str) -> list[str]:
+        """The files of a folder whose inode this mailbox changed (their names without the
+        flags): renamed for read or flagged, linked to a label copy or unlinked from one.
+        The checkpoint's next run does not take them for new mail."""
+        return sorted(self._touched.get(folder, ()))
+
+    def _touch(self, path: Path) -> None:
+        self._touched.setdefault(self._folder_of(path), set()).add(_INFO.sub("", path.name))
 
     def _check(self, folder: str) -> None:
         """A folder asked for by name must be there: a typo reads nothing, every run."""
@@ -415,8 +431,9 @@ class MaildirMailbox:
         for path, mid in zip(paths, ids, strict=True):
             if mid is not None:
                 files = self._index.setdefault(mid, [])
-                files.append(path)
-                files.sort(key=self._order)
+                if path not in files:  # a folder read twice with the same mailbox
+                    files.append(path)
+                    files.sort(key=self._order)
 
     def labels_of(self, message_id: str) -> list[str]:
         paths = self.index().get(message_id)
@@ -445,20 +462,25 @@ class MaildirMailbox:
         since: datetime | None = None,
         ids: list[str] | None = None,
         headers_only: bool = False,
+        after: MaildirCheckpoint | None = None,
     ) -> Iterator[MailMessage]:
         """The messages of a folder, in file name order. ``headers_only``: read with their
         header blocks only (a rule that asks for a body gets it through :meth:`whole`), and
-        the folder's files read once for the index too."""
+        the folder's files read once for the index too. ``after``: only the files that
+        arrived since the last run (:class:`MaildirCheckpoint`)."""
         name = folder or "INBOX"
         self._check(name)
+        files = self._files(name, after)
         read: Iterator[tuple[Path, MailMessage | None]]
         if headers_only:
-            heads = [(path, self._try(self._head, path, name)) for path in self._files(name)]
-            if self._index is None:
-                self.index(known={p: m.message_id for p, m in heads if m is not None})
+            heads = [(path, self._try(self._head, path, name)) for path in files]
+            if not heads:  # nothing new (a checkpoint): no index to read either
+                return
+            self.apart(name)  # the other folders; the files read here join them
+            self.join([p for p, _ in heads], [m.message_id if m else None for _, m in heads])
             read = iter(heads)
         else:
-            read = ((path, self._try(self._read, path, name)) for path in self._files(name))
+            read = ((path, self._try(self._read, path, name)) for path in files)
         seen_ids: set[str] = set()
         for path, msg in read:
             if msg is None:
@@ -546,6 +568,7 @@ class MaildirMailbox:
             dst = self._ensure(change.after) / "cur" / _unique_name(src.name)
             try:  # a hard link, as Maildir servers copy: a message file never changes
                 os.link(src, dst)
+                self._touch(src)  # one inode: its change time is the message's too
             except OSError:  # another file system, or links not allowed there
                 shutil.copy2(src, dst)
             idx[mid].append(dst)
@@ -554,6 +577,7 @@ class MaildirMailbox:
                 if self._folder_of(p) == change.before and p != idx[mid][0]:
                     p.unlink()
                     idx[mid].remove(p)
+                    self._touch(idx[mid][0])
         elif change.field == "folder":
             src = self._path(mid)
             dst = self._ensure(change.after) / src.parent.name / src.name
@@ -569,6 +593,7 @@ class MaildirMailbox:
             dst = src.parent.parent / "cur" / f"{base}:2,{''.join(sorted(letters))}"
             os.replace(src, dst)
             idx[mid][0] = dst
+            self._touch(dst)
         else:
             raise OpsError(f"maildir cannot {change.op} {change.field!r}")
 
@@ -576,6 +601,28 @@ class MaildirMailbox:
         from contextlib import nullcontext
 
         return nullcontext()
+
+
+@dataclass(frozen=True)
+class MaildirCheckpoint:
+    """Where the last run of a folder stopped reading: the files delivered or moved into
+    the folder since it began (their inode change time: a new file, a rename, a link),
+    but not those whose inode it changed itself (``touched``: their names without the
+    flags; :meth:`MaildirMailbox.touched`). A file changed ``MARGIN`` seconds before the
+    run began is read again: a network file system stamps the times of its own clock."""
+
+    began: float
+    touched: frozenset[str] = frozenset()
+    MARGIN = 120.0
+
+    def takes(self, entry: os.DirEntry[str]) -> bool:
+        try:
+            changed = entry.stat().st_ctime
+        except OSError:
+            return True  # gone or unreadable now: listed, and left out when read
+        return changed >= self.began - self.MARGIN and (
+            _INFO.sub("", entry.name) not in self.touched
+        )
 
 
 _counter = 0

@@ -272,7 +272,7 @@ def _file_decisions(
     from . import offload
 
     folder = query.get("folder") or "INBOX"
-    files = mailbox.listing(folder)
+    files = mailbox.listing(folder, query.get("after"))
     size = min(MAX_CHILDREN, offload.cores(), len(files) // max(1, OFFLOAD_AT))
     if len(files) < OFFLOAD_AT or not offload.available():
         yield from _read_decisions(mailbox, rules, ctx, query)
@@ -485,12 +485,15 @@ def plan_label(
     number_re: str | None = None,
     command: str = "mail label",
     after_uid: int | None = None,
+    after: Any = None,
     apply: Callable[..., None] | None = None,
     plan: Plan | None = None,
     flush: Callable[..., None] | None = None,
 ) -> LabelResult:
     """The plan and the rows (in mailbox order) of the rules over a mailbox.
 
+    ``after_uid`` (IMAP) and ``after`` (Maildir, a ``MaildirCheckpoint``): where the last
+    run stopped reading; only what arrived since is read.
     ``apply``: called with each message's changes as soon as they are planned (after
     they are added to the plan), to apply them while the rest is read
     (:meth:`~deskops.commands.plan.RunningPlan.add`; ``assessed`` says whether their
@@ -504,6 +507,8 @@ def plan_label(
     plan = plan if plan is not None else Plan(command=command)
     decided: list[tuple[int, MailMessage, list[str], list[Change]]] = []
     extra: dict[str, Any] = {"after_uid": after_uid} if after_uid is not None else {}
+    if after is not None:
+        extra["after"] = after
     reads = hasattr(mailbox, "read")
     carries = getattr(mailbox, "carries", None)
     with _no_cyclic_gc():  # the plan's objects too: they live until it is applied

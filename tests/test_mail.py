@@ -782,6 +782,78 @@ def test_a_maildir_folder_that_is_not_there_is_an_error(cli, isolated: Path) -> 
     assert r.code == 0, r.err
 
 
+def test_a_maildir_cron_run_reads_only_the_mail_that_arrived(
+    cli, isolated: Path, monkeypatch
+) -> None:
+    """As on IMAP, a run reads what arrived since the last one began (a checkpoint in the
+    store): a file delivered or moved in since; not one the last run flagged (a rename)
+    or labelled (a hard link: the same inode), and not one it left alone. --all reads
+    the whole folder; a dry run keeps no checkpoint."""
+    from deskops.adapters.mailbox import MaildirCheckpoint
+
+    monkeypatch.setattr(MaildirCheckpoint, "MARGIN", 0.0)  # no network file system here
+    root = _new_maildir(
+        isolated,
+        '[profile]\nname = "t"\ntimezone = "Asia/Tokyo"\n\n'
+        '[[mail.rules]]\nname = "complaint"\nwhen = { subject = "苦情" }\n'
+        'add_labels = ["要対応"]\nflag = true\n\n'
+        '[[mail.rules]]\nname = "spam"\nwhen = { subject = "SEO" }\ntrash = true\n\n'
+        '[[mail.rules]]\nname = "question"\nwhen = { subject = "質問" }\nadd_labels = ["質問"]\n',
+    )
+    date = "Wed, 25 Nov 2026 10:00:00 +0900"
+    eml(root / "cur" / "1700000001.M1P1.host:2,", mid="a@x", frm="a@c.example",
+        subject="苦情", body="x", date=date)  # fmt: skip
+    eml(root / "cur" / "1700000002.M2P1.host:2,", mid="b@x", frm="b@c.example",
+        subject="SEO", body="x", date=date)  # fmt: skip
+    eml(root / "cur" / "1700000003.M3P1.host:2,", mid="c@x", frm="c@c.example",
+        subject="質問", body="x", date=date)  # fmt: skip
+    url = f"maildir://{root}"
+
+    def label(*extra: str) -> tuple[list[str], list[str]]:
+        reads = _count_reads(monkeypatch)
+        r = cli("--as-of", AS_OF, "mail", "label", "--mailbox", url, "-o", "json", *extra)
+        assert r.code == 0, r.err
+        rows = json.loads(r.out) if r.out.strip() else []
+        return sorted(row["message_id"] for row in rows), sorted(reads["head"])
+
+    first = ["1700000001.M1P1.host:2,", "1700000002.M2P1.host:2,", "1700000003.M3P1.host:2,"]
+    assert label("--yes") == (["a@x", "b@x", "c@x"], first)
+    eml(root / "new" / "1700000004.M4P1.host", mid="d@x", frm="d@c.example",
+        subject="苦情", body="x", date=date)  # fmt: skip
+    assert label("--dry-run") == (["d@x"], ["1700000004.M4P1.host"])
+    assert label("--yes") == (["d@x"], ["1700000004.M4P1.host"])  # the dry run kept none
+    assert label("--yes") == ([], [])
+    moved_in = root / "cur" / "1700000002.M2P1.host:2,"
+    (root / ".Trash" / "cur" / "1700000002.M2P1.host:2,").rename(moved_in)  # back from Trash
+    assert label("--yes") == (["b@x"], ["1700000002.M2P1.host:2,"])
+    every, read = label("--all", "--dry-run")
+    assert every == ["a@x", "c@x", "d@x"] and len(read) == 3  # in place; b in the trash
+
+
+def test_a_maildir_run_soon_after_another_does_not_take_its_changes_for_new_mail(
+    cli, isolated: Path, monkeypatch
+) -> None:
+    """Files changed up to MARGIN before a run began are read again (another machine's
+    clock); those the last runs changed themselves are not, even two runs later."""
+    root = _new_maildir(
+        isolated,
+        '[profile]\nname = "t"\ntimezone = "Asia/Tokyo"\n\n'
+        '[[mail.rules]]\nname = "complaint"\nwhen = { subject = "苦情" }\nflag = true\n\n'
+        '[[mail.rules]]\nname = "question"\nwhen = { subject = "質問" }\nadd_labels = ["質問"]\n',
+    )
+    date = "Wed, 25 Nov 2026 10:00:00 +0900"
+    eml(root / "cur" / "1700000001.M1P1.host:2,", mid="a@x", frm="a@c.example",
+        subject="苦情", body="x", date=date)  # fmt: skip
+    eml(root / "cur" / "1700000002.M2P1.host:2,", mid="c@x", frm="c@c.example",
+        subject="質問", body="x", date=date)  # fmt: skip
+    url = f"maildir://{root}"
+    for expected in (2, 0, 0, 0):  # all changed by the first run, within every window
+        reads = _count_reads(monkeypatch)
+        r = cli("--as-of", AS_OF, "mail", "label", "--mailbox", url, "--yes", "-o", "json")
+        assert r.code == 0, r.err
+        assert len(reads["head"]) == expected
+
+
 def _mail_files(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file() and p.parent.name in ("cur", "new")]
 

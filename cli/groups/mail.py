@@ -102,8 +102,8 @@ def label(
         bool,
         typer.Option(
             "--all",
-            help="On IMAP, read the whole folder, not only what arrived "
-            "since the last run (the checkpoint).",
+            help="On IMAP and Maildir, read the whole folder, not only what "
+            "arrived since the last run (the checkpoint).",
         ),
     ] = False,
     staff: Annotated[
@@ -154,7 +154,7 @@ def label(
             "since": _since(ops, since),
             "ids": _ids(ids),
             "number_re": mail_cfg.get("order_number_pattern"),
-            "after_uid": checkpoint[1] if checkpoint else None,
+            **(checkpoint[1] if checkpoint else {}),
         }
         if streamed:
             from deskops.commands.plan import Plan, RunningPlan
@@ -199,30 +199,52 @@ def label(
         from deskops.commands import checkpoints
 
         # What was in the folder when the run began has been read; later arrivals have not.
-        checkpoints.put(
-            ops.store(),
-            checkpoint[0],
-            {"uidvalidity": checkpoint[2], "last_uid": checkpoint[3] - 1},
-        )
+        value = checkpoint[2]
+        if hasattr(box, "touched"):  # Maildir: the files this run changed are not new mail
+            import time
+
+            value["touched"] = sorted({*value.pop("carried"), *box.touched(folder or "INBOX")})
+            value["ended"] = time.time()
+        checkpoints.put(ops.store(), checkpoint[0], value)
 
 
 def _checkpoint(
     ops: Ops, box: Any, folder: str | None, use: bool
-) -> tuple[str, int, int, int] | None:
-    """(name, last UID read before, UIDVALIDITY, UIDNEXT now) for IMAP; UIDs are void
-    when UIDVALIDITY changed."""
-    if not hasattr(box, "folder_state"):
-        return None
+) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
+    """(name, what the run reads from, what to save once it has read it), or None for a
+    mailbox without checkpoints. IMAP: the UIDs after the last one read, void when
+    UIDVALIDITY changed. Maildir: the files changed since the last run began (new
+    mail, and mail moved in or flagged by another program meanwhile)."""
     from deskops.commands import checkpoints
 
+    if hasattr(box, "listing"):
+        import time
+
+        from deskops.adapters.mailbox import MaildirCheckpoint
+
+        name = f"mail label {box.backend} {folder or 'INBOX'}"
+        began = time.time()
+        saved = checkpoints.get(ops.store(), name) or {}
+        touched = [str(n) for n in saved.get("touched") or []]
+        query: dict[str, Any] = {}
+        if use and isinstance(saved.get("began"), int | float):
+            query["after"] = MaildirCheckpoint(float(saved["began"]), frozenset(touched))
+        # The files the last run changed count as its own for the next run too while
+        # they are inside its window (changed MARGIN before this run began, or later).
+        ended = saved.get("ended")
+        recent = isinstance(ended, int | float) and ended >= began - MaildirCheckpoint.MARGIN
+        return name, query, {"began": began, "carried": touched if recent else []}
+    if not hasattr(box, "folder_state"):
+        return None
     name = f"mail label {box.backend} {folder or box.default_folder}"
     validity, uidnext = box.folder_state(folder)
     saved = checkpoints.get(ops.store(), name)
+    last = 0
     if use and saved and saved.get("uidvalidity") == validity:
-        return name, int(saved.get("last_uid", 0)), validity, uidnext
-    if use and saved:
+        last = int(saved.get("last_uid", 0))
+    elif use and saved:
         ops.warn(f"{box.display}: UIDVALIDITY changed; reading the whole folder again")
-    return name, 0, validity, uidnext
+    return name, {"after_uid": last}, {"uidvalidity": validity, "last_uid": uidnext - 1}
 
 
 @app.command("classify")
