@@ -634,24 +634,18 @@ def test_maildir_reads_a_body_only_for_the_rules_that_ask(cli, isolated: Path, m
     """A label run reads each message's header block; a message whose rules reach a body
     condition is read whole, going on from that rule (a stop before it saves the read).
     A file gone before its body is read is left out, and the run goes on."""
-    root = _new_maildir(
+    root = _maildir_with(
         isolated,
-        '[profile]\nname = "t"\ntimezone = "Asia/Tokyo"\n\n'
         '[[mail.rules]]\nname = "booking"\nwhen = { from = "noreply@stores.example" }\n'
         'add_labels = ["予約"]\nstop = true\n\n'
         '[[mail.rules]]\nname = "seen"\nwhen = { subject = "お問い合わせ" }\nmark_read = true\n\n'
         '[[mail.rules]]\nname = "cancel"\nwhen = { body = "キャンセル" }\n'
         'add_labels = ["キャンセル"]\n',
-    )
-    date = "Wed, 25 Nov 2026 10:00:00 +0900"
-    eml(root / "cur" / "1700000001.M1P1.host:2,", mid="b1@stores", frm="noreply@stores.example",
-        subject="予約", body="キャンセル", date=date)  # fmt: skip
-    eml(root / "cur" / "1700000002.M2P1.host:2,", mid="q1@c", frm="a@c.example",
-        subject="お問い合わせ", body="予約をキャンセルしたいです", date=date)  # fmt: skip
-    eml(root / "cur" / "1700000003.M3P1.host:2,", mid="q2@c", frm="b@c.example",
-        subject="質問", body="料金はいくらですか", date=date)  # fmt: skip
-    eml(root / "cur" / "1700000004.M4P1.host:2,", mid="q3@c", frm="c@c.example",
-        subject="キャンセル", body="gone before its body is read", date=date)  # fmt: skip
+        [("b1@stores", "noreply@stores.example", "予約", "キャンセル"),
+         ("q1@c", "a@c.example", "お問い合わせ", "予約をキャンセルしたいです"),
+         ("q2@c", "b@c.example", "質問", "料金はいくらですか"),
+         ("q3@c", "c@c.example", "キャンセル", "gone before its body is read")],
+    )  # fmt: skip
     reads = _count_reads(monkeypatch)
     real_whole = MaildirMailbox.whole
 
@@ -792,21 +786,16 @@ def test_a_maildir_cron_run_reads_only_the_mail_that_arrived(
     from deskops.adapters.mailbox import MaildirCheckpoint
 
     monkeypatch.setattr(MaildirCheckpoint, "MARGIN", 0.0)  # no network file system here
-    root = _new_maildir(
+    root = _maildir_with(
         isolated,
-        '[profile]\nname = "t"\ntimezone = "Asia/Tokyo"\n\n'
         '[[mail.rules]]\nname = "complaint"\nwhen = { subject = "苦情" }\n'
         'add_labels = ["要対応"]\nflag = true\n\n'
         '[[mail.rules]]\nname = "spam"\nwhen = { subject = "SEO" }\ntrash = true\n\n'
         '[[mail.rules]]\nname = "question"\nwhen = { subject = "質問" }\nadd_labels = ["質問"]\n',
-    )
+        [("a@x", "a@c.example", "苦情", "x"), ("b@x", "b@c.example", "SEO", "x"),
+         ("c@x", "c@c.example", "質問", "x")],
+    )  # fmt: skip
     date = "Wed, 25 Nov 2026 10:00:00 +0900"
-    eml(root / "cur" / "1700000001.M1P1.host:2,", mid="a@x", frm="a@c.example",
-        subject="苦情", body="x", date=date)  # fmt: skip
-    eml(root / "cur" / "1700000002.M2P1.host:2,", mid="b@x", frm="b@c.example",
-        subject="SEO", body="x", date=date)  # fmt: skip
-    eml(root / "cur" / "1700000003.M3P1.host:2,", mid="c@x", frm="c@c.example",
-        subject="質問", body="x", date=date)  # fmt: skip
     url = f"maildir://{root}"
 
     def label(*extra: str) -> tuple[list[str], list[str]]:
@@ -835,23 +824,28 @@ def test_a_maildir_run_soon_after_another_does_not_take_its_changes_for_new_mail
 ) -> None:
     """Files changed up to MARGIN before a run began are read again (another machine's
     clock); those the last runs changed themselves are not, even two runs later."""
-    root = _new_maildir(
+    root = _maildir_with(
         isolated,
-        '[profile]\nname = "t"\ntimezone = "Asia/Tokyo"\n\n'
         '[[mail.rules]]\nname = "complaint"\nwhen = { subject = "苦情" }\nflag = true\n\n'
         '[[mail.rules]]\nname = "question"\nwhen = { subject = "質問" }\nadd_labels = ["質問"]\n',
+        [("a@x", "a@c.example", "苦情", "x"), ("c@x", "c@c.example", "質問", "x")],
     )
-    date = "Wed, 25 Nov 2026 10:00:00 +0900"
-    eml(root / "cur" / "1700000001.M1P1.host:2,", mid="a@x", frm="a@c.example",
-        subject="苦情", body="x", date=date)  # fmt: skip
-    eml(root / "cur" / "1700000002.M2P1.host:2,", mid="c@x", frm="c@c.example",
-        subject="質問", body="x", date=date)  # fmt: skip
     url = f"maildir://{root}"
     for expected in (2, 0, 0, 0):  # all changed by the first run, within every window
         reads = _count_reads(monkeypatch)
         r = cli("--as-of", AS_OF, "mail", "label", "--mailbox", url, "--yes", "-o", "json")
         assert r.code == 0, r.err
         assert len(reads["head"]) == expected
+
+
+def _maildir_with(isolated: Path, rules: str, mails: list[tuple[str, str, str, str]]) -> Path:
+    """A Maildir beside a profile of these rules, holding these (Message-ID, From,
+    Subject, body) in cur/, the files named 1700000001.M1P1.host:2, and on."""
+    root = _new_maildir(isolated, '[profile]\nname = "t"\ntimezone = "Asia/Tokyo"\n\n' + rules)
+    for i, (mid, frm, subject, body) in enumerate(mails, 1):
+        eml(root / "cur" / f"17000000{i:02}.M{i}P1.host:2,", mid=mid, frm=frm,
+            subject=subject, body=body, date="Wed, 25 Nov 2026 10:00:00 +0900")  # fmt: skip
+    return root
 
 
 def _mail_files(root: Path) -> list[Path]:
