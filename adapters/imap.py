@@ -266,6 +266,23 @@ class ImapMailbox:
         st = c.folder_status(folder or self.default_folder, [b"UIDVALIDITY", b"UIDNEXT"])
         return int(st[b"UIDVALIDITY"]), int(st[b"UIDNEXT"])
 
+    def checkpoint(
+        self, folder: str | None, saved: dict[str, Any] | None, use: bool
+    ) -> tuple[dict[str, Any], dict[str, Any], str | None]:
+        """Where a recurring run reads from (the UIDs after the last one read, void when
+        UIDVALIDITY changed), what to save once it has read, and a warning."""
+        validity, uidnext = self.folder_state(folder)
+        last, warning = 0, None
+        if use and saved and saved.get("uidvalidity") == validity:
+            last = int(saved.get("last_uid", 0))
+        elif use and saved:
+            warning = f"{self.display}: UIDVALIDITY changed; reading the whole folder again"
+        return {"after_uid": last}, {"uidvalidity": validity, "last_uid": uidnext - 1}, warning
+
+    def checkpointed(self, folder: str | None, value: dict[str, Any]) -> dict[str, Any]:
+        """The checkpoint to save once the run has read (as :meth:`checkpoint` made it)."""
+        return value
+
     # -- reading -----------------------------------------------------------------------------
     # A read is three steps: the UIDs to read (one SEARCH), their FETCH answers as read off
     # the socket (RawChunk: plain data, which can be handed to another process), and the

@@ -250,6 +250,7 @@ class MaildirMailbox:
     """
 
     SEP = "."
+    default_folder = "INBOX"
 
     def __init__(self, url: str) -> None:
         self.root = maildir_root(url)
@@ -321,8 +322,8 @@ class MaildirMailbox:
         return msg
 
     def whole(self, msg: MailMessage) -> MailMessage:
-        """A message read by :meth:`messages` with ``headers_only``, with its body: the
-        file read again (a rule asked for the body)."""
+        """A message read by :meth:`head`, with its body: the file read again (a rule
+        asked for the body)."""
         path = msg.__dict__.get("_path")
         if not msg.partial or path is None:
             return msg
@@ -336,32 +337,26 @@ class MaildirMailbox:
         out.body_text, out.attachments, out.raw, out.partial = body, attachments, raw, False
         return out
 
-    def index(self, known: dict[Path, str] | None = None) -> dict[str, list[Path]]:
+    def index(self) -> dict[str, list[Path]]:
         """Message-ID → the files of the message, in every folder: the message itself
         first, then its label copies. Read from the header blocks only (the id is made
-        of the headers), once; ``known``: the ids of files already read."""
+        of the headers), once."""
         if self._index is None:
-            self._index = self._read_index(known)
+            self._index = self._read_index()
         return self._index
 
-    def _read_index(
-        self, known: dict[Path, str] | None = None, skip: str | None = None
-    ) -> dict[str, list[Path]]:
+    def _read_index(self, skip: str | None = None) -> dict[str, list[Path]]:
         idx: dict[str, list[Path]] = {}
         for folder in self.folders():
             if folder == skip:
                 continue
             for path in self._files(folder):
-                mid = known.get(path) if known else None
-                if mid is None:
-                    try:
-                        raw = path.read_bytes()
-                        rec = parse_message(raw, name=str(path), headers_only=True,
-                                            decode_headers=False)  # fmt: skip
-                    except (OpsError, OSError):
-                        continue
-                    mid = rec["id"]
-                idx.setdefault(mid, []).append(path)
+                try:
+                    rec = parse_message(path.read_bytes(), name=str(path),
+                                        headers_only=True, decode_headers=False)  # fmt: skip
+                except (OpsError, OSError):
+                    continue
+                idx.setdefault(rec["id"], []).append(path)
         for paths in idx.values():
             paths.sort(key=self._order)
         return idx
@@ -380,11 +375,29 @@ class MaildirMailbox:
         self._check(folder)
         return list(self._files(folder, after))
 
-    def touched(self, folder: str) -> list[str]:
-        """The files of a folder whose inode this mailbox changed (their names without the
-        flags): renamed for read or flagged, linked to a label copy or unlinked from one.
-        The checkpoint's next run does not take them for new mail."""
-        return sorted(self._touched.get(folder, ()))
+    def checkpoint(
+        self, folder: str | None, saved: dict[str, Any] | None, use: bool
+    ) -> tuple[dict[str, Any], dict[str, Any], str | None]:
+        """Where a recurring run reads from (:class:`MaildirCheckpoint`: the files changed
+        since the last run began), what to save once it has read, and a warning (none)."""
+        saved = saved or {}
+        began = time.time()
+        touched = [str(n) for n in saved.get("touched") or []]
+        query: dict[str, Any] = {}
+        if use and isinstance(saved.get("began"), int | float):
+            query["after"] = MaildirCheckpoint(float(saved["began"]), frozenset(touched))
+        # The files the last run changed count as this one's for the next run too while
+        # they are inside its window (changed MARGIN before this run began, or later).
+        ended = saved.get("ended")
+        recent = isinstance(ended, int | float) and ended >= began - MaildirCheckpoint.MARGIN
+        return query, {"began": began, "touched": touched if recent else []}, None
+
+    def checkpointed(self, folder: str | None, value: dict[str, Any]) -> dict[str, Any]:
+        """The checkpoint to save once the run has read: with the files it changed in the
+        folder (renamed for read or flagged, linked to a label copy or unlinked from one;
+        their names without the flags), which the next run does not take for new mail."""
+        touched = self._touched.get(folder or self.default_folder, set())
+        return {**value, "touched": sorted({*value["touched"], *touched}), "ended": time.time()}
 
     def _touch(self, path: Path) -> None:
         self._touched.setdefault(self._folder_of(path), set()).add(_INFO.sub("", path.name))
@@ -461,26 +474,11 @@ class MaildirMailbox:
         folder: str | None = None,
         since: datetime | None = None,
         ids: list[str] | None = None,
-        headers_only: bool = False,
-        after: MaildirCheckpoint | None = None,
     ) -> Iterator[MailMessage]:
-        """The messages of a folder, in file name order. ``headers_only``: read with their
-        header blocks only (a rule that asks for a body gets it through :meth:`whole`), and
-        the folder's files read once for the index too. ``after``: only the files that
-        arrived since the last run (:class:`MaildirCheckpoint`)."""
+        """The messages of a folder, read whole, in file name order."""
         name = folder or "INBOX"
         self._check(name)
-        files = self._files(name, after)
-        read: Iterator[tuple[Path, MailMessage | None]]
-        if headers_only:
-            heads = [(path, self._try(self._head, path, name)) for path in files]
-            if not heads:  # nothing new (a checkpoint): no index to read either
-                return
-            self.apart(name)  # the other folders; the files read here join them
-            self.join([p for p, _ in heads], [m.message_id if m else None for _, m in heads])
-            read = iter(heads)
-        else:
-            read = ((path, self._try(self._read, path, name)) for path in files)
+        read = ((path, self._try(self._read, path, name)) for path in self._files(name))
         seen_ids: set[str] = set()
         for path, msg in read:
             if msg is None:
@@ -608,7 +606,7 @@ class MaildirCheckpoint:
     """Where the last run of a folder stopped reading: the files delivered or moved into
     the folder since it began (their inode change time: a new file, a rename, a link),
     but not those whose inode it changed itself (``touched``: their names without the
-    flags; :meth:`MaildirMailbox.touched`). A file changed ``MARGIN`` seconds before the
+    flags; :meth:`MaildirMailbox.checkpointed`). A file changed ``MARGIN`` seconds before the
     run began is read again: a network file system stamps the times of its own clock."""
 
     began: float

@@ -245,19 +245,9 @@ def _decisions(
 def _read_decisions(
     mailbox: Mailbox, rules: list[Rule], ctx: RuleContext, query: dict[str, Any]
 ) -> Iterator[tuple[int, Decision]]:
-    """The messages as the mailbox lists them, decided here one by one. A mailbox
-    that can read the headers first (Maildir) reads a body only for the rules that ask
-    for it, going on from where they stopped."""
-    whole = getattr(mailbox, "whole", None)
-    found = mailbox.messages(**query, headers_only=True) if whole else mailbox.messages(**query)
-    for pos, msg in enumerate(found):
-        try:
-            d = decide(rules, msg, ctx)
-        except BodyNeeded as exc:
-            try:
-                d = decide(rules, whole(msg), ctx, resume=exc.resume)  # type: ignore[misc]
-            except OpsError:  # gone or unreadable meanwhile: left out, as when listed
-                continue
+    """The messages as the mailbox lists them, decided here one by one."""
+    for pos, msg in enumerate(mailbox.messages(**query)):
+        d = decide(rules, msg, ctx)
         if d.rules:
             yield pos, d
 
@@ -265,49 +255,53 @@ def _read_decisions(
 def _file_decisions(
     mailbox: Any, rules: list[Rule], ctx: RuleContext, query: dict[str, Any]
 ) -> Iterator[tuple[int, Decision]]:
-    """A folder of message files (Maildir): a big one is read and decided in other
-    processes (:mod:`.offload`), a chunk of files each in turn, while this one plans
-    and writes what came back; each file's id joins the index here, and a message
-    whose id an earlier file of the folder had is left out (as :meth:`messages` does)."""
+    """A folder of message files (Maildir), a chunk of files at a time: read and decided
+    here, or for a big folder in other processes (:mod:`.offload`) while this one plans
+    and writes what came back. Each file's id joins the index here, and a message whose
+    id an earlier file of the folder had is left out (as :meth:`messages` does)."""
     from . import offload
 
     folder = query.get("folder") or "INBOX"
     files = mailbox.listing(folder, query.get("after"))
-    size = min(MAX_CHILDREN, offload.cores(), len(files) // max(1, OFFLOAD_AT))
-    if len(files) < OFFLOAD_AT or not offload.available():
-        yield from _read_decisions(mailbox, rules, ctx, query)
+    if not files:  # nothing new (a checkpoint): no index to read either
         return
-    mailbox.apart(folder)  # before the fork: the label copies elsewhere, for the rules
+    mailbox.apart(folder)  # before a fork: the label copies elsewhere, for the rules
     decider = _FileDecider(mailbox, rules, ctx, folder, files, query)
-    try:
-        pool = offload.Pool(decider, size, name="rules")
-    except OSError:  # no process to be had: read here
-        yield from _read_decisions(mailbox, rules, ctx, query)
-        return
+    pool = None
+    if len(files) >= OFFLOAD_AT and offload.available():
+        size = min(MAX_CHILDREN, offload.cores(), len(files) // OFFLOAD_AT)
+        decider.brief = True  # before the fork: the processes send them so
+        try:
+            pool = offload.Pool(decider, size, name="rules")
+        except OSError:  # no process to be had: read here
+            decider.brief = False
+    jobs = ((None, (lo, min(lo + FILE_CHUNK, len(files))))
+            for lo in range(0, len(files), FILE_CHUNK))  # fmt: skip
     seen: set[str] = set()
-    with pool:
-        jobs = ((None, (lo, min(lo + FILE_CHUNK, len(files))))
-                for lo in range(0, len(files), FILE_CHUNK))  # fmt: skip
-        for _, (lo, ids, passed, out) in pool.map(jobs):
+    with pool if pool is not None else nullcontext():
+        done = pool.map(jobs) if pool is not None else ((0, decider(job)) for _, job in jobs)
+        for _, (lo, ids, passed, out) in done:
             mailbox.join(files[lo : lo + len(ids)], ids)
             repeated = set()
             for pos, mid in passed:
                 if mid in seen:
                     repeated.add(pos)
                 seen.add(mid)
-            for pos, brief in out:
+            for pos, d in out:
                 if pos not in repeated:
-                    yield pos, Decision.from_brief(brief)
+                    yield pos, Decision.from_brief(d) if decider.brief else d
 
 
 FILE_CHUNK = 250  # message files a process reads and decides at a time
 
 
 class _FileDecider:
-    """Reads and decides a range of a folder's files (:func:`_file_decisions`), in
-    another process: returns the range's first position, each file's id (None: not
-    readable as a message), the position and id of those the query takes, and the
-    decisions with rules that fired, as (position, :meth:`Decision.brief`)."""
+    """Reads and decides a range of a folder's files (:func:`_file_decisions`): returns
+    the range's first position, each file's id (None: not readable as a message), the
+    position and id of those the query takes, and the decisions with rules that fired,
+    as (position, decision). A message is read with its header block, and whole when a
+    rule asks for the body, from that rule on. ``brief``: decisions go to another
+    process, as :meth:`Decision.brief`."""
 
     def __init__(
         self,
@@ -321,6 +315,7 @@ class _FileDecider:
         self.mailbox, self.rules, self.ctx = mailbox, rules, ctx
         self.folder, self.files = folder, files
         self.since, self.ids = query.get("since"), query.get("ids")
+        self.brief = False
 
     def __call__(
         self, job: tuple[int, int]
@@ -346,7 +341,7 @@ class _FileDecider:
                 except OpsError:  # gone or unreadable meanwhile: left out
                     continue
             if d.rules:
-                out.append((pos, d.brief()))
+                out.append((pos, d.brief() if self.brief else d))
         return lo, ids, passed, out
 
 

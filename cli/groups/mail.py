@@ -199,52 +199,23 @@ def label(
         from deskops.commands import checkpoints
 
         # What was in the folder when the run began has been read; later arrivals have not.
-        value = checkpoint[2]
-        if hasattr(box, "touched"):  # Maildir: the files this run changed are not new mail
-            import time
-
-            value["touched"] = sorted({*value.pop("carried"), *box.touched(folder or "INBOX")})
-            value["ended"] = time.time()
-        checkpoints.put(ops.store(), checkpoint[0], value)
+        checkpoints.put(ops.store(), checkpoint[0], box.checkpointed(folder, checkpoint[2]))
 
 
 def _checkpoint(
     ops: Ops, box: Any, folder: str | None, use: bool
 ) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
     """(name, what the run reads from, what to save once it has read it), or None for a
-    mailbox without checkpoints. IMAP: the UIDs after the last one read, void when
-    UIDVALIDITY changed. Maildir: the files changed since the last run began (new
-    mail, and mail moved in or flagged by another program meanwhile)."""
+    mailbox without checkpoints (the backend's ``checkpoint``: IMAP, Maildir)."""
+    if not hasattr(box, "checkpoint"):
+        return None
     from deskops.commands import checkpoints
 
-    if hasattr(box, "listing"):
-        import time
-
-        from deskops.adapters.mailbox import MaildirCheckpoint
-
-        name = f"mail label {box.backend} {folder or 'INBOX'}"
-        began = time.time()
-        saved = checkpoints.get(ops.store(), name) or {}
-        touched = [str(n) for n in saved.get("touched") or []]
-        query: dict[str, Any] = {}
-        if use and isinstance(saved.get("began"), int | float):
-            query["after"] = MaildirCheckpoint(float(saved["began"]), frozenset(touched))
-        # The files the last run changed count as its own for the next run too while
-        # they are inside its window (changed MARGIN before this run began, or later).
-        ended = saved.get("ended")
-        recent = isinstance(ended, int | float) and ended >= began - MaildirCheckpoint.MARGIN
-        return name, query, {"began": began, "carried": touched if recent else []}
-    if not hasattr(box, "folder_state"):
-        return None
     name = f"mail label {box.backend} {folder or box.default_folder}"
-    validity, uidnext = box.folder_state(folder)
-    saved = checkpoints.get(ops.store(), name)
-    last = 0
-    if use and saved and saved.get("uidvalidity") == validity:
-        last = int(saved.get("last_uid", 0))
-    elif use and saved:
-        ops.warn(f"{box.display}: UIDVALIDITY changed; reading the whole folder again")
-    return name, {"after_uid": last}, {"uidvalidity": validity, "last_uid": uidnext - 1}
+    query, value, warning = box.checkpoint(folder, checkpoints.get(ops.store(), name), use)
+    if warning:
+        ops.warn(warning)
+    return name, query, value
 
 
 @app.command("classify")
