@@ -238,6 +238,14 @@ class ImapMailbox:
         w._reader, w.settled = self, None
         return w
 
+    def prepare(self) -> None:
+        """A writer connects and opens the folder its reader reads, before its first batch
+        (:class:`~deskops.commands.plan.RunningPlan` calls it from the writer's thread)."""
+        self.connect()
+        folder = self._reader._selected if self._reader is not None else None
+        if folder is not None:
+            self._select(folder)
+
     def _select(self, folder: str, readonly: bool = False) -> dict[bytes, Any]:
         c = self.connect()
         # A read-write selection serves reads too: no second SELECT per action group.

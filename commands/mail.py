@@ -230,15 +230,18 @@ def _decisions(
     ctx: RuleContext,
     query: dict[str, Any],
     between: Callable[[], None] | None = None,
+    ready: Callable[[], None] = lambda: None,
 ) -> Iterator[tuple[int, Decision]]:
     """Every message some rule fired on, decided, with its position in the mailbox
     (for the rows' order), as soon as it is. ``between``: called once the headers are
-    all decided, before the bodies some rules asked for are read."""
+    all decided, before the bodies some rules asked for are read; ``ready``: once the
+    mailbox is open and the other processes that decide are started."""
     if hasattr(mailbox, "raw"):
-        yield from _fetched_decisions(mailbox, rules, ctx, query, between)
+        yield from _fetched_decisions(mailbox, rules, ctx, query, between, ready)
     elif hasattr(mailbox, "listing"):
-        yield from _file_decisions(mailbox, rules, ctx, query)
+        yield from _file_decisions(mailbox, rules, ctx, query, ready)
     else:
+        ready()
         yield from _read_decisions(mailbox, rules, ctx, query)
 
 
@@ -253,7 +256,11 @@ def _read_decisions(
 
 
 def _file_decisions(
-    mailbox: Any, rules: list[Rule], ctx: RuleContext, query: dict[str, Any]
+    mailbox: Any,
+    rules: list[Rule],
+    ctx: RuleContext,
+    query: dict[str, Any],
+    ready: Callable[[], None] = lambda: None,
 ) -> Iterator[tuple[int, Decision]]:
     """A folder of message files (Maildir), a chunk of files at a time: read and decided
     here, or for a big folder in other processes (:mod:`.offload`) while this one plans
@@ -275,6 +282,7 @@ def _file_decisions(
             pool = offload.Pool(decider, size, name="rules")
         except OSError:  # no process to be had: read here
             decider.brief = False
+    ready()
     jobs = ((None, (lo, min(lo + FILE_CHUNK, len(files))))
             for lo in range(0, len(files), FILE_CHUNK))  # fmt: skip
     seen: set[str] = set()
@@ -351,6 +359,7 @@ def _fetched_decisions(
     ctx: RuleContext,
     query: dict[str, Any],
     between: Callable[[], None] | None,
+    ready: Callable[[], None] = lambda: None,
 ) -> Iterator[tuple[int, Decision]]:
     """A mailbox read in chunks of FETCH answers (IMAP): the headers of every message
     first, in mailbox order; then the bodies of those whose rules asked for one, their
@@ -373,6 +382,7 @@ def _fetched_decisions(
         except OSError:  # no process to be had (a limit, memory): parse here
             pool = None
     decider.brief = pool is not None
+    ready()
 
     def headers() -> Iterator[tuple[int | None, Any]]:
         base = 0
@@ -484,6 +494,7 @@ def plan_label(
     apply: Callable[..., None] | None = None,
     plan: Plan | None = None,
     flush: Callable[..., None] | None = None,
+    ready: Callable[[], None] | None = None,
 ) -> LabelResult:
     """The plan and the rows (in mailbox order) of the rules over a mailbox.
 
@@ -497,7 +508,9 @@ def plan_label(
     and with ``last=True`` when every message is decided
     (:meth:`~deskops.commands.plan.RunningPlan.flush`:
     what waits for a full batch is written while the bodies are read, and while the
-    rows are made).
+    rows are made); ``ready``: called once the mailbox is open and any other process
+    that decides is started (:meth:`~deskops.commands.plan.RunningPlan.ready`: the
+    writers connect meanwhile, not when the first batch is there).
     """
     plan = plan if plan is not None else Plan(command=command)
     decided: list[tuple[int, MailMessage, list[str], list[Change]]] = []
@@ -508,7 +521,7 @@ def plan_label(
     carries = getattr(mailbox, "carries", None)
     with _no_cyclic_gc():  # the plan's objects too: they live until it is applied
         query = {"folder": folder, "since": since, "ids": ids, **extra}
-        for pos, d in _decisions(mailbox, rules, ctx, query, flush):
+        for pos, d in _decisions(mailbox, rules, ctx, query, flush, ready or (lambda: None)):
             msg = d.msg
             changes = decision_changes(d, mailbox.backend, ctx, store, number_re, carries)
             if reads:

@@ -663,6 +663,13 @@ class RunningPlan:
                     continue  # it would wait behind the batch being written: it grows here
                 self._send(backend, costly)
 
+    def ready(self) -> None:
+        """The command has started the processes it forks, if any: the writers may start
+        their threads and connect now, while it reads, instead of when the first batch
+        is there (on bench/mail the first batch went out 0.1–0.2 s sooner)."""
+        for worker in self._workers.values():
+            worker.start()
+
     def flush(self, *, last: bool = False) -> None:
         """Send what is waiting for a full batch now: the command knows no more changes
         will come for a while (it starts reading the bodies of messages whose headers
@@ -839,9 +846,13 @@ class _Worker:
         """The messages (change keys) of the batches not yet answered."""
         return set().union(*self._out)
 
-    def put(self, items: list[tuple[int, Change]], todo: list[Change]) -> None:
+    def start(self) -> None:
+        """Start the thread (it connects the writer first, see :meth:`_run`)."""
         if self._thread.ident is None:
             self._thread.start()
+
+    def put(self, items: list[tuple[int, Change]], todo: list[Change]) -> None:
+        self.start()
         self._out.append({c.key for _, c in items})
         self._todo.put((items, todo))
 
@@ -852,6 +863,12 @@ class _Worker:
     def _run(self) -> None:
         import queue
 
+        prepare = getattr(self.writer, "prepare", None)
+        if prepare is not None:
+            try:
+                prepare()  # connect before the first batch is there
+            except Exception:  # noqa: BLE001 - the first batch meets the error and journals it
+                pass
         stop = False
         while not stop:
             job = self._todo.get()

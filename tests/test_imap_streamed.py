@@ -54,7 +54,8 @@ def _streamed(box: Any, rules: Any, ctx: Any, store: Any) -> tuple[Any, Any]:
 
     plan = planmod.Plan(command="mail label")
     with planmod.RunningPlan(plan, store, {box.backend: box}) as run:
-        res = plan_label(box, rules, ctx, store=None, apply=run.add, plan=plan, flush=run.flush)
+        res = plan_label(box, rules, ctx, store=None, apply=run.add, plan=plan, flush=run.flush,
+                         ready=run.ready)  # fmt: skip
     return res, run.result
 
 
@@ -367,9 +368,25 @@ def test_cli_label_yes_writes_while_reading(cli, isolated: Path, imap_user, monk
         real_init(self, writer, answers)
 
     monkeypatch.setattr(planmod._Worker, "__init__", init)
+    from deskops.adapters.imap import ImapMailbox
+
+    calls = []  # the writer connects and opens INBOX while the command reads, before it writes
+    real_prepare, real_write = ImapMailbox.prepare, ImapMailbox.write_batch
+
+    def prepare(self: Any) -> None:
+        real_prepare(self)
+        calls.append(("prepare", self._selected))
+
+    def write_batch(self: Any, changes: Any) -> None:
+        calls.append(("write", self._selected))
+        real_write(self, changes)
+
+    monkeypatch.setattr(ImapMailbox, "prepare", prepare)
+    monkeypatch.setattr(ImapMailbox, "write_batch", write_batch)
     url = f"imap://{user}@127.0.0.1:{port}/INBOX"
     r = cli("mail", "label", "--mailbox", url, "--yes", "-o", "json")
     assert r.code == 0, r.err
+    assert calls[:2] == [("prepare", "INBOX"), ("write", "INBOX")]
     assert len(writers) == 1 and writers[0].client is None  # its own connection, closed
     assert {row["outcome"] for row in json.loads(r.out)} == {"applied"}
     assert folders(user, port)["Archive"] == 30

@@ -318,3 +318,63 @@ def test_undo_brings_a_message_back_before_it_undoes_the_rest(tmp_path) -> None:
         ("messages:<a@x>", "flagged", True, False),
     ]
     store.close()
+
+
+class Preparing(Flags):
+    """A writer that connects (``prepare``) in its own thread before its first batch."""
+
+    def __init__(self, fail: bool = False) -> None:
+        import threading
+
+        super().__init__()
+        self.fail = fail
+        self.calls: list[str] = []
+        self.prepared = threading.Event()
+
+    def writer(self) -> Preparing:
+        return self
+
+    def prepare(self) -> None:
+        self.calls.append("prepare")
+        self.prepared.set()
+        if self.fail:
+            raise planmod.OpsError("cannot connect yet")
+
+    def write_batch(self, changes: list[Change]) -> None:
+        self.calls.append("write")
+        super().write_batch(changes)
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_ready_connects_the_writer_before_its_first_batch(tmp_path, fail: bool) -> None:
+    """``ready``: the writer's thread starts and connects while the command still reads;
+    a connection that fails then is no error of its own: the first batch meets it (here
+    it writes), and nothing is lost."""
+    store = Store.open(str(tmp_path / "s.sqlite"))
+    writer = Preparing(fail=fail)
+    plan = Plan(command="test")
+    with RunningPlan(plan, store, {"flags": writer}) as run:
+        run.ready()
+        assert writer.prepared.wait(5)  # before any change is there
+        assert writer.calls == ["prepare"]
+        c = Change("messages:m2", "flagged", SET, False, True, "r", "flags")
+        plan.add(c)
+        run.add([c])
+    assert writer.calls == ["prepare", "write"]
+    assert writer.flags["m2"] is True
+    assert run.result is not None and run.result.counts == {"applied": 1}
+    store.close()
+
+
+def test_ready_without_a_writer_thread_is_nothing(store_url: str) -> None:
+    """A backend written in the caller's thread has nothing to connect early."""
+    store = Store.open(store_url)
+    flags = Flags()
+    plan = Plan(command="test")
+    with RunningPlan(plan, store, {"flags": flags}) as run:
+        run.ready()
+        c = Change("messages:m2", "flagged", SET, False, True, "r", "flags")
+        plan.add(c)
+        run.add([c])
+    assert flags.batches == [1] and run.result is not None
+    store.close()

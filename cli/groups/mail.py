@@ -168,6 +168,7 @@ def label(
                     apply=running.add,
                     plan=plan,
                     flush=running.flush,
+                    ready=running.ready,
                     **args,
                 )
         else:
