@@ -217,6 +217,10 @@ def _no_cyclic_gc() -> Iterator[None]:
             gc.enable()
 
 
+def _nothing() -> None:
+    """A hook with nothing to do."""
+
+
 OFFLOAD_AT = 1000  # messages: a smaller run parses them here (a fork costs more than it saves)
 MAX_CHILDREN = 4  # processes parsing and deciding at once, at most one a core, each with
 # OFFLOAD_AT messages at least. On two cores the main process mostly waits for them: one
@@ -229,8 +233,8 @@ def _decisions(
     rules: list[Rule],
     ctx: RuleContext,
     query: dict[str, Any],
-    between: Callable[[], None] | None = None,
-    ready: Callable[[], None] = lambda: None,
+    between: Callable[[], None] | None,
+    ready: Callable[[], None],
 ) -> Iterator[tuple[int, Decision]]:
     """Every message some rule fired on, decided, with its position in the mailbox
     (for the rows' order), as soon as it is. ``between``: called once the headers are
@@ -260,7 +264,7 @@ def _file_decisions(
     rules: list[Rule],
     ctx: RuleContext,
     query: dict[str, Any],
-    ready: Callable[[], None] = lambda: None,
+    ready: Callable[[], None],
 ) -> Iterator[tuple[int, Decision]]:
     """A folder of message files (Maildir), a chunk of files at a time: read and decided
     here, or for a big folder in other processes (:mod:`.offload`) while this one plans
@@ -359,7 +363,7 @@ def _fetched_decisions(
     ctx: RuleContext,
     query: dict[str, Any],
     between: Callable[[], None] | None,
-    ready: Callable[[], None] = lambda: None,
+    ready: Callable[[], None],
 ) -> Iterator[tuple[int, Decision]]:
     """A mailbox read in chunks of FETCH answers (IMAP): the headers of every message
     first, in mailbox order; then the bodies of those whose rules asked for one, their
@@ -521,7 +525,7 @@ def plan_label(
     carries = getattr(mailbox, "carries", None)
     with _no_cyclic_gc():  # the plan's objects too: they live until it is applied
         query = {"folder": folder, "since": since, "ids": ids, **extra}
-        for pos, d in _decisions(mailbox, rules, ctx, query, flush, ready or (lambda: None)):
+        for pos, d in _decisions(mailbox, rules, ctx, query, flush, ready or _nothing):
             msg = d.msg
             changes = decision_changes(d, mailbox.backend, ctx, store, number_re, carries)
             if reads:
