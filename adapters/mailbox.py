@@ -266,7 +266,8 @@ class MaildirMailbox:
         self._apart: dict[str, list[Path]] = {}  # the index without the folder being read
         self._joining: str | None = None  # the folder whose files join() adds to the index
         # folder → names (without flags) of its files whose inode this mailbox changed
-        self._touched: dict[str, set[str]] = {}
+        # folder → name (without the flags) → the change time this run left the file with
+        self._touched: dict[str, dict[str, float | None]] = {}
 
     # paths
     def folder_dir(self, folder: str | None) -> Path:
@@ -383,25 +384,37 @@ class MaildirMailbox:
         since the last run began), what to save once it has read, and a warning (none)."""
         saved = saved or {}
         began = _file_clock()
-        touched = [str(n) for n in saved.get("touched") or []]
+        touched = _touched_of(saved.get("touched"))
         query: dict[str, Any] = {}
         if use and isinstance(saved.get("began"), int | float):
-            query["after"] = MaildirCheckpoint(float(saved["began"]), frozenset(touched))
+            query["after"] = MaildirCheckpoint(float(saved["began"]), touched)
         # The files the last run changed count as this one's for the next run too while
         # they are inside its window (changed MARGIN before this run began, or later).
         ended = saved.get("ended")
         recent = isinstance(ended, int | float) and ended >= began - MaildirCheckpoint.MARGIN
-        return query, {"began": began, "touched": touched if recent else []}, None
+        return query, {"began": began, "touched": touched if recent else {}}, None
 
     def checkpointed(self, folder: str | None, value: dict[str, Any]) -> dict[str, Any]:
         """The checkpoint to save once the run has read: with the files it changed in the
         folder (renamed for read or flagged, linked to a label copy or unlinked from one;
-        their names without the flags), which the next run does not take for new mail."""
-        touched = self._touched.get(folder or self.default_folder, set())
-        return {**value, "touched": sorted({*value["touched"], *touched}), "ended": _file_clock()}
+        their names without the flags, and the change time each was left with), which the
+        next run does not take for new mail unless changed again since (moved out and
+        back in by a mail client)."""
+        touched = dict(_touched_of(value.get("touched")))
+        for name, at in self._touched.get(folder or self.default_folder, {}).items():
+            touched[name] = _later(touched.get(name, at), at)
+        return {**value, "touched": dict(sorted(touched.items())), "ended": _file_clock()}
 
     def _touch(self, path: Path) -> None:
-        self._touched.setdefault(self._folder_of(path), set()).add(_INFO.sub("", path.name))
+        """Note a file this run changed (its inode: a rename, a link made or removed), with
+        the change time it has now."""
+        try:
+            at: float | None = path.stat().st_ctime
+        except OSError:  # gone meanwhile: not taken for new mail at all, as before
+            at = None
+        names = self._touched.setdefault(self._folder_of(path), {})
+        name = _INFO.sub("", path.name)
+        names[name] = _later(names.get(name, at), at)
 
     def _check(self, folder: str) -> None:
         """A folder asked for by name must be there: a typo reads nothing, every run."""
@@ -611,16 +624,32 @@ def _file_clock() -> float:
     return time.time()
 
 
+def _later(a: float | None, b: float | None) -> float | None:
+    """The later of two change times; None (any time) is later than every time."""
+    return None if a is None or b is None else max(a, b)
+
+
+def _touched_of(saved: Any) -> dict[str, float | None]:
+    """The files a checkpoint says its run changed: name → the change time it left them
+    with. A checkpoint saved before the times were kept lists names only: those are
+    not taken whatever their time (as then)."""
+    if isinstance(saved, dict):
+        return {str(k): float(v) if isinstance(v, int | float) else None for k, v in saved.items()}
+    return dict.fromkeys((str(n) for n in saved or []), None)
+
+
 @dataclass(frozen=True)
 class MaildirCheckpoint:
     """Where the last run of a folder stopped reading: the files delivered or moved into
     the folder since it began (their inode change time: a new file, a rename, a link),
     but not those whose inode it changed itself (``touched``: their names without the
-    flags; :meth:`MaildirMailbox.checkpointed`). A file changed ``MARGIN`` seconds before the
-    run began is read again: a network file system stamps the times of its own clock."""
+    flags, each with the change time the run left it with: a file changed again since,
+    moved out and back in by a mail client, is read; :meth:`MaildirMailbox.checkpointed`).
+    A file changed ``MARGIN`` seconds before the run began is read again: a network file
+    system stamps the times of its own clock."""
 
     began: float
-    touched: frozenset[str] = frozenset()
+    touched: dict[str, float | None] = field(default_factory=dict)
     MARGIN = 120.0
 
     def takes(self, entry: os.DirEntry[str]) -> bool:
@@ -628,9 +657,13 @@ class MaildirCheckpoint:
             changed = entry.stat().st_ctime
         except OSError:
             return True  # gone or unreadable now: listed, and left out when read
-        return changed >= self.began - self.MARGIN and (
-            _INFO.sub("", entry.name) not in self.touched
-        )
+        if changed < self.began - self.MARGIN:
+            return False
+        name = _INFO.sub("", entry.name)
+        if name not in self.touched:
+            return True
+        ours = self.touched[name]
+        return ours is not None and changed > ours
 
 
 _counter = 0

@@ -823,7 +823,8 @@ def test_a_maildir_run_soon_after_another_does_not_take_its_changes_for_new_mail
     cli, isolated: Path, monkeypatch
 ) -> None:
     """Files changed up to MARGIN before a run began are read again (another machine's
-    clock); those the last runs changed themselves are not, even two runs later."""
+    clock); those the last runs changed themselves are not, even two runs later, unless
+    changed again since: moved out and back in by a mail client."""
     root = _maildir_with(
         isolated,
         '[[mail.rules]]\nname = "complaint"\nwhen = { subject = "苦情" }\nflag = true\n\n'
@@ -836,6 +837,37 @@ def test_a_maildir_run_soon_after_another_does_not_take_its_changes_for_new_mail
         r = cli("--as-of", AS_OF, "mail", "label", "--mailbox", url, "--yes", "-o", "json")
         assert r.code == 0, r.err
         assert len(reads["head"]) == expected
+    (flagged,) = (root / "cur").glob("1700000001.*")
+    away = root / ".Archive" / "cur" / flagged.name
+    away.parent.mkdir(parents=True)
+    flagged.rename(away)  # the runs since the one that flagged it took longer than a tick
+    away.rename(flagged)  # back in, as a mail client moves it
+    reads = _count_reads(monkeypatch)
+    r = cli("--as-of", AS_OF, "mail", "label", "--mailbox", url, "--yes", "-o", "json")
+    assert r.code == 0, r.err
+    assert reads["head"] == [flagged.name]  # read, though its name is the last runs'
+    assert [row["message_id"] for row in json.loads(r.out)] == ["a@x"]
+
+
+def test_a_maildir_checkpoint_of_names_only_still_leaves_them_out(isolated: Path) -> None:
+    """A checkpoint saved before the change times were kept names its run's files only:
+    they stay left out whatever their time; one with times leaves out a file only while
+    it has the time the run left it with."""
+    from deskops.adapters.mailbox import MaildirMailbox
+
+    root = _new_maildir(isolated, '[profile]\nname = "t"\n')
+    path = root / "cur" / "1700000001.M1P1.host:2,S"
+    eml(path, mid="a@x", frm="a@c.example", subject="x", body="x",
+        date="Wed, 25 Nov 2026 10:00:00 +0900")  # fmt: skip
+    box = MaildirMailbox(f"maildir://{root}")
+    ctime = path.stat().st_ctime
+    name = "1700000001.M1P1.host"
+    for touched, taken in (([name], False), ({name: ctime}, False), ({name: ctime - 1}, True),
+                           ({name: None}, False), ({}, True)):  # fmt: skip
+        saved = {"began": ctime - 1, "touched": touched, "ended": ctime}
+        query, value, _ = box.checkpoint(None, saved, True)
+        assert [p.name for p in box.listing("INBOX", query["after"])] == [path.name] * taken
+        assert value["touched"] == ({name: None} if touched == [name] else touched)
 
 
 def _maildir_with(isolated: Path, rules: str, mails: list[tuple[str, str, str, str]]) -> Path:
