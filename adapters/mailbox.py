@@ -265,8 +265,8 @@ class MaildirMailbox:
         self._rank: dict[str, int] | None = None  # folder → its place in the listing
         self._apart: dict[str, list[Path]] = {}  # the index without the folder being read
         self._joining: str | None = None  # the folder whose files join() adds to the index
-        # folder → names (without flags) of its files whose inode this mailbox changed
-        # folder → name (without the flags) → the change time this run left the file with
+        # folder → name (without the flags) of each file whose inode this mailbox changed →
+        # the change time it left the file with
         self._touched: dict[str, dict[str, float | None]] = {}
 
     # paths
