@@ -400,7 +400,7 @@ class MaildirMailbox:
         their names without the flags, and the change time each was left with), which the
         next run does not take for new mail unless changed again since (moved out and
         back in by a mail client)."""
-        touched = dict(_touched_of(value.get("touched")))
+        touched = dict(value["touched"])  # as :meth:`checkpoint` made it
         for name, at in self._touched.get(folder or self.default_folder, {}).items():
             touched[name] = _later(touched.get(name, at), at)
         return {**value, "touched": dict(sorted(touched.items())), "ended": _file_clock()}
